@@ -1,0 +1,71 @@
+"""The one exception hierarchy of luigi-ufo.
+
+Every message says what failed, shows the offending value with ``!r`` and says the fix.
+Messages never contain secrets or the process environment.
+"""
+
+from __future__ import annotations
+
+
+class LuigiUfoError(Exception):
+    """Base class of every error raised by luigi-ufo."""
+
+
+class ConfigError(LuigiUfoError, ValueError):
+    """A configuration value or task attribute is invalid."""
+
+
+class ServiceError(LuigiUfoError):
+    """A service (PostgreSQL, Spark daemon, moto, luigid) could not be started or reached."""
+
+
+# --- dated datasets (luigi_ufo.dated, luigi_ufo.s3) -------------------------------------------
+
+
+class DatedTargetError(LuigiUfoError):
+    """A dated dataset or one of its partitions is invalid or unreadable."""
+
+
+class InvalidRootError(DatedTargetError, ValueError):
+    """A dataset root URI is malformed (``s3:/x``, empty bucket, unknown scheme)."""
+
+
+class StorageError(DatedTargetError):
+    """The storage behind a dataset failed (missing bucket, access denied, retries exhausted)."""
+
+
+# --- Spark (luigi_ufo.spark) -------------------------------------------------------------------
+
+
+class SparkError(LuigiUfoError):
+    """A Spark submission could not be built, run or verified."""
+
+
+class ScriptNotFoundError(SparkError, FileNotFoundError):
+    """The external script does not exist or lies outside the scripts directory."""
+
+
+class SparkSubmitError(SparkError):
+    """spark-submit exited non-zero, timed out or was killed."""
+
+
+class MissingOutputError(SparkError):
+    """spark-submit succeeded but an output the task promised does not exist."""
+
+
+# --- PostgreSQL (luigi_ufo.postgres) -----------------------------------------------------------
+
+
+class PostgresError(LuigiUfoError):
+    """A top-N load into PostgreSQL could not be specified, read or written."""
+
+
+class BadInputError(PostgresError, ValueError):
+    """An input row cannot be used (missing key, non-numeric measure); names file, line, value."""
+
+
+# --- reference pipeline (luigi_ufo.ufo) --------------------------------------------------------
+
+
+class InputFormatError(LuigiUfoError, ValueError):
+    """An input file is not what the pipeline expects (wrong header, wrong encoding)."""
