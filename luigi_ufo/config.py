@@ -8,10 +8,12 @@ environment, the boto3 credential chain or ``.pgpass``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import luigi
 
 
-class ufo_s3(luigi.Config):  # noqa: N801 - luigi names a section after its class
+class ufo_s3(luigi.Config):
     """``[ufo_s3]``: how boto3 (Luigi side) and Spark's s3a (Spark side) reach S3."""
 
     endpoint_url = luigi.OptionalParameter(
@@ -29,7 +31,7 @@ class ufo_s3(luigi.Config):  # noqa: N801 - luigi names a section after its clas
     read_timeout = luigi.FloatParameter(default=60.0, description="seconds")
 
 
-class ufo_spark(luigi.Config):  # noqa: N801
+class ufo_spark(luigi.Config):
     """``[ufo_spark]``: defaults for every ExternalSparkScriptTask (tasks may override)."""
 
     spark_submit = luigi.OptionalParameter(
@@ -46,8 +48,8 @@ class ufo_spark(luigi.Config):  # noqa: N801
     jars = luigi.ListParameter(default=())
     py_files = luigi.ListParameter(default=())
     files = luigi.ListParameter(default=())
-    conf = luigi.DictParameter(default={})
-    env = luigi.DictParameter(default={})
+    conf: dict[str, Any] = luigi.DictParameter(default={})
+    env: dict[str, Any] = luigi.DictParameter(default={})
     driver_memory = luigi.OptionalParameter(default=None)
     executor_memory = luigi.OptionalParameter(default=None)
     driver_cores = luigi.OptionalIntParameter(default=None)
@@ -62,21 +64,61 @@ class ufo_spark(luigi.Config):  # noqa: N801
     timeout = luigi.OptionalFloatParameter(
         default=None, description="seconds before the application is killed"
     )
+    supervise = luigi.BoolParameter(
+        default=False, description="restart the driver on failure (standalone cluster mode)"
+    )
+    tail_lines = luigi.IntParameter(
+        default=40, description="output lines kept for the error message of a failed run"
+    )
+    kill_grace = luigi.FloatParameter(
+        default=10.0, description="seconds between SIGTERM and SIGKILL when killing a run"
+    )
 
 
-class ufo_postgres(luigi.Config):  # noqa: N801
+class ufo_postgres(luigi.Config):
     """``[ufo_postgres]``: the PostgreSQL server top-N loads write to.
 
-    The password is never a setting: libpq reads ``PGPASSWORD`` or ``~/.pgpass``.
+    The password is never a setting: libpq reads ``PGPASSWORD`` or ``~/.pgpass`` (``PGPASSFILE``).
+    Unset fields fall back to libpq's own defaults and ``PGHOST``/``PGPORT``/... variables.
     """
 
     dsn = luigi.OptionalParameter(
-        default=None, description="libpq DSN without password; overrides the fields below"
+        default=None,
+        description="libpq DSN or URI without password; its keys win over the fields below",
     )
-    host = luigi.Parameter(default="localhost")
-    port = luigi.IntParameter(default=5432)
-    database = luigi.Parameter(default="postgres")
+    host = luigi.OptionalParameter(default=None, description="host name or socket directory")
+    port = luigi.OptionalIntParameter(default=None)
+    database = luigi.OptionalParameter(default=None)
     user = luigi.OptionalParameter(default=None)
-    sslmode = luigi.Parameter(default="prefer")
+    sslmode = luigi.OptionalParameter(
+        default=None, description="disable, allow, prefer, require, verify-ca or verify-full"
+    )
     connect_timeout = luigi.IntParameter(default=10, description="seconds")
-    marker_table = luigi.Parameter(default="luigi_ufo_markers")
+    application_name = luigi.Parameter(default="luigi-ufo")
+    marker_table = luigi.Parameter(
+        default="luigi_ufo_markers", description="marker table; 'schema.table' allowed"
+    )
+
+
+class ufo(luigi.Config):
+    """``[ufo]``: where the reference UFO pipeline keeps its data and how it reads exports."""
+
+    lake = luigi.OptionalParameter(
+        default=None,
+        description="lake root, a directory or s3://bucket/prefix; default: a per-user data dir",
+    )
+    encoding = luigi.Parameter(default="utf-8", description="export encoding, e.g. cp1252")
+    delimiter = luigi.Parameter(default=",", description="export delimiter: ',' or 'tab'")
+    country_rule = luigi.ChoiceParameter(
+        choices=["us-or-blank", "us", "any"],
+        default="us-or-blank",
+        var_type=str,
+        description="Kaggle layout: which country values a US state code counts with",
+    )
+    decode_errors = luigi.ChoiceParameter(
+        choices=["strict", "replace"],
+        default="strict",
+        var_type=str,
+        description="strict: fail on undecodable bytes; replace: count them as rejected",
+    )
+    top = luigi.IntParameter(default=10, description="N of the top-N states")

@@ -64,8 +64,24 @@ class BadInputError(PostgresError, ValueError):
     """An input row cannot be used (missing key, non-numeric measure); names file, line, value."""
 
 
+class InvalidSpecError(PostgresError, ConfigError):
+    """A top-N load spec is invalid: identifier, column type, N, tie rule or partition value."""
+
+
+class LoadError(PostgresError):
+    """A load transaction failed and was rolled back; the table keeps its previous contents."""
+
+
 # --- reference pipeline (luigi_ufo.ufo) --------------------------------------------------------
 
 
 class InputFormatError(LuigiUfoError, ValueError):
     """An input file is not what the pipeline expects (wrong header, wrong encoding)."""
+
+
+class JavaNotFoundError(LuigiUfoError):
+    """No Java runtime for spark-submit (neither ``$JAVA_HOME/bin/java`` nor ``java`` on PATH)."""
+
+
+class PipelineFailedError(LuigiUfoError):
+    """A pipeline run finished with failed or missing tasks."""

@@ -1,1 +1,55 @@
-"""TODO"""
+"""Date-partitioned datasets with success flags, on a local directory or S3.
+
+A partition ``<root>/<YYYY-MM-DD>/`` is complete only when its success flag exists. Importing
+this package needs no boto3: the S3 backend loads when an ``s3://`` root is first used.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from luigi_ufo.dated.dataset import DEFAULT_FLAG, DatedDataset, Gaps
+from luigi_ufo.dated.mixin import DatedTaskMixin
+from luigi_ufo.dated.paths import (
+    Root,
+    parse_partition_name,
+    parse_root,
+    partition_name,
+    partition_uri,
+)
+from luigi_ufo.dated.storage import LocalStorage, Storage
+from luigi_ufo.dated.target import DatedTarget
+from luigi_ufo.dated.writer import PartitionWriter
+
+__all__ = [
+    "DEFAULT_FLAG",
+    "DatedDataset",
+    "DatedTarget",
+    "DatedTaskMixin",
+    "Gaps",
+    "LocalStorage",
+    "PartitionWriter",
+    "Root",
+    "Storage",
+    "dated_target",
+    "parse_partition_name",
+    "parse_root",
+    "partition_name",
+    "partition_uri",
+]
+
+
+def dated_target(
+    root: str,
+    date: datetime.date | str,
+    *,
+    flag: str = DEFAULT_FLAG,
+    client: Any = None,
+) -> DatedTarget:
+    """Return the target for ``date`` under ``root``: S3DatedTarget for ``s3://``, else local."""
+    if parse_root(root).scheme == "s3":
+        from luigi_ufo.s3.target import S3DatedTarget  # boto3 only when S3 is used
+
+        return S3DatedTarget(root, date, flag=flag, client=client)
+    return DatedTarget(root, date, flag=flag, client=client)

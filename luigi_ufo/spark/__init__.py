@@ -1,1 +1,22 @@
-"""TODO"""
+"""Submit external PySpark scripts from Luigi: spec -> argv, a runner that owns the process, a task.
+
+``ExternalSparkScriptTask`` is the public entry point; ``SubmitSpec``/``build_argv`` and
+``SparkSubmitRunner`` are usable without Luigi.
+"""
+
+from __future__ import annotations
+
+from luigi_ufo.spark.command import SubmitSpec, build_argv, mask
+from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
+from luigi_ufo.spark.settings import SparkSettings
+from luigi_ufo.spark.task import ExternalSparkScriptTask
+
+__all__ = [
+    "ExternalSparkScriptTask",
+    "RunResult",
+    "SparkSettings",
+    "SparkSubmitRunner",
+    "SubmitSpec",
+    "build_argv",
+    "mask",
+]

@@ -1,1 +1,13 @@
-"""TODO"""
+"""Real-service test fixtures of luigi-ufo (pytest plugin ``luigi_ufo.testing.plugin``).
+
+Fixtures: ``postgres_dsn``, ``s3_endpoint``, ``s3_bucket``, ``spark_master``,
+``spark_local_master``, ``luigid``, ``s3a_jars``, ``luigi_config`` and the autouse
+``aws_credentials``. See docs/testing.md.
+"""
+
+from __future__ import annotations
+
+from luigi_ufo.testing.backend import Backend, choose_backend, docker_reachable
+from luigi_ufo.testing.jars import find_s3a_jars
+
+__all__ = ["Backend", "choose_backend", "docker_reachable", "find_s3a_jars"]

@@ -1,0 +1,117 @@
+"""The small storage protocol a dated dataset needs, and the local-directory backend."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from luigi_ufo.dated.paths import Root
+from luigi_ufo.errors import StorageError
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Objects addressed by keys relative to a dataset root (``2024-01-15/_SUCCESS``).
+
+    ``requests`` counts the storage calls made (one per S3 request or listing page), so
+    completeness answers can say what they cost.
+    """
+
+    root: Root
+    requests: int
+
+    def uri(self, rel: str) -> str:
+        """Return the full URI of ``rel``."""
+        ...
+
+    def exists(self, rel: str) -> bool:
+        """Tell whether the object ``rel`` exists, in one request."""
+        ...
+
+    def list_keys(self, rel_prefix: str = "", start_after: str = "") -> Iterator[str]:
+        """Yield every object key under ``rel_prefix`` (recursively) in sorted order."""
+        ...
+
+    def open_read(self, rel: str) -> BinaryIO:
+        """Open the object ``rel`` for binary reading."""
+        ...
+
+    def put_file(self, rel: str, local_path: str) -> None:
+        """Store the local file ``local_path`` as ``rel``, replacing it whole."""
+        ...
+
+    def delete(self, rels: list[str]) -> None:
+        """Delete the objects ``rels`` (missing ones are ignored)."""
+        ...
+
+
+class LocalStorage:
+    """Objects as files below a local directory; a put is a temp file then a rename."""
+
+    def __init__(self, root: Root) -> None:
+        self.root = root
+        self.requests = 0
+
+    def _path(self, rel: str) -> str:
+        return os.path.join(self.root.prefix, *rel.split("/"))
+
+    def uri(self, rel: str) -> str:
+        return self._path(rel.rstrip("/")) + ("/" if rel.endswith("/") else "")
+
+    def exists(self, rel: str) -> bool:
+        self.requests += 1
+        return os.path.isfile(self._path(rel))
+
+    def list_keys(self, rel_prefix: str = "", start_after: str = "") -> Iterator[str]:
+        self.requests += 1
+        base = self.root.prefix
+        if not os.path.isdir(base):
+            return iter(())
+        if not os.access(base, os.R_OK | os.X_OK):
+            raise StorageError(
+                f"cannot list dataset directory {base!r}: permission denied; "
+                "grant read access or choose another root"
+            )
+        keys: list[str] = []
+        start = os.path.join(base, *rel_prefix.split("/")) if rel_prefix else base
+        for dirpath, _dirnames, filenames in os.walk(start):
+            rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
+            for name in filenames:
+                key = name if rel_dir == "." else f"{rel_dir}/{name}"
+                if key.startswith(rel_prefix) and key > start_after:
+                    keys.append(key)
+        return iter(sorted(keys))
+
+    def open_read(self, rel: str) -> BinaryIO:
+        self.requests += 1
+        try:
+            return open(self._path(rel), "rb")
+        except FileNotFoundError as exc:
+            raise StorageError(
+                f"part {self.uri(rel)!r} does not exist; list parts with iter_parts()"
+            ) from exc
+
+    def put_file(self, rel: str, local_path: str) -> None:
+        self.requests += 1
+        dest = self._path(rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        # Copy beside the destination, then rename: a reader never sees half a file.
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(dest))
+        os.close(fd)
+        try:
+            shutil.copyfile(local_path, tmp)
+            os.replace(tmp, dest)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def delete(self, rels: list[str]) -> None:
+        for rel in rels:
+            self.requests += 1
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._path(rel))

@@ -1,0 +1,159 @@
+"""DatedTarget: one partition of a dated dataset, complete only when its success flag exists."""
+
+from __future__ import annotations
+
+import datetime
+import io
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, cast
+
+import luigi
+
+from luigi_ufo.dated.codec import OwningGzipFile, is_gz
+from luigi_ufo.dated.dataset import DEFAULT_FLAG, DatedDataset, Gaps
+from luigi_ufo.dated.paths import coerce_date, is_part_name, partition_rel, partition_uri
+from luigi_ufo.dated.storage import Storage
+from luigi_ufo.dated.writer import PartitionWriter
+from luigi_ufo.errors import DatedTargetError
+
+
+class DatedTarget(luigi.Target):
+    """The partition ``<root>/<YYYY-MM-DD>/`` of a dated dataset, local or on S3.
+
+    ``exists()`` checks only the success flag, so half-written output never counts as done.
+    The backend is chosen by the root's scheme: ``s3://`` uses S3, anything else a directory.
+
+    Args:
+        root: dataset root, ``s3://bucket/prefix`` or a local directory.
+        date: the partition's date (``datetime.date`` or ``YYYY-MM-DD``).
+        flag: name of the success flag inside the partition.
+        client: a boto3 S3 client for ``s3://`` roots; built from ``[ufo_s3]`` when None.
+
+    Example:
+        >>> t = DatedTarget("/tmp/lake/clicks", datetime.date(2024, 1, 15))
+        >>> t.uri
+        '/tmp/lake/clicks/2024-01-15/'
+    """
+
+    def __init__(
+        self,
+        root: str,
+        date: datetime.date | str,
+        *,
+        flag: str = DEFAULT_FLAG,
+        client: Any = None,
+        storage: Storage | None = None,
+    ) -> None:
+        self.dataset = DatedDataset(root, flag=flag, client=client, storage=storage)
+        self.date = coerce_date(date)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.root!r}, {self.date.isoformat()!r})"
+
+    @property
+    def root(self) -> str:
+        """Return the dataset root URI (no trailing slash)."""
+        return self.dataset.root.uri
+
+    @property
+    def flag(self) -> str:
+        """Return the success flag's file name."""
+        return self.dataset.flag
+
+    @property
+    def uri(self) -> str:
+        """Return the partition URI with trailing slash."""
+        return partition_uri(self.dataset.root, self.date)
+
+    path = uri  # what Luigi's tooling prints for file-like targets
+
+    @property
+    def spark_uri(self) -> str:
+        """Return the partition URI Spark reads and writes (``s3a://`` on S3)."""
+        if self.dataset.root.scheme == "s3":
+            return "s3a://" + self.uri[len("s3://") :]
+        return self.uri
+
+    @property
+    def flag_uri(self) -> str:
+        """Return the URI of the success flag."""
+        return self.uri + self.flag
+
+    @property
+    def _rel(self) -> str:
+        return partition_rel(self.date)
+
+    def exists(self) -> bool:
+        """Tell whether the success flag exists (one request on S3)."""
+        return self.dataset.storage.exists(self._rel + self.flag)
+
+    def iter_parts(self) -> Iterator[str]:
+        """Yield the partition's part names, sorted, skipping flags and ``_``/``.`` files."""
+        for key in self.dataset.storage.list_keys(self._rel):
+            name = key[len(self._rel) :]
+            if name != self.flag and is_part_name(name):
+                yield name
+
+    def part_uris(self) -> list[str]:
+        """Return the URIs of the partition's parts."""
+        return [self.uri + name for name in self.iter_parts()]
+
+    def open_part(
+        self,
+        name: str,
+        mode: str = "r",
+        *,
+        encoding: str = "utf-8",
+        errors: str = "strict",
+        newline: str | None = None,
+    ) -> IO[Any]:
+        """Open part ``name`` for reading (``r`` text or ``rb``); ``.gz`` parts are inflated."""
+        if mode not in ("r", "rb", "rt"):
+            raise DatedTargetError(
+                f"open_part mode {mode!r} is not supported; use 'r' (text) or 'rb' (bytes), "
+                "and write with writer()"
+            )
+        if not is_part_name(name):
+            raise DatedTargetError(
+                f"part name {name!r} is not a part of {self.uri!r}; take names from iter_parts()"
+            )
+        raw: IO[bytes] = self.dataset.storage.open_read(self._rel + name)
+        stream = cast(IO[bytes], OwningGzipFile(raw, "rb")) if is_gz(name) else raw
+        if mode == "rb":
+            return stream
+        return io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline=newline)
+
+    def read_text(self, *, encoding: str = "utf-8") -> Iterator[str]:
+        """Yield the lines of every part in order."""
+        for name in self.iter_parts():
+            with self.open_part(name, encoding=encoding) as fh:
+                yield from fh
+
+    def writer(self) -> PartitionWriter:
+        """Return a context manager that writes parts, then the flag last (none on failure)."""
+        return PartitionWriter(self.dataset.storage, self._rel, self.flag)
+
+    @classmethod
+    def complete_dates(
+        cls,
+        root: str,
+        dates: Iterable[datetime.date],
+        *,
+        flag: str = DEFAULT_FLAG,
+        client: Any = None,
+    ) -> set[datetime.date]:
+        """Return those of ``dates`` complete under ``root``, from one paginated listing."""
+        return DatedDataset(root, flag=flag, client=client).complete_dates(dates)
+
+    @classmethod
+    def gaps(
+        cls,
+        root: str,
+        start: datetime.date,
+        end: datetime.date,
+        *,
+        flag: str = DEFAULT_FLAG,
+        client: Any = None,
+    ) -> Gaps:
+        """Return missing and incomplete dates of ``root`` in ``[start, end]`` (inclusive)."""
+        return DatedDataset(root, flag=flag, client=client).gaps(start, end)

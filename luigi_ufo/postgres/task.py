@@ -1,0 +1,194 @@
+"""``PostgresTopNTask``: a thin Luigi task mapping declarative attributes onto a top-N load."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import luigi
+
+from luigi_ufo.errors import InvalidSpecError
+from luigi_ufo.postgres.connection import ConnectionSettings
+from luigi_ufo.postgres.load import LoadResult, LoadSpec, load
+from luigi_ufo.postgres.reader import ReadResult, read_records
+from luigi_ufo.postgres.target import PostgresMarkerTarget
+from luigi_ufo.postgres.topn import Ties, check_n, check_ties, top_n
+
+__all__ = ["PostgresTopNTask"]
+
+logger = logging.getLogger(__name__)
+
+# Attributes that describe the load, never the run: not partition columns by default.
+_SPEC_ATTRIBUTES = frozenset(
+    {
+        "table",
+        "n",
+        "rank_by",
+        "key_columns",
+        "group_by",
+        "ties",
+        "partition_columns",
+        "column_types",
+        "rank_column",
+        "skip_bad_rows",
+        "lock_partition",
+        "marker_table",
+    }
+)
+
+
+class PostgresTopNTask(luigi.Task):
+    """Keep the top ``n`` input rows by ``rank_by`` and load them into ``table``, atomically.
+
+    Each run owns one *partition* of the table, identified by its partition column values; a
+    rerun replaces exactly that partition's rows in one transaction, and ``output()`` is complete
+    only when the run's marker row and the table exist.
+
+    Args:
+        table: ``"table"``, ``"schema.table"`` (quote a part holding a dot: ``'"a.b"'``) or a
+            ``(schema, table)`` tuple. Names are used exactly as written, case included.
+        n: how many rows to keep (per group); a positive int.
+        rank_by: the measure column; rows are ranked by it, greatest first.
+        key_columns: columns identifying a row; default: every input column except
+            ``rank_by``, ``group_by``, the rank column and partition columns.
+        group_by: rank separately within each combination of these columns.
+        ties: ``"stable"`` (measure desc, then key asc; ranks 1..n), ``"with_ties"`` (all rows
+            tied at the n-th; competition ranks 1,2,2,4) or ``"dense"`` (dense ranks 1,2,2,3).
+        partition_columns: ``{column: parameter name}``; default: every significant parameter
+            of the task, as a column of the same name (``date`` -> column ``date``).
+        column_types: SQL types by column name; defaults: text keys and groups, numeric
+            measure, partition types from the parameter values (``date`` for a date).
+        rank_column: name of the rank column (``integer``).
+        skip_bad_rows: count and skip bad input rows instead of failing.
+        lock_partition: serialize concurrent loads of the same partition.
+        marker_table: marker table name; default ``[ufo_postgres] marker_table``.
+
+    Input: ``rows()`` if overridden, else ``self.input()`` (a dated target's CSV parts, any
+    target with ``open("r")``, or a list of them).
+
+    Example:
+        class TopStates(PostgresTopNTask):
+            date = luigi.DateParameter()
+            table = "ufo.top_states"
+            n = 10
+            rank_by = "sightings"
+            key_columns = ("state",)
+            column_types = {"state": "varchar(2)", "sightings": "bigint"}
+
+            def requires(self):
+                return AggregateByState(self.date)
+    """
+
+    table: Any = None
+    n: Any = 10
+    rank_by: Any = None
+    key_columns: Sequence[str] | None = None
+    group_by: Sequence[str] = ()
+    ties: Ties = "stable"
+    partition_columns: Mapping[str, str] | None = None
+    column_types: Mapping[str, str] = {}  # read-only declarative default
+    rank_column: str = "rank"
+    skip_bad_rows: bool = False
+    lock_partition: bool = True
+    marker_table: str | None = None
+
+    # Set by run(): what the last load read and wrote (None before a run).
+    read_result: ReadResult | None = None
+    load_result: LoadResult | None = None
+
+    def rows(self) -> Iterable[Mapping[str, Any]] | None:
+        """Return in-memory dict rows to rank, or None to read ``self.input()``."""
+        return None
+
+    def connection_settings(self) -> ConnectionSettings:
+        """Return where to load; default ``[ufo_postgres]``, read now."""
+        return ConnectionSettings.from_config()
+
+    def marker_table_name(self) -> str:
+        """Return the marker table (attribute, else ``[ufo_postgres] marker_table``)."""
+        if self.marker_table is not None:
+            return self.marker_table
+        from luigi_ufo.config import ufo_postgres
+
+        return str(ufo_postgres().marker_table)  # type: ignore[no-untyped-call]
+
+    def update_id(self) -> str:
+        """Return the marker id of this run (the task id)."""
+        return str(self.task_id)
+
+    def partition(self) -> dict[str, Any]:
+        """Return ``{column: value}`` identifying this run's rows in the table."""
+        if self.partition_columns is None:
+            return {
+                name: getattr(self, name)
+                for name, param in self.get_params()  # type: ignore[no-untyped-call]
+                if param.significant and name not in _SPEC_ATTRIBUTES
+            }
+        missing = [p for p in self.partition_columns.values() if not hasattr(self, p)]
+        if missing:
+            raise InvalidSpecError(
+                f"partition_columns of {type(self).__name__} names missing attribute(s) "
+                f"{missing!r}; map each column to a parameter name"
+            )
+        return {column: getattr(self, param) for column, param in self.partition_columns.items()}
+
+    def _require(self) -> None:
+        if self.table is None or self.rank_by is None:
+            raise InvalidSpecError(
+                f"{type(self).__name__} must set table and rank_by, got table={self.table!r}, "
+                f"rank_by={self.rank_by!r}"
+            )
+
+    def load_spec(self, key_columns: Sequence[str]) -> LoadSpec:
+        """Map the attributes and this run's partition onto a validated load spec."""
+        self._require()
+        return LoadSpec.build(
+            table=self.table,
+            rank_by=self.rank_by,
+            key_columns=key_columns,
+            update_id=self.update_id(),
+            group_by=tuple(self.group_by),
+            partition=self.partition(),
+            column_types=self.column_types,
+            rank_column=self.rank_column,
+            ties=check_ties(self.ties),
+            marker_table=self.marker_table_name(),
+            lock=self.lock_partition,
+        )
+
+    def output(self) -> PostgresMarkerTarget:
+        """Return the marker target of this run and table."""
+        return PostgresMarkerTarget(
+            table=self.table,
+            update_id=self.update_id(),
+            marker_table=self.marker_table_name(),
+            settings=self.connection_settings(),
+        )
+
+    def run(self) -> None:
+        """Read, rank and load in one transaction."""
+        self._require()
+        n = check_n(self.n)
+        ties = check_ties(self.ties)
+        source = self.rows()
+        read = read_records(
+            self.input() if source is None else source,  # type: ignore[no-untyped-call]
+            rank_by=self.rank_by,
+            key_columns=self.key_columns,
+            group_by=tuple(self.group_by),
+            exclude=(self.rank_column, *self.partition()),
+            skip_bad_rows=self.skip_bad_rows,
+        )
+        if read.skipped:
+            logger.warning(
+                "%s skipped %d bad input row(s), e.g. %s", self.task_id, read.skipped, read.examples
+            )
+            # Luigi sets this callback only inside a worker; None when run() is called directly.
+            notify = getattr(self, "set_status_message", None)
+            if callable(notify):
+                notify(f"skipped {read.skipped} bad input row(s)")
+        spec = self.load_spec(read.key_columns)
+        ranked = top_n(read.records, n, ties)
+        self.read_result = read
+        self.load_result = load(spec, ranked, settings=self.connection_settings())

@@ -1,0 +1,62 @@
+"""Resolve an external script name to a file on disk, at submit time."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from luigi_ufo.errors import ConfigError, ScriptNotFoundError
+
+PACKAGE_SCRIPTS = "luigi_ufo.scripts"
+
+
+@dataclass(frozen=True)
+class Script:
+    """A resolved script: its absolute path and the SHA-256 of the bytes read at submit time."""
+
+    path: Path
+    sha256: str
+
+
+def scripts_root(scripts_dir: str | None) -> Path:
+    """Return the configured scripts directory, or the package's own ``luigi_ufo.scripts``."""
+    if scripts_dir:
+        return Path(scripts_dir).expanduser().resolve()
+    root = importlib.resources.files(PACKAGE_SCRIPTS)
+    if not isinstance(root, Path):
+        # spark-submit needs a real file; a zipped install cannot provide one.
+        raise ConfigError(
+            f"package {PACKAGE_SCRIPTS!r} is not on the file system ({root!r}); install "
+            "luigi-ufo unzipped or set [ufo_spark] scripts_dir"
+        )
+    return root.resolve()
+
+
+def resolve_script(name: str, scripts_dir: str | None = None) -> Script:
+    """Return the script ``name`` under the scripts directory, refusing anything outside it."""
+    if not name:
+        raise ScriptNotFoundError(
+            'the task\'s script is empty; set `script = "name.py"` on the task class'
+        )
+    if PurePath(name).is_absolute():
+        raise ScriptNotFoundError(
+            f"script {name!r} is an absolute path; give a name relative to the scripts "
+            "directory and set [ufo_spark] scripts_dir to its directory"
+        )
+    root = scripts_root(scripts_dir)
+    path = (root / name).resolve()
+    if not path.is_relative_to(root):
+        raise ScriptNotFoundError(
+            f"script {name!r} resolves to {str(path)!r}, outside the scripts directory "
+            f"{str(root)!r}; use a name inside it (no '..', no symlink leading out)"
+        )
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        raise ScriptNotFoundError(
+            f"script {name!r} not found in {str(root)!r}; create it there or set "
+            "[ufo_spark] scripts_dir to the directory that holds it"
+        ) from None
+    return Script(path=path, sha256=hashlib.sha256(data).hexdigest())

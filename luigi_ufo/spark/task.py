@@ -1,0 +1,233 @@
+"""ExternalSparkScriptTask: a thin Luigi task that submits an external PySpark script."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import luigi
+
+from luigi_ufo.errors import ConfigError, MissingOutputError
+from luigi_ufo.spark.command import SubmitSpec
+from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
+from luigi_ufo.spark.scripts import Script, resolve_script
+from luigi_ufo.spark.settings import SparkSettings, default_spark_submit
+
+logger = logging.getLogger("luigi_ufo.spark")
+
+#: Environment variables whose values are credentials: masked by value wherever they appear.
+CREDENTIAL_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+_S3_SCHEMES = ("s3://", "s3a://", "s3n://")
+
+
+class ExternalSparkScriptTask(luigi.Task):
+    """Submit the external PySpark script ``script`` with ``spark-submit``.
+
+    The script receives ``--input URI [URI ...]`` for the task's inputs and
+    ``--output URI [URI ...]`` for its outputs (``s3://`` given as ``s3a://``), then
+    ``script_args``. Spark settings come from ``[ufo_spark]``; a class attribute or parameter
+    with the name of a setting (``master``, ``conf``, ``driver_memory``, ...) overrides it for
+    this task (``conf`` and ``env`` merge key by key). The script is found at run time and read by
+    spark-submit at submit time, so edits apply to the next run without restarting anything.
+
+    Args:
+        script: file name of the script under the scripts directory (class attribute or
+            parameter).
+        script_args: extra script arguments (class attribute, or a ``luigi.ListParameter``).
+
+    Example:
+        >>> class CountWords(ExternalSparkScriptTask):
+        ...     script = "count_words.py"
+        ...     conf = {"spark.sql.shuffle.partitions": "4"}
+        ...     def requires(self):
+        ...         return Words()
+        ...     def output(self):
+        ...         return luigi.LocalTarget("/data/counts")
+    """
+
+    script: str = ""
+    #: Extra script arguments after --input/--output; may be redefined as a luigi.ListParameter.
+    script_args: Sequence[Any] = ()
+
+    # Per-task overrides of [ufo_spark]; None means "use the configuration".
+    app_name: str | None = None
+    spark_submit: str | None = None
+    master: str | None = None
+    deploy_mode: str | None = None
+    scripts_dir: str | None = None
+    packages: Sequence[str] | None = None
+    jars: Sequence[str] | None = None
+    py_files: Sequence[str] | None = None
+    files: Sequence[str] | None = None
+    conf: Mapping[str, Any] | None = None
+    env: Mapping[str, Any] | None = None
+    driver_memory: str | None = None
+    executor_memory: str | None = None
+    driver_cores: int | None = None
+    executor_cores: int | None = None
+    total_executor_cores: int | None = None
+    num_executors: int | None = None
+    queue: str | None = None
+    extra_args: Sequence[str] | None = None
+    python: str | None = None
+    timeout: float | None = None
+    supervise: bool | None = None
+    tail_lines: int | None = None
+    kill_grace: float | None = None
+
+    def spark_settings(self) -> SparkSettings:
+        """Return ``[ufo_spark]`` with this task's overrides applied."""
+        names = [name for name in SparkSettings.__dataclass_fields__]
+        overrides = {name: getattr(self, name, None) for name in names}
+        return SparkSettings.from_config().override(overrides)
+
+    def input_uris(self) -> list[str]:
+        """Return the Spark URIs of the task's inputs."""
+        return [spark_uri(t) for t in _flat(self.input())]  # type: ignore[no-untyped-call]
+
+    def output_uris(self) -> list[str]:
+        """Return the Spark URIs of the task's outputs."""
+        return [spark_uri(t) for t in _flat(self.output())]  # type: ignore[no-untyped-call]
+
+    def app_options(self) -> list[str]:
+        """Return the script's arguments; override to pass something else."""
+        args: list[str] = []
+        inputs, outputs = self.input_uris(), self.output_uris()
+        if inputs:
+            args += ["--input", *inputs]
+        if outputs:
+            args += ["--output", *outputs]
+        return args + [str(a) for a in self.script_args]
+
+    def secret_values(self) -> list[str]:
+        """Return extra values to mask in logs and errors (credentials are masked already)."""
+        return []
+
+    def submit_spec(self, settings: SparkSettings | None = None) -> SubmitSpec:
+        """Map this task onto a :class:`SubmitSpec` (resolves and reads the script now)."""
+        settings = settings or self.spark_settings()
+        script = resolve_script(self.script, settings.scripts_dir)
+        return build_spec(
+            settings=settings,
+            script=script,
+            name=self.app_name or self.task_id,
+            app_args=self.app_options(),
+            uses_s3=any(u.startswith(_S3_SCHEMES) for u in self.input_uris() + self.output_uris()),
+            secrets=self.secret_values(),
+        )
+
+    def run(self) -> None:
+        """Submit the script, wait for it, then check that every output exists."""
+        settings = self.spark_settings()
+        spec = self.submit_spec(settings)
+        logger.info("submitting %s for %s", spec.app, self.task_id)
+        runner = SparkSubmitRunner(
+            spec,
+            timeout=settings.timeout,
+            tail_lines=settings.tail_lines,
+            kill_grace_s=settings.kill_grace,
+            on_percent=_callback(self, "set_progress_percentage"),
+            on_status=_callback(self, "set_status_message"),
+            on_tracking_url=_callback(self, "set_tracking_url"),
+        )
+        result = runner.run()
+        self.check_outputs(result)
+
+    def check_outputs(self, result: RunResult) -> None:
+        """Raise MissingOutputError unless every output exists after a successful run."""
+        outputs = _flat(self.output())  # type: ignore[no-untyped-call]
+        missing = [spark_uri(t) for t in outputs if not t.exists()]
+        if missing:
+            raise MissingOutputError(
+                f"spark-submit exited 0 but {len(missing)} output(s) of {self.task_id} do not "
+                f"exist: {missing!r} (app id {result.app_id or 'unknown'}); make "
+                f"{self.script!r} write every --output and its success flag (Spark's writers "
+                "write _SUCCESS), and do not swallow errors in main()"
+            )
+
+
+def build_spec(
+    *,
+    settings: SparkSettings,
+    script: Script,
+    name: str,
+    app_args: Sequence[str],
+    uses_s3: bool,
+    secrets: Sequence[str] = (),
+    base_env: Mapping[str, str] | None = None,
+) -> SubmitSpec:
+    """Map resolved settings and a script onto a :class:`SubmitSpec`."""
+    conf: dict[str, str] = {}
+    env: dict[str, str] = {}
+    if uses_s3:
+        from luigi_ufo.s3.s3a import installed_hadoop_version, s3a_conf, s3a_env
+        from luigi_ufo.s3.settings import S3Settings
+
+        s3 = S3Settings.from_config()
+        conf.update(s3a_conf(s3, hadoop_version=installed_hadoop_version()))
+        env.update(s3a_env(s3))
+    # Progress bars feed set_progress_percentage; a user's conf may still turn them off.
+    conf["spark.ui.showConsoleProgress"] = "true"
+    conf.update(settings.conf)
+    python = settings.python or sys.executable
+    env.update({"PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python})
+    env.update(settings.env)
+    child_env = {**(os.environ if base_env is None else base_env), **env}
+    found = [child_env.get(k, "") for k in CREDENTIAL_ENV]
+    return SubmitSpec(
+        app=str(script.path),
+        app_args=tuple(app_args),
+        spark_submit=settings.spark_submit or default_spark_submit(),
+        master=settings.master,
+        deploy_mode=settings.deploy_mode,
+        name=name,
+        packages=settings.packages,
+        jars=settings.jars,
+        py_files=settings.py_files,
+        files=settings.files,
+        conf=conf,
+        driver_memory=settings.driver_memory,
+        executor_memory=settings.executor_memory,
+        driver_cores=settings.driver_cores,
+        executor_cores=settings.executor_cores,
+        total_executor_cores=settings.total_executor_cores,
+        num_executors=settings.num_executors,
+        queue=settings.queue,
+        supervise=settings.supervise,
+        extra_args=settings.extra_args,
+        env=env,
+        secrets=tuple(v for v in [*found, *secrets] if v),
+    )
+
+
+def spark_uri(target: Any) -> str:
+    """Return the URI Spark should use for ``target`` (``s3://`` becomes ``s3a://``)."""
+    uri = getattr(target, "spark_uri", None) or getattr(target, "path", None)
+    if not isinstance(uri, str) or not uri:
+        raise ConfigError(
+            f"target {target!r} has neither .spark_uri nor .path, so its URI cannot be passed "
+            "to the script; override app_options() to pass the arguments yourself"
+        )
+    if uri.startswith(("s3://", "s3n://")):
+        return "s3a://" + uri.split("://", 1)[1]
+    return uri
+
+
+def _flat(value: Any) -> list[Any]:
+    # luigi.task.flatten, typed: a target, or any nesting of dicts/lists/tuples of targets.
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _flat(v)]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _flat(v)]
+    return [value]
+
+
+def _callback(task: luigi.Task, name: str) -> Any:
+    # Luigi sets these only while a worker runs the task; task.run() by hand has none.
+    value = getattr(task, name, None)
+    return value if callable(value) else None

@@ -1,0 +1,67 @@
+"""The small interface every fixture service shares: a backend, a log tail and stop()."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Protocol
+
+from luigi_ufo.errors import ServiceError
+from luigi_ufo.testing.backend import Backend
+
+__all__ = ["Service", "http_get", "wait_until"]
+
+
+class Service(Protocol):
+    """A running service started (or merely found) by a fixture."""
+
+    name: str
+    backend: Backend
+
+    def log_tail(self, lines: int = 40) -> str:
+        """Return the last lines of the service's log."""
+        ...
+
+    def stop(self) -> None:
+        """Stop what this object started; a no-op for a service the user runs."""
+        ...
+
+
+def http_get(url: str, timeout: float = 2.0) -> bytes:
+    """GET ``url`` and return the body (raises OSError on any failure)."""
+    if not url.startswith(("http://", "https://")):
+        raise ServiceError(f"refusing to fetch non-HTTP URL {url!r}; pass an http:// URL")
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - checked above
+        body: bytes = response.read()
+        return body
+
+
+def wait_until(
+    ready: Callable[[], bool],
+    *,
+    what: str,
+    timeout: float,
+    alive: Callable[[], bool] = lambda: True,
+    log_tail: Callable[[], str] = lambda: "",
+) -> float:
+    """Poll ``ready`` until true; return the seconds waited or raise ServiceError with the log."""
+    start = time.monotonic()
+    while True:
+        try:
+            if ready():
+                return time.monotonic() - start
+        except (OSError, ValueError, urllib.error.URLError):
+            pass  # not up yet: connection refused, partial JSON
+        if not alive():
+            raise ServiceError(
+                f"{what} exited before it was ready; log tail:\n{log_tail()}\n"
+                "fix the cause shown in the log above"
+            )
+        if time.monotonic() - start > timeout:
+            raise ServiceError(
+                f"{what} was not ready after {timeout!r} s; log tail:\n{log_tail()}\n"
+                "check the log above or raise the timeout on a slow machine"
+            )
+        time.sleep(0.1)

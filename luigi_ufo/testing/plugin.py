@@ -1,0 +1,200 @@
+"""pytest plugin of luigi-ufo: real PostgreSQL, S3 (moto), Spark and luigid for tests.
+
+Registered through the ``pytest11`` entry point, so installing luigi-ufo makes the fixtures
+available in any project. Every service fixture is session-scoped, picks its backend by
+:func:`luigi_ufo.testing.backend.select_backend`, stops what it started at session end (also
+after failures) and attaches its log tail to the report of a failing test that used it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import luigi.configuration
+import pytest
+
+from luigi_ufo.testing.jars import find_s3a_jars
+from luigi_ufo.testing.s3 import FAKE_AWS_ENV
+
+if TYPE_CHECKING:
+    from luigi_ufo.testing._service import Service
+    from luigi_ufo.testing.luigid import LuigidService
+    from luigi_ufo.testing.spark import SparkCluster
+
+__all__ = [
+    "aws_credentials",
+    "luigi_config",
+    "luigid",
+    "postgres_dsn",
+    "s3_bucket",
+    "s3_endpoint",
+    "s3a_jars",
+    "spark_local_master",
+    "spark_master",
+]
+
+#: Running services by the fixture name that started them, for failure reports. Kept per
+#: pytest config, so a nested session (pytester) cannot unregister the outer session's services.
+_SERVICES = pytest.StashKey[dict[str, "Service"]]()
+_S = TypeVar("_S", bound="Service")
+
+_UNSET_AWS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+
+
+def _fake_aws(mp: pytest.MonkeyPatch, empty_dir_factory: Callable[[], str]) -> dict[str, str]:
+    directory = empty_dir_factory()
+    env = {
+        **FAKE_AWS_ENV,
+        # Empty files, so no profile of the developer's ~/.aws can leak in.
+        "AWS_CONFIG_FILE": f"{directory}/config",
+        "AWS_SHARED_CREDENTIALS_FILE": f"{directory}/credentials",
+    }
+    for path in (env["AWS_CONFIG_FILE"], env["AWS_SHARED_CREDENTIALS_FILE"]):
+        Path(path).touch()
+    for key, value in env.items():
+        mp.setenv(key, value)
+    for key in _UNSET_AWS:
+        mp.delenv(key, raising=False)
+    return env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _luigi_ufo_fake_aws_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    # Session level too, so session fixtures and the services they spawn never see real keys.
+    mp = pytest.MonkeyPatch()
+    _fake_aws(mp, lambda: str(tmp_path_factory.mktemp("aws-session")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """Set fake AWS credentials and empty AWS config files for every test; return them."""
+    return _fake_aws(monkeypatch, lambda: str(tmp_path_factory.mktemp("aws")))
+
+
+@pytest.fixture
+def luigi_config() -> Iterator[Callable[[str, str, str], None]]:
+    """Return ``set(section, option, value)`` for luigi's config, undone after the test."""
+    config: Any = luigi.configuration.get_config()  # type: ignore[no-untyped-call]
+    undo: list[Callable[[], None]] = []
+
+    def set_option(section: str, option: str, value: str) -> None:
+        if not config.has_section(section):
+            config.add_section(section)
+            undo.append(lambda: config.remove_section(section))
+        if config.has_option(section, option):
+            old = config.get(section, option, raw=True)
+            undo.append(lambda: config.set(section, option, old))
+        else:
+            undo.append(lambda: config.remove_option(section, option))
+        config.set(section, option, value)
+
+    yield set_option
+    for step in reversed(undo):
+        step()
+
+
+@contextlib.contextmanager
+def _serving(config: pytest.Config, fixture: str, service: _S) -> Iterator[_S]:
+    services = config.stash.setdefault(_SERVICES, {})
+    services[fixture] = service
+    try:
+        yield service
+    finally:
+        services.pop(fixture, None)
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(pytestconfig: pytest.Config) -> Iterator[str]:
+    """Return a libpq keyword DSN of a throwaway PostgreSQL server (database ``postgres``)."""
+    from luigi_ufo.testing.postgres import start_postgres
+
+    with _serving(pytestconfig, "postgres_dsn", start_postgres()) as service:
+        yield service.dsn
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(pytestconfig: pytest.Config) -> Iterator[str]:
+    """Return the ``http://host:port`` endpoint of an S3 server (moto)."""
+    from luigi_ufo.testing.s3 import start_s3
+
+    with _serving(pytestconfig, "s3_endpoint", start_s3()) as service:
+        yield service.endpoint
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, aws_credentials: dict[str, str]) -> Iterator[str]:
+    """Return the name of a fresh, empty bucket on ``s3_endpoint``; delete it afterwards."""
+    import boto3
+
+    client = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name=aws_credentials["AWS_DEFAULT_REGION"]
+    )
+    name = f"test-{uuid.uuid4().hex[:16]}"
+    client.create_bucket(Bucket=name)
+    yield name
+    paginator = client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=name):
+        keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+        if keys:
+            client.delete_objects(Bucket=name, Delete={"Objects": keys})
+    client.delete_bucket(Bucket=name)
+
+
+@pytest.fixture(scope="session")
+def spark_master(pytestconfig: pytest.Config) -> Iterator[SparkCluster]:
+    """Return a Spark standalone cluster (``.master_url``, ``.web_url``, ``.backend``)."""
+    from luigi_ufo.testing.spark import start_spark
+
+    with _serving(pytestconfig, "spark_master", start_spark()) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def spark_local_master() -> str:
+    """Return the in-process master URL ``local[2]`` for fast Spark tests."""
+    return "local[2]"
+
+
+@pytest.fixture(scope="session")
+def luigid(pytestconfig: pytest.Config) -> Iterator[LuigidService]:
+    """Return a running central scheduler (``.url``, ``.host``, ``.port``, ``.task_list()``)."""
+    from luigi_ufo.testing.luigid import start_luigid
+
+    with _serving(pytestconfig, "luigid", start_luigid()) as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def s3a_jars() -> list[str]:
+    """Return hadoop-aws + AWS SDK jar paths for Spark's s3a://, or skip saying how to get them."""
+    jars = find_s3a_jars()
+    if jars is None:
+        pytest.skip(
+            "s3a jars not found: set LUIGI_UFO_SPARK_JARS to comma-separated paths of "
+            "hadoop-aws and aws-java-sdk-bundle jars (.ci/fetch-s3a-jars DIR prints them)"
+        )
+    return [str(jar) for jar in jars]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Attach the log tail of each service a failing test used to its report."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for fixture in getattr(item, "fixturenames", ()):
+            service = item.config.stash.get(_SERVICES, {}).get(fixture)
+            if service is not None:
+                title = f"{service.name} log tail ({service.backend.value} backend)"
+                report.sections.append((title, service.log_tail()))
+    return report

@@ -1,0 +1,100 @@
+"""The S3 service behind the ``s3_endpoint`` fixture: moto in a thread or in a container."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from luigi_ufo.net import free_port
+from luigi_ufo.testing.backend import ENV_VARS, Backend, select_backend
+
+__all__ = ["DOCKER_IMAGE", "FAKE_AWS_ENV", "S3Service", "start_s3"]
+
+DOCKER_IMAGE = "motoserver/moto:5.1.0"
+
+#: Credentials every test sees, so that nothing can reach real AWS with a developer's keys.
+FAKE_AWS_ENV: dict[str, str] = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+
+class _RingHandler(logging.Handler):
+    """Keep the last log records of moto's HTTP server for failure reports."""
+
+    def __init__(self, capacity: int = 200) -> None:
+        super().__init__(logging.INFO)
+        self.records: collections.deque[str] = collections.deque(maxlen=capacity)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record.getMessage())
+
+
+@dataclass
+class S3Service:
+    """An S3-compatible endpoint at :attr:`endpoint` (``http://host:port``)."""
+
+    endpoint: str
+    backend: Backend
+    name: str = "s3"
+    _server: Any = field(default=None, repr=False)
+    _container: Any = field(default=None, repr=False)
+    _ring: _RingHandler | None = field(default=None, repr=False)
+
+    def log_tail(self, lines: int = 40) -> str:
+        """Return the last request log lines."""
+        if self._ring is not None:
+            return "\n".join(list(self._ring.records)[-lines:])
+        if self._container is not None:
+            out, err = self._container.get_logs()
+            return "\n".join((out + err).decode("utf-8", "replace").splitlines()[-lines:])
+        return f"(endpoint from ${ENV_VARS['s3']}: no log available)"
+
+    def stop(self) -> None:
+        """Stop moto's thread or container."""
+        if self._server is not None:
+            self._server.stop()
+        if self._ring is not None:
+            logging.getLogger("werkzeug").removeHandler(self._ring)
+        if self._container is not None:
+            self._container.stop()
+
+
+def _start_docker() -> S3Service:
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import HttpWaitStrategy
+
+    container = (
+        DockerContainer(DOCKER_IMAGE)
+        .with_exposed_ports(5000)
+        .waiting_for(HttpWaitStrategy(5000, "/moto-api/"))
+    )
+    container.start()
+    host = container.get_container_host_ip()
+    endpoint = f"http://{host}:{container.get_exposed_port(5000)}"
+    return S3Service(endpoint=endpoint, backend=Backend.DOCKER, _container=container)
+
+
+def start_s3() -> S3Service:
+    """Start (or find) an S3 endpoint by the backend order of :mod:`.backend`."""
+    backend = select_backend("s3")
+    if backend is Backend.ENV:
+        return S3Service(endpoint=os.environ[ENV_VARS["s3"]].rstrip("/"), backend=backend)
+    if backend is Backend.DOCKER:
+        return _start_docker()
+    from moto.server import ThreadedMotoServer
+
+    ring = _RingHandler()
+    logging.getLogger("werkzeug").addHandler(ring)
+    host = "127.0.0.1"
+    server = ThreadedMotoServer(ip_address=host, port=free_port(host), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return S3Service(endpoint=f"http://{host}:{port}", backend=backend, _server=server, _ring=ring)

@@ -1,0 +1,255 @@
+"""The Spark standalone cluster behind the ``spark_master`` fixture.
+
+Native backend: a Master and one Worker started from the installed pyspark's ``bin/spark-class``
+(``SPARK_HOME`` = the pyspark package directory), each in its own process group, on free
+loopback ports. Ready when the master's ``/json/`` lists an ALIVE worker. Executors run
+``sys.executable``, so Python code on executors imports what the tests import.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from luigi_ufo.errors import ServiceError
+from luigi_ufo.net import free_port
+from luigi_ufo.testing._process import ServiceProcess
+from luigi_ufo.testing._service import http_get, wait_until
+from luigi_ufo.testing.backend import ENV_VARS, Backend, select_backend
+
+__all__ = [
+    "DOCKER_IMAGE",
+    "SparkCluster",
+    "alive_workers",
+    "master_argv",
+    "spark_home",
+    "start_spark",
+    "worker_argv",
+]
+
+DOCKER_IMAGE = "apache/spark:3.5.3"
+HOST = "127.0.0.1"
+#: Small enough for a 2-core CI machine; one executor of spark-submit's default 1g fits.
+WORKER_CORES = 2
+WORKER_MEMORY = "2g"
+DAEMON_MEMORY = "512m"
+READY_TIMEOUT = 120.0
+
+
+def spark_home() -> Path:
+    """Return the installed pyspark package directory, which is a complete SPARK_HOME."""
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or spec.origin is None:
+        raise ServiceError(
+            "pyspark is not installed, so no Spark cluster can start; "
+            "pip install 'luigi-ufo[spark]' or set LUIGI_UFO_TEST_SPARK_MASTER"
+        )
+    return Path(spec.origin).parent
+
+
+def master_argv(home: Path, *, host: str, port: int, webui_port: int) -> list[str]:
+    """Return the argv of a standalone Master."""
+    return [
+        str(home / "bin" / "spark-class"),
+        "org.apache.spark.deploy.master.Master",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--webui-port",
+        str(webui_port),
+    ]
+
+
+def worker_argv(
+    home: Path,
+    *,
+    master_url: str,
+    host: str,
+    port: int,
+    webui_port: int,
+    work_dir: Path,
+    cores: int = WORKER_CORES,
+    memory: str = WORKER_MEMORY,
+) -> list[str]:
+    """Return the argv of a standalone Worker registering with ``master_url``."""
+    return [
+        str(home / "bin" / "spark-class"),
+        "org.apache.spark.deploy.worker.Worker",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--webui-port",
+        str(webui_port),
+        "--cores",
+        str(cores),
+        "--memory",
+        memory,
+        "--work-dir",
+        str(work_dir),
+        master_url,
+    ]
+
+
+def alive_workers(master_json: Mapping[str, Any]) -> int:
+    """Return how many workers the master's ``/json/`` document reports ALIVE."""
+    return sum(1 for w in master_json.get("workers", []) if w.get("state") == "ALIVE")
+
+
+def daemon_env(home: Path, base: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """Return the environment of the Spark daemons (and so of their executors)."""
+    return {
+        **environ,
+        "SPARK_HOME": str(home),
+        "SPARK_LOCAL_IP": HOST,
+        "SPARK_LOG_DIR": str(base / "logs"),
+        "SPARK_LOCAL_DIRS": str(base / "local"),
+        "SPARK_DAEMON_MEMORY": DAEMON_MEMORY,
+        # Executors must run the tests' interpreter, or their imports fail.
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+    }
+
+
+@dataclass
+class SparkCluster:
+    """A Spark standalone cluster: submit to :attr:`master_url`, watch :attr:`web_url`."""
+
+    master_url: str
+    web_url: str | None
+    backend: Backend
+    name: str = "spark"
+    startup_seconds: float = 0.0
+    _processes: list[ServiceProcess] = field(default_factory=list, repr=False)
+    _base: Path | None = field(default=None, repr=False)
+    _container: Any = field(default=None, repr=False)
+
+    def status(self) -> dict[str, Any]:
+        """Return the master's ``/json/`` document."""
+        if self.web_url is None:
+            raise ServiceError(
+                f"no web UI URL known for master {self.master_url!r}; "
+                "set LUIGI_UFO_TEST_SPARK_WEB_URL to query it"
+            )
+        data: dict[str, Any] = json.loads(http_get(f"{self.web_url}/json/"))
+        return data
+
+    def log_tail(self, lines: int = 40) -> str:
+        """Return the last lines of the master's and the worker's logs."""
+        if self._container is not None:
+            out, err = self._container.get_logs()
+            return "\n".join((out + err).decode("utf-8", "replace").splitlines()[-lines:])
+        if not self._processes:
+            return f"(cluster from ${ENV_VARS['spark']}: no log available)"
+        return "\n".join(f"--- {p.log.name} ---\n{p.log_tail(lines)}" for p in self._processes)
+
+    def stop(self) -> None:
+        """Stop the worker (and its executors) first, then the master; remove temp files."""
+        for process in reversed(self._processes):
+            process.stop()
+        self._processes.clear()
+        if self._container is not None:
+            self._container.stop()
+            self._container = None
+        if self._base is not None:
+            shutil.rmtree(self._base, ignore_errors=True)
+            self._base = None
+
+
+def _start_native() -> SparkCluster:
+    home = spark_home()
+    base = Path(tempfile.mkdtemp(prefix="luigi-ufo-spark-"))
+    for sub in ("logs", "local", "work"):
+        (base / sub).mkdir()
+    env = daemon_env(home, base, os.environ)
+    port, webui = free_port(HOST), free_port(HOST)
+    cluster = SparkCluster(
+        master_url=f"spark://{HOST}:{port}",
+        web_url=f"http://{HOST}:{webui}",
+        backend=Backend.NATIVE,
+        _base=base,
+    )
+    try:
+        master = ServiceProcess(
+            master_argv(home, host=HOST, port=port, webui_port=webui),
+            log=base / "master.log",
+            env=env,
+            cwd=base,
+        )
+        cluster._processes.append(master)
+        worker = ServiceProcess(
+            worker_argv(
+                home,
+                master_url=cluster.master_url,
+                host=HOST,
+                port=free_port(HOST),
+                webui_port=free_port(HOST),
+                work_dir=base / "work",
+            ),
+            log=base / "worker.log",
+            env=env,
+            cwd=base,
+        )
+        cluster._processes.append(worker)
+        cluster.startup_seconds = wait_until(
+            lambda: alive_workers(cluster.status()) >= 1,
+            what=f"Spark standalone cluster {cluster.master_url!r}",
+            timeout=READY_TIMEOUT,
+            alive=lambda: master.running() and worker.running(),
+            log_tail=cluster.log_tail,
+        )
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def _start_docker() -> SparkCluster:
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+    # Host networking: executors in the container must reach the driver, which runs on the host.
+    # Executors there run the image's python3, not sys.executable: pure-JVM and SQL jobs only.
+    port, webui = free_port(HOST), free_port(HOST)
+    command = (
+        f"/opt/spark/bin/spark-class org.apache.spark.deploy.master.Master --host {HOST} "
+        f"--port {port} --webui-port {webui} & "
+        f"/opt/spark/bin/spark-class org.apache.spark.deploy.worker.Worker --host {HOST} "
+        f"--cores {WORKER_CORES} --memory {WORKER_MEMORY} spark://{HOST}:{port}"
+    )
+    container = (
+        DockerContainer(DOCKER_IMAGE)
+        .with_command(["bash", "-c", command])
+        .with_kwargs(network_mode="host")
+        .waiting_for(LogMessageWaitStrategy("Successfully registered with master"))
+    )
+    container.start()
+    return SparkCluster(
+        master_url=f"spark://{HOST}:{port}",
+        web_url=f"http://{HOST}:{webui}",
+        backend=Backend.DOCKER,
+        _container=container,
+    )
+
+
+def start_spark() -> SparkCluster:
+    """Start (or find) a Spark standalone cluster by the backend order of :mod:`.backend`."""
+    backend = select_backend("spark")
+    if backend is Backend.ENV:
+        return SparkCluster(
+            master_url=os.environ[ENV_VARS["spark"]],
+            web_url=os.environ.get("LUIGI_UFO_TEST_SPARK_WEB_URL"),
+            backend=backend,
+        )
+    if backend is Backend.DOCKER:
+        return _start_docker()
+    return _start_native()

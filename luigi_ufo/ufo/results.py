@@ -1,0 +1,94 @@
+"""Read a date's results back (top table, counted and rejected rows) and invalidate a date."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg2 import sql
+
+from luigi_ufo.dated import DatedTarget
+from luigi_ufo.dated.paths import partition_rel
+from luigi_ufo.errors import InputFormatError
+from luigi_ufo.postgres import connect, parse_table_name, transaction
+from luigi_ufo.postgres import sql as q
+from luigi_ufo.ufo.tasks import AggregateUFOsByState, TopStatesToDatabase, TopTenStates
+
+
+@dataclass
+class RunSummary:
+    """What one dated run produced: the top table from PostgreSQL and the row accounting."""
+
+    date: datetime.date
+    top: list[tuple[int, str, int]]
+    counted: int
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the ``--json`` document of ``luigi-ufo run``."""
+        return {
+            "date": self.date.isoformat(),
+            "top": [{"rank": r, "state": s, "sightings": n} for r, s, n in self.top],
+            "rejected": self.rejected,
+            "counted": self.counted,
+        }
+
+
+def _rows(target: DatedTarget, header: tuple[str, str]) -> list[tuple[str, int]]:
+    rows: list[tuple[str, int]] = []
+    for name in target.iter_parts():
+        with target.open_part(name, newline="") as fh:
+            reader = csv.reader(fh)
+            first = next(reader, None)
+            if first is None:
+                continue
+            if tuple(first) != header:
+                raise InputFormatError(
+                    f"{target.uri}{name} starts with {first!r}, not {','.join(header)!r}; "
+                    "rerun AggregateUFOsByState for this date"
+                )
+            rows += [(key, int(value)) for key, value in reader]
+    return rows
+
+
+def read_summary(date: datetime.date) -> RunSummary:
+    """Return the date's top table (read from PostgreSQL) and its counted and rejected rows."""
+    outputs = AggregateUFOsByState(date=date).output()  # type: ignore[call-arg]
+    counted = sum(n for _, n in _rows(outputs["states"], ("state", "sightings")))
+    rejected = dict(_rows(outputs["rejected"], ("reason", "records")))
+    task = TopStatesToDatabase(date=date)
+    table = parse_table_name(task.table)
+    query = sql.SQL("SELECT rank, state, sightings FROM {} WHERE date = %s ORDER BY rank").format(
+        table.identifier
+    )
+    with connect(task.connection_settings()) as conn, transaction(conn) as cur:
+        cur.execute(query, (date,))
+        top = [(int(r), str(s), int(n)) for r, s, n in cur.fetchall()]
+    return RunSummary(date=date, top=top, counted=counted, rejected=rejected)
+
+
+def invalidate(date: datetime.date) -> None:
+    """Mark the date's derived outputs incomplete so the next build recomputes them.
+
+    Dated outputs lose their success flag (their data is replaced by the next write); the
+    PostgreSQL marker row is deleted (the next load replaces the date's rows).
+    """
+    aggregate = AggregateUFOsByState(date=date)  # type: ignore[call-arg]
+    top = TopTenStates(date=date)  # type: ignore[call-arg]
+    for target in [*aggregate.output().values(), top.output()]:
+        if target.exists():
+            target.dataset.storage.delete([partition_rel(date) + target.flag])
+    load = TopStatesToDatabase(date=date)
+    marker = load.output()
+    with connect(load.connection_settings()) as conn, transaction(conn) as cur:
+        cur.execute(q.TABLE_EXISTS, (marker.marker_table.quoted,))
+        found = cur.fetchone()
+        if found and found[0]:
+            cur.execute(
+                sql.SQL("DELETE FROM {} WHERE update_id = %s AND target_table = %s").format(
+                    marker.marker_table.identifier
+                ),
+                (marker.update_id, marker.table.quoted),
+            )

@@ -1,0 +1,132 @@
+"""The reference pipeline, built only from the plugin's base classes.
+
+``ReadUFOs -> AggregateUFOsByState -> TopTenStates -> TopStatesToDatabase``, one run per date::
+
+    <lake>/ufo/raw/<date>/        ReadUFOs (external) or ImportUFOExport (copies a local file)
+    <lake>/ufo/by_state/<date>/   AggregateUFOsByState: state,sightings
+    <lake>/ufo/rejected/<date>/   AggregateUFOsByState: reason,records (rows it did not count)
+    <lake>/ufo/top_states/<date>/ TopTenStates: rank,state,sightings
+    table ufo_top_states          TopStatesToDatabase: (date, rank, state, sightings)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import luigi
+
+from luigi_ufo.dated import DatedTarget, DatedTaskMixin, dated_target
+from luigi_ufo.errors import InputFormatError
+from luigi_ufo.postgres import PostgresTopNTask
+from luigi_ufo.spark import ExternalSparkScriptTask
+from luigi_ufo.ufo.settings import UfoSettings
+
+GZIP_MAGIC = b"\x1f\x8b"
+# The pipeline's Spark jobs are tiny: no UI server to start, few shuffle partitions if any.
+SMALL_JOB_CONF = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2"}
+
+
+def ufo_target(dataset: str, date: Any) -> DatedTarget:
+    """Return the dated target of ``dataset`` for ``date`` in the configured lake."""
+    return dated_target(UfoSettings.from_config().dataset(dataset), date)
+
+
+class ReadUFOs(DatedTaskMixin, luigi.ExternalTask):
+    """The raw NUFORC export of a date in ``<lake>/ufo/raw/<date>/``, put there by other means."""
+
+    date = luigi.DateParameter()
+
+    def output(self) -> DatedTarget:
+        return ufo_target("raw", self.date)
+
+
+class ImportUFOExport(DatedTaskMixin, luigi.Task):
+    """Copy a local export file (plain or gzip, as is) into the raw partition, flag last."""
+
+    date = luigi.DateParameter()
+    source = luigi.Parameter(description="local export file (CSV, optionally gzip)")
+
+    def output(self) -> DatedTarget:
+        return ufo_target("raw", self.date)
+
+    def run(self) -> None:
+        path = os.path.expanduser(str(self.source))
+        try:
+            with open(path, "rb") as fh:
+                gz = fh.read(2) == GZIP_MAGIC
+        except OSError as exc:
+            raise InputFormatError(
+                f"cannot read export {path!r} ({exc.strerror}); check --source / --input"
+            ) from None
+        with self.output().writer() as writer:
+            writer.put_file("export.csv.gz" if gz else "export.csv", path)
+
+
+class AggregateUFOsByState(DatedTaskMixin, ExternalSparkScriptTask):
+    """Count sightings per US state by rule R1, and uncounted rows by reason (Spark)."""
+
+    date = luigi.DateParameter()
+    script = "aggregate_by_state.py"
+    conf = SMALL_JOB_CONF
+
+    def requires(self) -> luigi.Task:
+        return ReadUFOs(date=self.date)  # type: ignore[no-untyped-call]
+
+    def output(self) -> dict[str, DatedTarget]:
+        return {
+            "states": ufo_target("by_state", self.date),
+            "rejected": ufo_target("rejected", self.date),
+        }
+
+    def app_options(self) -> list[str]:
+        settings = UfoSettings.from_config()
+        out = {name: t.spark_uri for name, t in self.output().items()}
+        return [
+            *("--input", *self.input_uris()),
+            *("--output", out["states"]),
+            *("--rejected-output", out["rejected"]),
+            *("--encoding", settings.encoding),
+            *("--delimiter", settings.delimiter),
+            *("--country-rule", settings.country_rule),
+            *("--decode-errors", settings.decode_errors),
+        ]
+
+
+class TopTenStates(DatedTaskMixin, ExternalSparkScriptTask):
+    """Keep the top N states (count descending, then code) of a date's aggregate (Spark)."""
+
+    date = luigi.DateParameter()
+    script = "top_10.py"
+    conf = SMALL_JOB_CONF
+
+    def requires(self) -> AggregateUFOsByState:
+        return AggregateUFOsByState(date=self.date)  # type: ignore[call-arg]
+
+    def output(self) -> DatedTarget:
+        return ufo_target("top_states", self.date)
+
+    def app_options(self) -> list[str]:
+        states = self.input()["states"]  # type: ignore[no-untyped-call]
+        return [
+            *("--input", states.spark_uri),
+            *("--output", self.output().spark_uri),
+            *("--top", str(UfoSettings.from_config().top)),
+        ]
+
+
+class TopStatesToDatabase(PostgresTopNTask):
+    """Load a date's top states into ``ufo_top_states`` (date, rank, state, sightings)."""
+
+    date = luigi.DateParameter()
+    table = "ufo_top_states"
+    rank_by = "sightings"
+    key_columns = ("state",)
+    column_types = {"state": "text", "sightings": "bigint"}  # noqa: RUF012 - read-only spec
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.n = UfoSettings.from_config().top
+
+    def requires(self) -> TopTenStates:
+        return TopTenStates(date=self.date)  # type: ignore[call-arg]

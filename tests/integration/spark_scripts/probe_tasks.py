@@ -1,0 +1,41 @@
+"""Luigi tasks around probe.py, importable by name so spawned/forkserver workers find them."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import luigi
+
+from luigi_ufo.dated import dated_target
+from luigi_ufo.spark import ExternalSparkScriptTask
+
+DATE = datetime.date(2026, 11, 24)
+
+
+class ProbeInput(luigi.ExternalTask):
+    path = luigi.Parameter()
+
+    def output(self) -> Any:
+        return luigi.LocalTarget(self.path)
+
+
+class Probe(ExternalSparkScriptTask):
+    """Run probe.py; its output is the dated partition ``root/2026-11-24/``."""
+
+    script = "probe.py"
+    root = luigi.Parameter()
+    source = luigi.OptionalParameter(default=None)
+    script_args = luigi.ListParameter(default=())
+
+    def requires(self) -> Any:
+        return ProbeInput(path=self.source) if self.source else []
+
+    def output(self) -> Any:
+        return dated_target(self.root, DATE)
+
+
+class TimedProbe(Probe):
+    """A per-task override given as a parameter: ``timeout`` in seconds."""
+
+    timeout = luigi.FloatParameter()

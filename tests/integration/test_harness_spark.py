@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from luigi_ufo.testing.spark import SparkCluster, spark_home
+
+pytestmark = pytest.mark.integration
+
+GROUP_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.appName("harness-group").getOrCreate()
+    rows = spark.read.option("header", True).csv(sys.argv[1]).groupBy("state").count()
+    # A Python UDF forces work onto a Python worker on the executor.
+    counted = rows.rdd.map(lambda r: (r["state"], int(r["count"]))).collect()
+    with open(sys.argv[2], "w") as out:
+        for state, n in sorted(counted):
+            out.write(f"{state},{n}\\n")
+    spark.stop()
+    """
+)
+
+
+def test_spark_submit_groups_a_csv_on_the_standalone_cluster(
+    spark_master: SparkCluster, tmp_path: Path
+) -> None:
+    data = tmp_path / "sightings.csv"
+    with data.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["date", "state"])
+        writer.writerows([["2026-11-24", s] for s in ["CA", "TX", "CA", "WA", "CA", "TX"]])
+    script = tmp_path / "group.py"
+    script.write_text(GROUP_SCRIPT)
+    out = tmp_path / "counts.txt"
+    argv = [
+        str(spark_home() / "bin" / "spark-submit"),
+        "--master",
+        spark_master.master_url,
+        "--conf",
+        f"spark.pyspark.python={sys.executable}",
+        "--conf",
+        "spark.ui.enabled=false",
+        "--executor-memory",
+        "512m",
+        str(script),
+        str(data),
+        str(out),
+    ]
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert out.read_text().splitlines() == ["CA,3", "TX,2", "WA,1"]
+    if spark_master.web_url is not None:
+        apps = spark_master.status()["completedapps"]
+        assert "harness-group" in [app["name"] for app in apps]
+
+
+def test_spark_master_reports_an_alive_worker(spark_master: SparkCluster) -> None:
+    assert spark_master.master_url.startswith("spark://")
+    if spark_master.web_url is not None:
+        status = spark_master.status()
+        assert status["aliveworkers"] >= 1
+        assert status["status"] == "ALIVE"
+
+
+def test_spark_local_master_is_two_cores(spark_local_master: str) -> None:
+    assert spark_local_master == "local[2]"

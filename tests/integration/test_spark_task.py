@@ -1,0 +1,318 @@
+"""ExternalSparkScriptTask against real spark-submit: local[2], standalone, failures, kill, S3."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import luigi
+import pytest
+
+from luigi_ufo.errors import MissingOutputError, SparkSubmitError
+
+SCRIPTS = Path(__file__).parent / "spark_scripts"
+sys.path.insert(0, str(SCRIPTS))  # probe_tasks must be importable by name (spawned workers too)
+
+from probe_tasks import Probe, ProbeInput, TimedProbe  # noqa: E402
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SetConfig = Callable[[str, str, str], None]
+JVM_FAST = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+#: Small and quick on 2 cores: no web UI, 2 shuffle partitions, a JVM tuned for short runs.
+FAST_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.driver.extraJavaOptions": JVM_FAST,
+    "spark.executor.extraJavaOptions": JVM_FAST,
+}
+
+
+@pytest.fixture
+def scripts(tmp_path: Path, luigi_config: SetConfig, spark_local_master: str) -> Path:
+    """Copy the probe scripts to a fresh scripts dir and point [ufo_spark] at local[2]."""
+    root = tmp_path / "scripts"
+    shutil.copytree(SCRIPTS, root, ignore=shutil.ignore_patterns("__pycache__"))
+    luigi_config("ufo_spark", "scripts_dir", str(root))
+    luigi_config("ufo_spark", "master", spark_local_master)
+    luigi_config("ufo_spark", "conf", json.dumps(FAST_CONF))
+    return root
+
+
+def build(task: luigi.Task, **kwargs: Any) -> luigi.execution_summary.LuigiRunResult:
+    kwargs.setdefault("local_scheduler", True)
+    return luigi.build([task], detailed_summary=True, log_level="WARNING", **kwargs)
+
+
+def part_text(partition: Path) -> str:
+    return "".join(p.read_text() for p in sorted(partition.glob("part-*")))
+
+
+def tagged_pids(tag: str) -> list[int]:
+    """Return live processes whose environment carries ``tag`` (the whole Spark tree)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if tag.encode() in environ and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def test_local_run_passes_io_and_edits_apply_next_run(scripts: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("a\nb\nc\nd\n")
+    first = Probe(root=str(tmp_path / "first"), source=str(source))
+    assert build(first).status == luigi.LuigiStatusCode.SUCCESS
+    out = tmp_path / "first" / "2026-11-24"
+    assert (out / "_SUCCESS").exists()
+    # probe.py writes (id, version, line count of its --input) for ids 0..2.
+    assert part_text(out).splitlines() == ["0,v1,4", "1,v1,4", "2,v1,4"]
+
+    script = scripts / "probe.py"
+    script.write_text(script.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
+    second = Probe(root=str(tmp_path / "second"))
+    assert build(second).status == luigi.LuigiStatusCode.SUCCESS
+    assert part_text(tmp_path / "second" / "2026-11-24").splitlines() == [
+        "0,v2,0",
+        "1,v2,0",
+        "2,v2,0",
+    ]
+
+
+def test_failure_reports_traceback_and_masks_secrets(
+    scripts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = f"sekret-{uuid.uuid4().hex}"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    task = Probe(
+        root=str(tmp_path / "out"),
+        script_args=["--mode", "fail", "--echo-env", "AWS_SECRET_ACCESS_KEY"],
+    )
+    with pytest.raises(SparkSubmitError) as caught:
+        task.run()
+    message = str(caught.value)
+    assert "spark-submit exited with code 1" in message
+    assert "Traceback (most recent call last):" in message
+    assert "ValueError: probe failed on purpose (bad row 42)" in message
+    assert "probe AWS_SECRET_ACCESS_KEY=***" in message
+    assert "--mode fail" in message and "spark-submit" in message
+    assert secret not in message
+    assert os.environ["PATH"] not in message
+    assert not (tmp_path / "out" / "2026-11-24" / "_SUCCESS").exists()
+
+
+def test_exit_zero_without_output_is_a_failure(scripts: Path, tmp_path: Path) -> None:
+    task = Probe(root=str(tmp_path / "out"), script_args=["--mode", "nothing"])
+    with pytest.raises(MissingOutputError, match=r"spark-submit exited 0 but 1 output\(s\)"):
+        task.run()
+
+
+def test_timeout_kills_the_application(scripts: Path, tmp_path: Path) -> None:
+    tag = f"probe-{uuid.uuid4().hex}"
+    task = TimedProbe(
+        root=str(tmp_path / "out"),
+        timeout=20.0,
+        script_args=["--mode", "slow", "--tasks", "2", "--sleep", "300"],
+    )
+    task.env = {"LUIGI_UFO_TEST_TAG": tag}
+    started = time.monotonic()
+    with pytest.raises(SparkSubmitError, match="timed out after 20 s") as caught:
+        task.run()
+    assert time.monotonic() - started < 60
+    assert "killed process group" in str(caught.value)
+    assert tagged_pids(tag) == []
+    assert not (tmp_path / "out" / "2026-11-24" / "_SUCCESS").exists()
+
+
+def test_sigterm_to_worker_kills_the_application(scripts: Path, tmp_path: Path) -> None:
+    """A worker told to stop (luigi's worker_timeout, a supervisor) takes its Spark app along."""
+    tag = f"probe-{uuid.uuid4().hex}"
+    config = tmp_path / "luigi.cfg"
+    config.write_text(
+        f"[ufo_spark]\nscripts_dir = {scripts}\nmaster = local[2]\nconf = {json.dumps(FAST_CONF)}\n"
+    )
+    code = (
+        "import luigi, sys\n"
+        "from probe_tasks import Probe\n"
+        f"task = Probe(root={str(tmp_path / 'out')!r}, script_args=['--mode', 'slow', "
+        "'--tasks', '2', '--sleep', '300'])\n"
+        "luigi.build([task], local_scheduler=True)\n"
+    )
+    env = {
+        **os.environ,
+        "LUIGI_CONFIG_PATH": str(config),
+        "PYTHONPATH": str(SCRIPTS),
+        "LUIGI_UFO_TEST_TAG": tag,
+    }
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        # Wait for the Python driver (a grandchild of spark-submit) to exist, then stop the worker.
+        while time.monotonic() < deadline and not _has_python_driver(tag, proc.pid):
+            time.sleep(0.3)
+        assert _has_python_driver(tag, proc.pid), "the Spark driver never started"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert b"terminated by SIGTERM" in err
+    assert tagged_pids(tag) == []
+    assert not (tmp_path / "out" / "2026-11-24" / "_SUCCESS").exists()
+
+
+def _has_python_driver(tag: str, parent: int) -> bool:
+    for pid in tagged_pids(tag):
+        if pid == parent:
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"probe.py" in cmdline and b"java" not in cmdline.split(b"\0")[0]:
+            return True
+    return False
+
+
+def test_progress_percentages_reach_luigid(scripts: Path, tmp_path: Path, luigid: Any) -> None:
+    task = Probe(
+        root=str(tmp_path / "out"), script_args=["--mode", "slow", "--tasks", "8", "--sleep", "1"]
+    )
+    seen: list[int] = []
+    messages: list[str] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            entry = luigid.task_list().get(task.task_id)
+            if entry is not None:
+                if entry.get("progress_percentage") is not None:
+                    seen.append(int(entry["progress_percentage"]))
+                if entry.get("status_message"):
+                    messages.append(entry["status_message"])
+            time.sleep(0.25)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        result = build(task, local_scheduler=False, scheduler_host=luigid.host,
+                       scheduler_port=luigid.port)
+    finally:
+        stop.set()
+        poller.join()
+    assert result.status == luigi.LuigiStatusCode.SUCCESS
+    assert any(0 < p < 100 for p in seen), seen
+    assert seen == sorted(seen)
+    assert any("tasks done" in m for m in messages), messages
+    assert luigid.task_list("DONE")[task.task_id]["progress_percentage"] == 100
+
+
+def test_standalone_master(scripts: Path, tmp_path: Path, spark_master: Any,
+                           luigi_config: SetConfig) -> None:
+    luigi_config("ufo_spark", "master", spark_master.master_url)
+    luigi_config("ufo_spark", "total_executor_cores", "1")
+    luigi_config("ufo_spark", "executor_memory", "512m")
+    task = Probe(root=str(tmp_path / "out"))
+    with _log_lines() as lines:
+        assert build(task).status == luigi.LuigiStatusCode.SUCCESS
+    assert part_text(tmp_path / "out" / "2026-11-24").splitlines() == [
+        "0,v1,0",
+        "1,v1,0",
+        "2,v1,0",
+    ]
+    assert any("app-" in line for line in lines), "no standalone application id logged"
+
+
+class _Collect(logging_Handler := __import__("logging").Handler):  # type: ignore[misc]
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: Any) -> None:
+        self.lines.append(record.getMessage())
+
+
+@__import__("contextlib").contextmanager
+def _log_lines() -> Iterator[list[str]]:
+    import logging
+
+    handler = _Collect()
+    log = logging.getLogger("luigi_ufo.spark")
+    log.addHandler(handler)
+    old = log.level
+    log.setLevel(logging.INFO)
+    try:
+        yield handler.lines
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old)
+
+
+def test_no_secret_in_cmdline_with_s3(
+    scripts: Path,
+    tmp_path: Path,
+    luigi_config: SetConfig,
+    s3_endpoint: str,
+    s3_bucket: str,
+    s3a_jars: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = f"sekret-{uuid.uuid4().hex}"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    luigi_config("ufo_s3", "endpoint_url", s3_endpoint)
+    luigi_config("ufo_s3", "path_style", "true")
+    luigi_config("ufo_spark", "jars", json.dumps(s3a_jars))
+    tag = f"probe-{uuid.uuid4().hex}"
+    task = Probe(
+        root=f"s3://{s3_bucket}/probe",
+        script_args=["--mode", "slow", "--tasks", "2", "--sleep", "2", "--tag", tag],
+    )
+    cmdlines: list[bytes] = []
+    environs: list[bytes] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+                    environ = Path(f"/proc/{entry}/environ").read_bytes()
+                except OSError:
+                    continue
+                if tag.encode() in cmdline:
+                    cmdlines.append(cmdline)
+                    environs.append(environ)
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert build(task).status == luigi.LuigiStatusCode.SUCCESS
+    finally:
+        stop.set()
+        watcher.join()
+    assert task.output().exists()
+    assert cmdlines, "spark-submit was never seen in /proc"
+    assert all(secret.encode() not in c for c in cmdlines)
+    assert any(b"s3a://" in c for c in cmdlines)
+    # The secret reached Spark, by environment.
+    assert any(f"AWS_SECRET_ACCESS_KEY={secret}".encode() in e for e in environs)

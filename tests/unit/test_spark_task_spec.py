@@ -1,0 +1,136 @@
+"""ExternalSparkScriptTask -> SubmitSpec mapping and settings resolution, without running Spark."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import luigi
+import pytest
+
+from luigi_ufo.errors import ConfigError
+from luigi_ufo.spark import ExternalSparkScriptTask, SparkSettings
+from luigi_ufo.spark.task import spark_uri
+
+SetConfig = Callable[[str, str, str], None]
+
+
+class FakeDated(luigi.Target):
+    """Stands in for a DatedTarget: only the attributes the task reads."""
+
+    def __init__(self, spark_uri: str) -> None:
+        self.spark_uri = spark_uri
+
+    def exists(self) -> bool:
+        return False
+
+
+class Upstream(luigi.ExternalTask):
+    def output(self) -> Any:
+        return [luigi.LocalTarget("/data/a"), FakeDated("/lake/raw/2026-11-24/")]
+
+
+class Job(ExternalSparkScriptTask):
+    script = "job.py"
+    conf = {"spark.sql.shuffle.partitions": "2"}
+    driver_memory = "1g"
+
+    def requires(self) -> Any:
+        return Upstream()
+
+    def output(self) -> Any:
+        return luigi.LocalTarget("/data/out")
+
+
+class S3Job(ExternalSparkScriptTask):
+    script = "job.py"
+
+    def output(self) -> Any:
+        return FakeDated("s3://lake/out/2026-11-24/")
+
+
+@pytest.fixture
+def scripts(tmp_path: Path, luigi_config: SetConfig) -> Path:
+    (tmp_path / "job.py").write_text("print('hi')\n")
+    luigi_config("ufo_spark", "scripts_dir", str(tmp_path))
+    return tmp_path
+
+
+def test_spec_from_task(scripts: Path, luigi_config: SetConfig) -> None:
+    luigi_config("ufo_spark", "master", "spark://m:7077")
+    luigi_config("ufo_spark", "conf", '{"spark.eventLog.enabled": "false"}')
+    luigi_config("ufo_spark", "jars", '["/j/a.jar", "/j/b.jar"]')
+    spec = Job().submit_spec()
+    assert spec.app == str(scripts.resolve() / "job.py")
+    assert spec.app_args == (
+        "--input",
+        "/data/a",
+        "/lake/raw/2026-11-24/",
+        "--output",
+        "/data/out",
+    )
+    assert spec.master == "spark://m:7077"
+    assert spec.name == Job().task_id
+    assert spec.driver_memory == "1g"
+    assert spec.jars == ("/j/a.jar", "/j/b.jar")
+    assert dict(spec.conf) == {
+        "spark.ui.showConsoleProgress": "true",
+        "spark.eventLog.enabled": "false",
+        "spark.sql.shuffle.partitions": "2",
+    }
+    assert spec.env["PYSPARK_PYTHON"] == sys.executable
+    assert spec.spark_submit.endswith("spark-submit")
+
+
+def test_s3_uses_s3a_conf_and_env_credentials(scripts: Path, luigi_config: SetConfig) -> None:
+    luigi_config("ufo_s3", "endpoint_url", "http://127.0.0.1:9")
+    luigi_config("ufo_s3", "path_style", "true")
+    spec = S3Job().submit_spec()
+    assert spec.app_args == ("--output", "s3a://lake/out/2026-11-24/")
+    assert spec.conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9"
+    assert spec.conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    # Credentials reach Spark by environment only, and their values are masked everywhere.
+    assert spec.env["AWS_SECRET_ACCESS_KEY"] == "testing"
+    assert "testing" in spec.secrets
+    assert not any("testing" in v for v in spec.conf.values())
+
+
+def test_task_overrides_win_and_conf_merges() -> None:
+    base = SparkSettings.of({"master": "yarn", "conf": {"spark.a": "1", "spark.b": "1"}})
+    merged = base.override({"conf": {"spark.b": "2"}, "master": None, "queue": "etl"})
+    assert merged.master == "yarn"
+    assert merged.queue == "etl"
+    assert dict(merged.conf) == {"spark.a": "1", "spark.b": "2"}
+
+
+def test_comma_separated_lists_are_accepted() -> None:
+    assert SparkSettings.of({"jars": "/a.jar, /b.jar"}).jars == ("/a.jar", "/b.jar")
+
+
+def test_unknown_override_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"unknown Spark setting\(s\) \['mastr'\]"):
+        SparkSettings().override({"mastr": "yarn"})
+
+
+def test_supervise_false_from_config_adds_no_flag(scripts: Path, luigi_config: SetConfig) -> None:
+    luigi_config("ufo_spark", "supervise", "false")
+    assert Job().submit_spec().supervise is False
+
+
+@pytest.mark.parametrize(
+    ("target", "uri"),
+    [
+        (FakeDated("s3a://b/p/"), "s3a://b/p/"),
+        (luigi.LocalTarget("/x/y"), "/x/y"),
+        (FakeDated("s3://b/p/"), "s3a://b/p/"),
+    ],
+)
+def test_spark_uri(target: Any, uri: str) -> None:
+    assert spark_uri(target) == uri
+
+
+def test_spark_uri_of_unknown_target() -> None:
+    with pytest.raises(ConfigError, match="override app_options"):
+        spark_uri(object())

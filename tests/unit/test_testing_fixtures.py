@@ -1,0 +1,49 @@
+"""The plugin's service-free fixtures: fake AWS credentials and luigi_config."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def test_fake_aws_credentials_are_set_and_config_files_empty(
+    aws_credentials: dict[str, str],
+) -> None:
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] == "testing"
+    assert os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert "AWS_PROFILE" not in os.environ
+    for var in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        assert Path(os.environ[var]).read_text() == ""
+        assert aws_credentials[var] == os.environ[var]
+
+
+def test_luigi_config_sets_and_restores(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import luigi.configuration
+
+        config = luigi.configuration.get_config()
+        config.add_section("ufo_pre")
+        config.set("ufo_pre", "keep", "orig")
+
+        def test_set(luigi_config):
+            luigi_config("ufo_pre", "keep", "changed")
+            luigi_config("ufo_pre", "added", "1")
+            luigi_config("ufo_new_section", "answer", "42")
+            luigi_config("ufo_new_section", "answer", "43")
+            assert config.get("ufo_pre", "keep") == "changed"
+            assert config.get("ufo_new_section", "answer") == "43"
+
+        def test_restored():
+            try:
+                assert config.get("ufo_pre", "keep") == "orig"
+                assert not config.has_option("ufo_pre", "added")
+                assert not config.has_section("ufo_new_section")
+            finally:
+                config.remove_section("ufo_pre")
+        """
+    )
+    pytester.runpytest_inprocess().assert_outcomes(passed=2)

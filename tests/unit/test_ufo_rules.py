@@ -1,0 +1,249 @@
+"""Rule R1 and the bad-input catalogue on small synthetic excerpts, without Spark."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import io
+from collections.abc import Callable
+from typing import IO
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from luigi_ufo.scripts import aggregate_by_state as agg
+from luigi_ufo.scripts import top_10
+
+HEADER = "Date / Time,City,State,Shape,Duration,Summary,Posted\n"
+NUFORC = agg.detect_layout(HEADER.strip().split(","))
+KAGGLE = agg.detect_layout(["state", "country", "shape", "latitude", "longitude "])
+
+
+def opener(data: bytes) -> Callable[[], IO[bytes]]:
+    return lambda: io.BytesIO(data)
+
+
+def count(text: str, **options: str) -> agg.FileCounts:
+    return agg.count_stream(opener(text.encode("utf-8")), agg.Options(**options))
+
+
+def row(state: str, summary: str = "light") -> list[str]:
+    return ["3/21/19 04:30", "Turners Falls", state, "Light", "2.5 hrs", summary, "3/21/19"]
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("CA", "CA"),
+        ("Ca", "CA"),
+        (" fl ", "FL"),
+        ("DC", "DC"),
+        ("", "blank_state"),
+        ("   ", "blank_state"),
+        ("ON", "not_us_state"),
+        ("PR", "not_us_state"),
+        ("VI", "not_us_state"),
+        ("SA", "not_us_state"),
+    ],
+)
+def test_state_codes_follow_r1(state: str, expected: str) -> None:
+    assert agg.classify_record(row(state), NUFORC) == expected
+
+
+def test_all_50_states_and_dc_count() -> None:
+    assert len(agg.US_STATES) == 51
+    assert "DC" in agg.US_STATES
+    assert "PR" not in agg.US_STATES
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (
+            ["Date / Time", "City", "State", "Shape", "Duration", "Summary", "Posted"],
+            "repeated_header",
+        ),
+        (
+            ["date/time", " CITY", "state ", "Shape", "Duration", "Summary", "Posted"],
+            "repeated_header",
+        ),
+        ([], "blank_line"),
+        (["3/21/19", "Boston", "MA"], "malformed_record"),
+        ([*row("MA"), "extra"], "malformed_record"),
+    ],
+)
+def test_structural_reasons(record: list[str], expected: str) -> None:
+    assert agg.classify_record(record, NUFORC) == expected
+
+
+@pytest.mark.parametrize(
+    ("country", "rule", "expected"),
+    [
+        ("us", "us-or-blank", "TX"),
+        ("", "us-or-blank", "TX"),
+        ("gb", "us-or-blank", "foreign_country"),
+        ("us", "us", "TX"),
+        ("", "us", "foreign_country"),
+        (" US ", "us", "TX"),
+        ("ca", "any", "TX"),
+    ],
+)
+def test_country_rule_applies_to_kaggle_layout(country: str, rule: str, expected: str) -> None:
+    assert agg.classify_record(["tx", country, "light", "1", "2"], KAGGLE, rule) == expected
+
+
+def test_country_rule_ignored_for_nuforc_layout() -> None:
+    assert agg.classify_record(row("TX"), NUFORC, "us") == "TX"
+
+
+def test_layouts_detected_from_headers() -> None:
+    assert NUFORC.name == "nuforc"
+    assert (NUFORC.state, NUFORC.country, NUFORC.width) == (2, None, 7)
+    assert (KAGGLE.name, KAGGLE.state, KAGGLE.country, KAGGLE.width) == ("kaggle", 0, 1, 5)
+    eleven = "datetime,city,state,country,shape,duration (seconds),duration (hours/min),comments"
+    eleven += ",date posted,latitude,longitude"
+    assert agg.detect_layout(eleven.split(",")).state == 2
+    bom = agg.detect_layout(
+        ["\ufeffDate / Time", "City", "State", "Shape", "Duration", "Summary", "Posted"]
+    )
+    assert bom.name == "nuforc"
+
+
+def test_wrong_header_is_a_clear_error() -> None:
+    with pytest.raises(agg.InputError, match=r"header \['id', 'name'\] is not a NUFORC export"):
+        count("id,name\n1,x\n")
+
+
+def test_empty_file_is_a_clear_error() -> None:
+    with pytest.raises(agg.InputError, match="file is empty"):
+        count("")
+
+
+def test_multiline_quoted_fields_stay_one_record() -> None:
+    # A line-based reader would see "CA" on a line of its own and a fragment with 1 field.
+    text = HEADER + '1/1/19 20:00,Reno,NV,Light,5,"first line\nCA\nthird, line",1/2/19\n'
+    counts = count(text)
+    assert (counts.records, dict(counts.states), sum(counts.rejected.values())) == (1, {"NV": 1}, 0)
+
+
+def test_doubled_quotes_and_commas_inside_fields() -> None:
+    text = HEADER + '1/1/19,"Reno, ""Biggest"" little",NV,Light,5,"a ""b"", c",1/2/19\n'
+    assert dict(count(text).states) == {"NV": 1}
+
+
+def test_crlf_line_endings_give_the_same_counts() -> None:
+    text = HEADER + '1/1/19,Reno,NV,Light,5,"x\ny",1/2/19\n' + HEADER + "1/1/19,Erie,PA,,,,1/2/19\n"
+    lf, crlf = count(text), count(text.replace("\n", "\r\n"))
+    assert (lf.states, lf.rejected, lf.records) == (crlf.states, crlf.rejected, crlf.records)
+    assert dict(lf.rejected) == {"repeated_header": 1}
+
+
+def test_gzip_is_detected_by_content() -> None:
+    text = HEADER + "1/1/19,Reno,NV,Light,5,x,1/2/19\n"
+    zipped = agg.count_stream(opener(gzip.compress(text.encode())))
+    assert dict(zipped.states) == {"NV": 1}
+
+
+def test_tab_delimiter() -> None:
+    text = HEADER.replace(",", "\t") + "1/1/19\tReno, NV\tNV\tLight\t5\tx, y\t1/2/19\n"
+    assert dict(count(text, delimiter="\t").states) == {"NV": 1}
+    with pytest.raises(agg.InputError, match="not a NUFORC export"):
+        count(text)
+
+
+CP1252 = (HEADER + "1/1/19,Montr\xe9al,QC,Light,5,\u201cquoted\u201d,1/2/19\n").encode("cp1252")
+
+
+def test_cp1252_bytes_fail_with_offset_and_hint_under_utf8() -> None:
+    offset = CP1252.index(b"\xe9")
+    with pytest.raises(agg.InputError) as info:
+        agg.count_stream(opener(CP1252), agg.Options(encoding="utf-8"), source="x.csv")
+    message = str(info.value)
+    assert f"byte offset {offset}" in message
+    assert "--encoding cp1252" in message
+    assert "b'\\xe9'" in message
+
+
+def test_cp1252_reads_with_its_encoding() -> None:
+    counts = agg.count_stream(opener(CP1252), agg.Options(encoding="cp1252"))
+    assert dict(counts.rejected) == {"not_us_state": 1}
+
+
+def test_replacement_counts_undecodable_records() -> None:
+    data = CP1252 + b"1/1/19,Reno,NV,Light,5,ok,1/2/19\n"
+    counts = agg.count_stream(opener(data), agg.Options(decode_errors="replace"))
+    assert dict(counts.states) == {"NV": 1}
+    assert dict(counts.rejected) == {"undecodable_bytes": 1}
+
+
+def test_decode_error_offset_counts_from_decompressed_start() -> None:
+    data = b"abc" * 1000 + b"\xff"
+    assert agg.find_decode_error(io.BytesIO(data), "utf-8") == (3000, b"\xff")
+    assert agg.find_decode_error(io.BytesIO(data[:-1]), "utf-8") is None
+
+
+def test_split_multibyte_character_across_chunks_is_not_an_error() -> None:
+    data = b"a" * (agg._CHUNK - 1) + "\xe9".encode()
+    assert agg.find_decode_error(io.BytesIO(data), "utf-8") is None
+
+
+@pytest.mark.parametrize(("text", "value"), [(",", ","), ("tab", "\t"), ("\\t", "\t"), (";", ";")])
+def test_parse_delimiter(text: str, value: str) -> None:
+    assert agg.parse_delimiter(text) == value
+
+
+@pytest.mark.parametrize("text", ["", ",,", '"', "\n"])
+def test_parse_delimiter_rejects(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError):
+        agg.parse_delimiter(text)
+
+
+def test_outputs_list_every_reason_and_sort_states() -> None:
+    counts = count(
+        HEADER + "".join(f"1/1/19,x,{s},,,,1/1/19\n" for s in ["NY", "CA", "NY", "ON", ""])
+    )
+    assert agg.state_rows(counts) == [("NY", 2), ("CA", 1)]
+    assert [r for r, _ in agg.rejected_rows(counts)] == list(agg.REASONS)
+    assert dict(agg.rejected_rows(counts)) | {} == {
+        **dict.fromkeys(agg.REASONS, 0),
+        "not_us_state": 1,
+        "blank_state": 1,
+    }
+    assert (
+        agg.render_csv(agg.STATE_HEADER, agg.state_rows(counts)) == b"state,sightings\nNY,2\nCA,1\n"
+    )
+
+
+STATES = st.sampled_from(["CA", "ca", " NY", "ON", "", "PR", "TX ", "Date / Time"])
+TEXT = st.text(alphabet=st.sampled_from('ab ,"\n\r\t;'), max_size=12)
+
+
+@given(st.lists(st.tuples(STATES, TEXT, st.booleans()), max_size=30))
+def test_every_record_is_counted_or_rejected(rows: list[tuple[str, str, bool]]) -> None:
+    out = io.StringIO(newline="")
+    # "\r\n" makes the writer quote fields holding either character (with "\n" it leaves "\r").
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(HEADER.strip().split(","))
+    for state, summary, short in rows:
+        writer.writerow(row(state, summary)[: 3 if short else 7])
+    counts = count(out.getvalue())
+    assert counts.records == len(rows)
+    assert counts.counted + sum(counts.rejected.values()) == counts.records
+    expected_us = sum(
+        1 for s, _, short in rows if not short and s.strip().upper() in {"CA", "NY", "TX"}
+    )
+    assert counts.counted == expected_us
+
+
+def test_top_n_orders_by_count_then_code() -> None:
+    counts = top_10.parse_counts("state,sightings\nWA,5\nCA,9\nAZ,5\nNY,1\n")
+    assert top_10.top_n(counts, 3) == [(1, "CA", 9), (2, "AZ", 5), (3, "WA", 5)]
+    assert top_10.render_csv(top_10.top_n(counts, 1)) == b"rank,state,sightings\n1,CA,9\n"
+
+
+def test_top_10_rejects_other_inputs() -> None:
+    with pytest.raises(top_10.InputError, match="header"):
+        top_10.parse_counts("reason,records\nx,1\n")
+    with pytest.raises(top_10.InputError, match="line 2"):
+        top_10.parse_counts("state,sightings\nCA,many\n")
