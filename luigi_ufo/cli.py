@@ -13,7 +13,7 @@ import datetime
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,11 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _apply_overrides(args: argparse.Namespace) -> None:
+def _apply_overrides(args: argparse.Namespace, set_option: Callable[[str, str, str], None]) -> None:
     for key in ("encoding", "delimiter", "country_rule", "decode_errors", "top"):
         value = getattr(args, key, None)
         if value is not None:
-            embedded.set_option("ufo", key, str(value))
+            set_option("ufo", key, str(value))
 
 
 def _build(task: luigi.Task, verbose: bool) -> None:
@@ -93,7 +93,13 @@ def _build(task: luigi.Task, verbose: bool) -> None:
         )
 
 
-def run_pipeline(source: str, date: datetime.date, *, verbose: bool = False) -> dict[str, Any]:
+def run_pipeline(
+    source: str,
+    date: datetime.date,
+    set_option: Callable[[str, str, str], None],
+    *,
+    verbose: bool = False,
+) -> dict[str, Any]:
     """Import ``source`` for ``date``, build the pipeline and return the ``--json`` document."""
     from luigi_ufo.ufo.results import invalidate, read_summary
     from luigi_ufo.ufo.tasks import ImportUFOExport, TopStatesToDatabase
@@ -109,7 +115,7 @@ def run_pipeline(source: str, date: datetime.date, *, verbose: bool = False) -> 
     _say(f"{source}: {layout} layout, {settings.encoding}; lake {settings.lake}; java {java}")
     _TIMINGS.clear()
     start = time.perf_counter()
-    with embedded.embedded_postgres() as dsn:
+    with embedded.embedded_postgres(set_option) as dsn:
         _TIMINGS["PostgreSQL start"] = time.perf_counter() - start
         if dsn:
             _say(f"embedded PostgreSQL ({dsn}), data in {data_dir() / 'postgres'}")
@@ -160,9 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     date = args.date or datetime.datetime.now(datetime.timezone.utc).date()
     try:
-        _apply_overrides(args)
-        source = args.input if args.command == "run" else _demo_input(args.rows, args.seed)
-        doc = run_pipeline(str(Path(source).expanduser()), date, verbose=args.verbose)
+        with embedded.config_overrides() as set_option:
+            _apply_overrides(args, set_option)
+            source = args.input if args.command == "run" else _demo_input(args.rows, args.seed)
+            doc = run_pipeline(
+                str(Path(source).expanduser()), date, set_option, verbose=args.verbose
+            )
     except PipelineFailedError as exc:
         _say(f"error: {exc}")
         return 1

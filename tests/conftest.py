@@ -1,6 +1,5 @@
-"""Shared test configuration; the service fixtures come from the luigi_ufo.testing plugin."""
+"""Shared test configuration: the service fixtures come from the luigi_ufo.testing plugin.
 
-from __future__ import annotations
-
-# pytester runs child pytest sessions for the harness's own tests (fixture teardown, reports).
-pytest_plugins = ["pytester"]
+It is registered through the ``pytest11`` entry point, so nothing needs to be imported here;
+``-p pytester`` (child sessions for the harness's own tests) is enabled in tox.ini.
+"""

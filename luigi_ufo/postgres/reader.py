@@ -76,10 +76,14 @@ def _header_check(
         yield row, f"{where}:{reader.line_num}"
 
 
+def _is_target(value: Any) -> bool:
+    return hasattr(value, "iter_parts") or (hasattr(value, "open") and hasattr(value, "exists"))
+
+
 def iter_source_rows(
     source: Any, needed: Sequence[str] = ()
 ) -> Iterator[tuple[Mapping[str, Any], str]]:
-    """Yield (row, where) pairs from a target, a list of targets or an iterable of dicts."""
+    """Yield (row, where) pairs from a target, a list or dict of targets, or dict rows."""
     if hasattr(source, "iter_parts") and hasattr(source, "open_part"):
         base = getattr(source, "uri", repr(source))
         for name in source.iter_parts():
@@ -92,6 +96,11 @@ def iter_source_rows(
             yield from _header_check(fh, where, needed)
         return
     if isinstance(source, Mapping):
+        # Luigi hands a dict of targets to a task whose requires() returns a dict.
+        if source and all(_is_target(v) for v in source.values()):
+            for value in source.values():
+                yield from iter_source_rows(value, needed)
+            return
         raise BadInputError(
             f"input is a single mapping ({sorted(source)!r}), not rows; "
             "give a list of dict rows or a target"
@@ -101,7 +110,7 @@ def iter_source_rows(
     for index, item in enumerate(source, start=1):
         if isinstance(item, Mapping):
             yield item, f"row {index}"
-        elif hasattr(item, "open") or hasattr(item, "iter_parts"):
+        elif _is_target(item):
             yield from iter_source_rows(item, needed)
         else:
             raise BadInputError(

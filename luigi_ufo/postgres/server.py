@@ -14,6 +14,7 @@ import importlib.util
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -222,13 +223,13 @@ class PostgresServer:
                 "--locale=C",
                 "--no-sync",
             )
-        options = " ".join(
+        # pg_ctl hands -o to a shell, hence the quoting.
+        options = shlex.join(
             [
-                f"-h {self.host}",
-                f"-p {self.port}",
+                *("-h", self.host, "-p", str(self.port)),
                 # The socket lives beside the data, not in /var/run/postgresql, which may not exist.
-                f"-k {self.base_dir}",
-                *(f"-c {key}={value}" for key, value in self.settings.items()),
+                *("-k", str(self.base_dir)),
+                *(arg for key, value in self.settings.items() for arg in ("-c", f"{key}={value}")),
             ]
         )
         self._run(

@@ -22,6 +22,7 @@ N larger than the number of rows keeps them all.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Iterable
 from decimal import Decimal
@@ -125,7 +126,7 @@ def top_n(records: Iterable[Record], n: int, ties: Ties = "stable") -> list[Rank
     out: list[Ranked] = []
     for group in ordered_groups:
         try:
-            rows = sorted(groups[group], key=_sort_key)
+            rows = _best_sorted(groups[group], n, ties)
         except TypeError as exc:
             raise BadInputError(
                 f"key values in group {group!r} cannot be ordered ({exc}); "
@@ -133,6 +134,18 @@ def top_n(records: Iterable[Record], n: int, ties: Ties = "stable") -> list[Rank
             ) from exc
         out.extend(_rank_sorted(rows, n, ties))
     return out
+
+
+def _best_sorted(rows: list[Record], n: int, ties: Ties) -> list[Record]:
+    """Return the rows that can make the cut, best first (all rows when N is not small)."""
+    if ties == "dense" or n * 4 >= len(rows):
+        return sorted(rows, key=_sort_key)
+    # A small N of many rows: a heap finds the best N without sorting everything.
+    head = heapq.nsmallest(n, rows, key=_sort_key)
+    if ties == "stable":
+        return head
+    cutoff = head[-1].measure  # rows tied with the N-th row share its rank, so they stay
+    return sorted((r for r in rows if r.measure >= cutoff), key=_sort_key)
 
 
 def _rank_sorted(rows: list[Record], n: int, ties: Ties) -> list[Ranked]:

@@ -117,6 +117,8 @@ def _storage_error(exc: BaseException, action: str, uri: str) -> StorageError:
     bucket = uri[len("s3://") :].partition("/")[0]
     if code == "NoSuchBucket":
         fix = f"bucket {bucket!r} does not exist at this endpoint; create it or fix the root"
+    elif code in _MISSING_KEY_CODES:
+        fix = "the object does not exist; take part names from iter_parts()"
     elif code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
         fix = "access denied; check the credentials the boto3 chain finds and the bucket policy"
     elif code in ("503", "SlowDown", "500", "InternalError", "ServiceUnavailable"):

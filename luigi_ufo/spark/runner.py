@@ -49,6 +49,7 @@ _TRACEBACK_MAX = 80
 _LOG4J_LINE = re.compile(r"\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} [A-Z]+ ")
 _POLL_S = 0.2
 _PROGRESS_MIN_INTERVAL_S = 0.5
+_DRAIN_S = 10.0
 
 
 @dataclass
@@ -183,15 +184,21 @@ class SparkSubmitRunner:
         started = time.monotonic()
         # Own session and process group: the whole tree (JVM, Python driver, workers) can be
         # killed together, and a Ctrl-C on the terminal reaches only our handler.
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=self.cwd,
-            start_new_session=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise SparkSubmitError(
+                f"cannot start spark-submit {self.spec.spark_submit!r}: {exc.strerror}; install "
+                "pyspark or set [ufo_spark] spark_submit to an executable spark-submit"
+            ) from None
         self.pid = proc.pid
         assert proc.stdout is not None
         reader = _OutputReader(proc.stdout.fileno(), self.spec.secrets, self.tail_lines)
@@ -222,6 +229,7 @@ class SparkSubmitRunner:
         last_percent = -1
         last_sent = 0.0
         app_status = ""
+        exited: float | None = None
         while True:
             try:
                 event = reader.events.get(timeout=_POLL_S)
@@ -243,8 +251,11 @@ class SparkSubmitRunner:
                     if self.on_percent is not None:
                         self.on_percent(value)
                     self._status("; ".join(filter(None, [app_status, describe(stages)])))
-            if proc.poll() is not None and not reader.is_alive() and reader.events.empty():
-                return
+            if proc.poll() is not None and reader.events.empty():
+                exited = exited or time.monotonic()
+                # An orphaned grandchild may hold the pipe open; do not wait for it forever.
+                if not reader.is_alive() or time.monotonic() - exited > _DRAIN_S:
+                    return
             if deadline is not None and time.monotonic() > deadline:
                 raise _Interrupted(f"timed out after {self.timeout:g} s")
 
@@ -394,19 +405,19 @@ def _failure_message(result: RunResult, reason: str, actions: list[str]) -> str:
         f"  command: {result.command}",
     ]
     lines += [f"  action: {a}" for a in actions]
-    if result.traceback and not _contains(result.tail, result.traceback):
-        lines.append("  Python traceback:")
-        lines += [f"    {t}" for t in result.traceback]
-    lines.append(f"  last {len(result.tail)} lines of output:")
-    lines += [f"    {t}" for t in result.tail]
+    if result.traceback:
+        lines.append("  Python traceback of the script:")
+        lines += [f"    {_clip(t)}" for t in result.traceback]
+    shown = set(result.traceback)
+    tail = [t for t in result.tail if t not in shown]
+    lines.append(f"  last {len(tail)} other lines of output:")
+    lines += [f"    {_clip(t)}" for t in tail]
     lines.append(
         "  fix: read the traceback/output above, correct the script or its settings, and rerun"
     )
     return "\n".join(lines)
 
 
-def _contains(tail: list[str], block: list[str]) -> bool:
-    if not block:
-        return True
-    text = "\n".join(tail)
-    return "\n".join(block) in text
+def _clip(line: str, limit: int = 400) -> str:
+    # Spark 4 logs some errors as one JSON line with a whole Java stack trace inside.
+    return line if len(line) <= limit else line[:limit] + f"... ({len(line) - limit} more chars)"

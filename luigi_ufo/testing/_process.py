@@ -50,6 +50,10 @@ class ServiceProcess:
         """Return whether the process has not exited yet."""
         return self.popen.poll() is None
 
+    def terminate(self) -> None:
+        """Send SIGTERM to the process group without waiting."""
+        _signal_group(self.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Send SIGTERM to the process group, then SIGKILL whatever is left after ``timeout``."""
         _signal_group(self.pid, signal.SIGTERM)
@@ -74,8 +78,20 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    # killpg(pgid, 0) also succeeds for zombies nobody reaps (a container's init may not), so
+    # look for a member that is not a zombie: fields after "(comm)" are state, ppid, pgrp.
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False

@@ -8,6 +8,7 @@ after failures) and attaches its log tail to the report of a failing test that u
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import uuid
 from collections.abc import Callable, Generator, Iterator
@@ -105,10 +106,13 @@ def luigi_config() -> Iterator[Callable[[str, str, str], None]]:
 def _serving(config: pytest.Config, fixture: str, service: _S) -> Iterator[_S]:
     services = config.stash.setdefault(_SERVICES, {})
     services[fixture] = service
+    # Safety net for an interpreter that exits without session teardown (internal error).
+    atexit.register(service.stop)
     try:
         yield service
     finally:
         services.pop(fixture, None)
+        atexit.unregister(service.stop)
         service.stop()
 
 

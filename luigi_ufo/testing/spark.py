@@ -153,7 +153,10 @@ class SparkCluster:
         return "\n".join(f"--- {p.log.name} ---\n{p.log_tail(lines)}" for p in self._processes)
 
     def stop(self) -> None:
-        """Stop the worker (and its executors) first, then the master; remove temp files."""
+        """Stop worker (with its executors) and master by process group; remove temp files."""
+        # Signal both first: their JVM shutdowns then overlap instead of queueing.
+        for process in self._processes:
+            process.terminate()
         for process in reversed(self._processes):
             process.stop()
         self._processes.clear()

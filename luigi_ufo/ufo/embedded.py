@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import luigi.configuration
@@ -44,12 +44,28 @@ def configured(section: str, keys: tuple[str, ...]) -> bool:
     return any(config.has_option(section, key) for key in keys)
 
 
-def set_option(section: str, key: str, value: str) -> None:
-    """Set a luigi configuration value for this process."""
+@contextlib.contextmanager
+def config_overrides() -> Iterator[Callable[[str, str, str], None]]:
+    """Yield ``set(section, key, value)`` for luigi's configuration; undo every change after."""
     config = luigi.configuration.get_config()  # type: ignore[no-untyped-call]
-    if not config.has_section(section):
-        config.add_section(section)
-    config.set(section, key, value)
+    undo: list[Callable[[], None]] = []
+
+    def set_option(section: str, key: str, value: str) -> None:
+        if not config.has_section(section):
+            config.add_section(section)
+            undo.append(lambda: config.remove_section(section))
+        elif config.has_option(section, key):
+            old = config.get(section, key, raw=True)
+            undo.append(lambda: config.set(section, key, old))
+        else:
+            undo.append(lambda: config.remove_option(section, key))
+        config.set(section, key, value)
+
+    try:
+        yield set_option
+    finally:
+        for step in reversed(undo):
+            step()
 
 
 def use_local_scheduler() -> bool:
@@ -58,7 +74,7 @@ def use_local_scheduler() -> bool:
 
 
 @contextlib.contextmanager
-def embedded_postgres() -> Iterator[str | None]:
+def embedded_postgres(set_option: Callable[[str, str, str], None]) -> Iterator[str | None]:
     """Start the per-user PostgreSQL unless ``[ufo_postgres]`` is configured; yield its DSN.
 
     The data directory (``<data dir>/postgres``) persists, so results stay queryable between

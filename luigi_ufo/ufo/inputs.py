@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import codecs
 import csv
 import io
@@ -25,7 +26,7 @@ def check_export(path: str, *, encoding: str, delimiter: str, decode_errors: str
         ) from None
     try:
         sep = rules.parse_delimiter(delimiter)
-    except ValueError as exc:
+    except argparse.ArgumentTypeError as exc:
         raise InputFormatError(str(exc)) from None
     if not os.path.isfile(path):
         raise InputFormatError(f"input {path!r} is not a file; give the path of a NUFORC export")

@@ -39,7 +39,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 from urllib.parse import urlparse
 
 US_STATES = frozenset((
@@ -190,10 +190,10 @@ def parse_delimiter(text: str) -> str:
 
 def maybe_gunzip(raw: IO[bytes]) -> IO[bytes]:
     """Return a stream of the decompressed bytes if ``raw`` is gzip, else ``raw`` buffered."""
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered: Any = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)
     if buffered.peek(2)[:2] == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
-    return buffered  # type: ignore[return-value]
+        return cast(IO[bytes], gzip.GzipFile(fileobj=buffered, mode="rb"))
+    return cast(IO[bytes], buffered)
 
 
 def find_decode_error(data: IO[bytes], encoding: str) -> tuple[int, bytes] | None:
@@ -341,7 +341,7 @@ def _ship_by_value() -> None:
     if __name__ != "__main__":
         from pyspark import cloudpickle
 
-        cloudpickle.register_pickle_by_value(sys.modules[__name__])
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])  # type: ignore[no-untyped-call]
 
 
 def count_files(spark: Any, files: list[tuple[str, str]], options: Options) -> FileCounts:

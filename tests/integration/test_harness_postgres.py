@@ -67,3 +67,17 @@ def test_server_runs_on_the_embedded_wheels_binaries(embedded_bindir: Path) -> N
             assert cur.fetchone() == (42,)
         conn.close()
         assert server.bindir == embedded_bindir
+
+
+def test_a_given_base_dir_keeps_its_data_across_restarts(tmp_path: Path) -> None:
+    base = tmp_path / "pg with space"
+    tmp_path.chmod(0o755)  # the unprivileged server user must traverse it when we are root
+    for round_ in (1, 2):
+        with PostgresServer(base_dir=base) as server:
+            with psycopg2.connect(server.dsn) as conn, conn.cursor() as cur:
+                cur.execute("CREATE TABLE IF NOT EXISTS kept (n int)")
+                cur.execute("INSERT INTO kept VALUES (%s)", (round_,))
+                cur.execute("SELECT n FROM kept ORDER BY n")
+                assert cur.fetchall() == [(n,) for n in range(1, round_ + 1)]
+            conn.close()
+    assert (base / "data" / "PG_VERSION").exists()

@@ -49,6 +49,8 @@ def test_spark_submit_groups_a_csv_on_the_standalone_cluster(
         f"spark.pyspark.python={sys.executable}",
         "--conf",
         "spark.ui.enabled=false",
+        "--conf",
+        "spark.sql.shuffle.partitions=2",
         "--executor-memory",
         "512m",
         str(script),

@@ -267,3 +267,14 @@ def test_client_comes_from_ufo_s3_config(
         writer.write_text("part-00000.csv", "a\n")
     assert S3DatedTarget(f"s3://{s3_bucket}/cfg", DAY0).exists()
     assert DatedTarget.complete_dates(f"s3://{s3_bucket}/cfg", [DAY0]) == {DAY0}
+
+
+def test_a_bucket_root_works_like_a_prefix(client: Any, s3_bucket: str) -> None:
+    put(client, s3_bucket, "2024-01-01/_SUCCESS")
+    put(client, s3_bucket, "2024-01-02/part-00000.csv")
+    put(client, s3_bucket, "notes.txt")
+    gaps = DatedTarget.gaps(f"s3://{s3_bucket}", DAY0, DAY0.replace(day=3), client=client)
+    assert gaps.complete == (DAY0,)
+    assert gaps.incomplete == (DAY0.replace(day=2),)
+    assert gaps.missing == (DAY0.replace(day=3),)
+    assert S3DatedTarget(f"s3://{s3_bucket}/", DAY0, client=client).exists()

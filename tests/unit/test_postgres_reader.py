@@ -92,6 +92,10 @@ def test_plain_luigi_target_and_list_of_targets(tmp_path: Path) -> None:
         (("x",), ("b",), 2.5),
     ]
     assert result.records[1].where == f"{two}:2"
+    # A dict of targets (requires() returning a dict) is read in its order too.
+    by_name = {"b": luigi.LocalTarget(str(two)), "a": luigi.LocalTarget(str(one))}
+    keys = [r.key for r in read_records(by_name, rank_by="m", group_by=["g"]).records]
+    assert keys == [("b",), ("a",)]
 
 
 def test_dict_rows_keep_python_values() -> None:

@@ -34,7 +34,7 @@ class Upstream(luigi.ExternalTask):
 
 class Job(ExternalSparkScriptTask):
     script = "job.py"
-    conf = {"spark.sql.shuffle.partitions": "2"}
+    conf = {"spark.sql.shuffle.partitions": "2"}  # noqa: RUF012 - how users write overrides
     driver_memory = "1g"
 
     def requires(self) -> Any:

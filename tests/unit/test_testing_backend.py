@@ -112,3 +112,18 @@ def test_docker_reachable_is_false_without_an_engine(tmp_path: pytest.TempPathFa
     # A socket path that does not exist: decided without any network I/O.
     assert docker_reachable(f"unix://{tmp_path}/absent.sock", timeout=0.5) is False
     assert docker_reachable("ssh://me@host") is False
+
+
+def test_testcontainers_api_used_by_the_docker_backends_exists() -> None:
+    # No engine here to run them; this catches API drift in testcontainers at least.
+    from testcontainers.community.postgres import PostgresContainer
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
+
+    assert issubclass(PostgresContainer, DockerContainer)
+    for method in ("with_env", "with_exposed_ports", "with_command", "with_kwargs", "waiting_for"):
+        assert callable(getattr(DockerContainer, method))
+    for method in ("get_container_host_ip", "get_exposed_port", "get_logs", "stop"):
+        assert callable(getattr(DockerContainer, method))
+    assert HttpWaitStrategy(5000, "/moto-api/") is not None
+    assert LogMessageWaitStrategy("Successfully registered with master") is not None

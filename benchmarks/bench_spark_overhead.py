@@ -1,0 +1,157 @@
+"""Overhead of ExternalSparkScriptTask over bare spark-submit, and vs luigi's SparkSubmitTask.
+
+The same trivial script (a 3-row CSV written to --output) runs three ways on local[2] and on a
+standalone master started with luigi_ufo.testing.spark: bare ``spark-submit`` (baseline),
+through ExternalSparkScriptTask, and through luigi.contrib.spark.SparkSubmitTask, each inside
+``luigi.build`` with the local scheduler. Every run writes a fresh output directory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import luigi
+import luigi.configuration
+from luigi.contrib.spark import SparkSubmitTask
+
+from benchmarks._common import Row, repeat
+from luigi_ufo.spark import ExternalSparkScriptTask
+from luigi_ufo.spark.settings import default_spark_submit
+
+NAME = "spark_overhead"
+TITLE = "Spark task overhead: ExternalSparkScriptTask vs bare spark-submit vs SparkSubmitTask"
+
+SCRIPT = """
+import argparse, sys
+
+def main(argv=None, spark=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--output", nargs="+", required=True)
+    args = parser.parse_args(argv)
+    if spark is None:
+        from pyspark.sql import SparkSession
+        spark = SparkSession.builder.getOrCreate()
+    spark.createDataFrame([(1,), (2,), (3,)], "x int").coalesce(1).write.csv(args.output[0])
+    return 0
+
+if __name__ == "__main__":
+    sys.exit(main())
+"""
+#: Identical for all three variants, so only the wrapper differs.
+CONF = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2"}
+_counter = itertools.count()
+
+
+class _UfoTrivial(ExternalSparkScriptTask):
+    script = "trivial.py"
+    out = luigi.Parameter()
+
+    def output(self) -> Any:
+        return luigi.LocalTarget(os.path.join(self.out, "_SUCCESS"))
+
+    def app_options(self) -> list[str]:
+        return ["--output", self.out]
+
+
+class _ContribTrivial(SparkSubmitTask):  # type: ignore[misc]
+    out = luigi.Parameter()
+    app = luigi.Parameter()
+
+    def output(self) -> Any:
+        return luigi.LocalTarget(os.path.join(self.out, "_SUCCESS"))
+
+    def app_options(self) -> list[str]:
+        return ["--output", self.out]
+
+
+def _fresh(work: Path) -> str:
+    return str(work / f"out-{next(_counter)}")
+
+
+def _bare(spark_submit: str, master: str, script: Path, work: Path) -> Callable[[], None]:
+    def run() -> None:
+        argv = [spark_submit, "--master", master]
+        for key, value in CONF.items():
+            argv += ["--conf", f"{key}={value}"]
+        argv += [str(script), "--output", _fresh(work)]
+        env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
+        done = subprocess.run(argv, env=env, capture_output=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.decode(errors="replace")[-2000:])
+
+    return run
+
+
+def _built(make: Callable[[], luigi.Task]) -> Callable[[], None]:
+    def run() -> None:
+        ok = luigi.build([make()], local_scheduler=True, log_level="WARNING")
+        if not ok:
+            raise RuntimeError("luigi.build reported a failure")
+
+    return run
+
+
+def _configure(master: str, scripts: Path, spark_submit: str) -> None:
+    config = luigi.configuration.get_config()
+    for section in ("ufo_spark", "spark"):
+        if not config.has_section(section):
+            config.add_section(section)
+    config.set("ufo_spark", "master", master)
+    config.set("ufo_spark", "scripts_dir", str(scripts))
+    config.set("ufo_spark", "conf", str(CONF).replace("'", '"'))
+    config.set("spark", "master", master)
+    config.set("spark", "spark-submit", spark_submit)
+    config.set("spark", "conf", "|".join(f"{k}={v}" for k, v in CONF.items()))
+    config.set("spark", "pyspark-python", sys.executable)
+
+
+def _section(master: str, runs: int, scripts: Path, work: Path) -> list[Row]:
+    spark_submit = default_spark_submit()
+    script = scripts / "trivial.py"
+    _configure(master, scripts, spark_submit)
+    variants: list[tuple[str, Callable[[], None], bool]] = [
+        ("bare spark-submit", _bare(spark_submit, master, script, work), True),
+        ("ExternalSparkScriptTask", _built(lambda: _UfoTrivial(out=_fresh(work))), False),
+        (
+            "luigi.contrib.spark.SparkSubmitTask",
+            _built(lambda: _ContribTrivial(out=_fresh(work), app=str(script))),
+            False,
+        ),
+    ]
+    rows = []
+    for variant, fn, baseline in variants:
+        # One unmeasured run warms the OS page cache for the JVM's jars, equally for all.
+        samples, _ = repeat(fn, runs, warmup=1)
+        rows.append(Row(variant, samples, baseline=baseline))
+    return rows
+
+
+def run(quick: bool) -> dict[str, list[Row]]:
+    """Time the three variants on local[2] and on a standalone master."""
+    from luigi_ufo.testing.spark import start_spark
+
+    logging.getLogger("luigi_ufo.spark").setLevel(logging.WARNING)
+    runs = 1 if quick else 5
+    with tempfile.TemporaryDirectory(prefix="bench-spark-") as tmp:
+        scripts = Path(tmp) / "scripts"
+        scripts.mkdir()
+        (scripts / "trivial.py").write_text(SCRIPT)
+        work = Path(tmp) / "work"
+        work.mkdir()
+        sections = {"local[2]": _section("local[2]", runs, scripts, work)}
+        cluster = start_spark()
+        try:
+            sections["standalone (1 worker, 2 cores)"] = _section(
+                cluster.master_url, runs, scripts, work
+            )
+        finally:
+            cluster.stop()
+    return sections

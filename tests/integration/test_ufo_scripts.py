@@ -1,0 +1,249 @@
+"""The pipeline's Spark scripts on real Spark: real NUFORC data and the bad-input catalogue."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from luigi_ufo.scripts import aggregate_by_state, top_10
+
+pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ufo"
+PRIMARY = DATA / "ufon_raw_2019-03-21.csv.gz"
+KAGGLE = DATA / "kaggle_scrubbed_5col.csv.gz"
+HEADER = "Date / Time,City,State,Shape,Duration,Summary,Posted\n"
+
+
+@pytest.fixture(scope="module")
+def spark(spark_local_master: str) -> Iterator[Any]:
+    pyspark_sql = pytest.importorskip("pyspark.sql")
+    session = (
+        pyspark_sql.SparkSession.builder.master(spark_local_master)
+        .appName("test_ufo_scripts")
+        .config("spark.ui.enabled", "false")
+        .config("spark.pyspark.python", sys.executable)
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def real_file(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(
+            f"real NUFORC data {str(path)!r} is absent (a user's checkout without ../shared)"
+        )
+    return path
+
+
+def read_csv(directory: Path) -> list[list[str]]:
+    assert (directory / "_SUCCESS").exists()
+    with (directory / "part-00000.csv").open(encoding="utf-8", newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def aggregate(
+    spark: Any, tmp_path: Path, source: Path, *args: str
+) -> tuple[dict[str, int], dict[str, int]]:
+    out, rejected = tmp_path / "by_state", tmp_path / "rejected"
+    argv = ["--input", str(source), "--output", str(out), "--rejected-output", str(rejected), *args]
+    assert aggregate_by_state.main(argv, spark=spark) == 0
+    states = {s: int(n) for s, n in read_csv(out)[1:]}
+    reasons = {r: int(n) for r, n in read_csv(rejected)[1:]}
+    return states, reasons
+
+
+def top(spark: Any, tmp_path: Path, n: int = 10) -> list[tuple[str, int]]:
+    out = tmp_path / "top"
+    argv = ["--input", str(tmp_path / "by_state"), "--output", str(out), "--top", str(n)]
+    assert top_10.main(argv, spark=spark) == 0
+    rows = read_csv(out)
+    assert rows[0] == ["rank", "state", "sightings"]
+    assert [int(r) for r, _, _ in rows[1:]] == list(range(1, len(rows)))
+    return [(s, int(c)) for _, s, c in rows[1:]]
+
+
+def test_primary_file_gives_the_reference_top_ten(spark: Any, tmp_path: Path) -> None:
+    states, reasons = aggregate(spark, tmp_path, real_file(PRIMARY))
+    assert sum(states.values()) == 105_193
+    assert len(states) == 51
+    assert sum(states.values()) + sum(reasons.values()) == 119_727
+    assert reasons["repeated_header"] == 930
+    assert reasons["blank_state"] == 8_638
+    assert top(spark, tmp_path, 11) == [
+        ("CA", 13_513), ("FL", 6_498), ("WA", 5_884), ("TX", 4_945), ("NY", 4_679),
+        ("AZ", 4_009), ("PA", 3_873), ("IL", 3_601), ("OH", 3_553), ("MI", 2_990),
+        ("NC", 2_942),
+    ]  # fmt: skip
+
+
+def test_kaggle_file_default_rule_is_rule_b(spark: Any, tmp_path: Path) -> None:
+    states, reasons = aggregate(spark, tmp_path, real_file(KAGGLE))
+    assert sum(states.values()) == 70_894
+    assert sum(states.values()) + sum(reasons.values()) == 80_332
+    assert top(spark, tmp_path) == [
+        ("CA", 9_655), ("WA", 4_266), ("FL", 4_200), ("TX", 3_677), ("NY", 3_219),
+        ("AZ", 2_689), ("IL", 2_645), ("PA", 2_582), ("OH", 2_424), ("MI", 2_071),
+    ]  # fmt: skip
+
+
+def test_kaggle_file_country_us_is_rule_a_without_pr(spark: Any, tmp_path: Path) -> None:
+    states, reasons = aggregate(spark, tmp_path, real_file(KAGGLE), "--country-rule", "us")
+    # Rule A keeps 65,114 'us' rows; 25 of them are PR, which R1's state list leaves out.
+    assert sum(states.values()) == 65_114 - 25
+    assert reasons["foreign_country"] == 5_805 + 11
+    assert top(spark, tmp_path) == [
+        ("CA", 8_912), ("WA", 3_966), ("FL", 3_835), ("TX", 3_447), ("NY", 2_980),
+        ("IL", 2_499), ("AZ", 2_414), ("PA", 2_366), ("OH", 2_275), ("MI", 1_836),
+    ]  # fmt: skip
+
+
+# The bad-input catalogue of ../shared/data/ufo/README.md, one small file per case, written in
+# UTF-8 unless the case is about bytes. Each maps to (counted states, rejected reasons).
+CASES: dict[str, tuple[bytes, dict[str, int], dict[str, int]]] = {
+    "repeated_header": (
+        (HEADER + "1/1/19,Reno,NV,Disk,5,x,1/2/19\n" + HEADER + HEADER).encode(),
+        {"NV": 1},
+        {"repeated_header": 2},
+    ),
+    "multiline": (
+        (HEADER + '1/1/19,Reno,NV,Disk,5,"one\nCA\nthree",1/2/19\n').encode(),
+        {"NV": 1},
+        {},
+    ),
+    "quoting": (
+        (
+            HEADER + '1/1/19,"Erie, ""PA""",PA,Disk,"1 1\\2 hours","Green\\blue, ""x""",1/2/19\n'
+        ).encode(),
+        {"PA": 1},
+        {},
+    ),
+    "text_debris": (
+        (
+            HEADER
+            + "1/1/19,Reno,NV,Disk,5,tab\there &quot;x&#8217; \u201cq\u201d\u2026\xa0,1/2/19\n"
+        ).encode(),
+        {"NV": 1},
+        {},
+    ),
+    "dates": (
+        (
+            HEADER + ",A,TX,,,,1/1/19\n23:00,B,TX,,,,1/1/19\n00/00/99 22:30,C,TX,,,,1/1/19\n"
+        ).encode(),
+        {"TX": 3},
+        {},
+    ),
+    "states": (
+        (
+            HEADER
+            + "".join(
+                f"1/1/19,X,{s},,,,1/1/19\n"
+                for s in ["", "Fl", "Ca", "ON", "PQ", "YK", "SA", "PR", "VI", " wa "]
+            )
+        ).encode(),
+        {"FL": 1, "CA": 1, "WA": 1},
+        {"blank_state": 1, "not_us_state": 6},
+    ),
+    "duplicates": (
+        (
+            HEADER
+            + "1/1/19,Reno,NV,Disk,5,x,1/2/19\n" * 3
+            + "1/1/19,MADAR Node 12,OH,,,MADAR,1/2/19\n"
+        ).encode(),
+        {"NV": 3, "OH": 1},
+        {},
+    ),
+    "malformed": (
+        (HEADER + "1/1/19,Reno,NV\n1/1/19,Reno,NV,Disk,5,x,1/2/19,extra\n\n").encode(),
+        {},
+        {"malformed_record": 2, "blank_line": 1},
+    ),
+    "crlf": (
+        (HEADER + '1/1/19,Reno,NV,Disk,5,"a\nb",1/2/19\n' + HEADER).replace("\n", "\r\n").encode(),
+        {"NV": 1},
+        {"repeated_header": 1},
+    ),
+    "gzip": (
+        gzip.compress((HEADER + "1/1/19,Reno,NV,Disk,5,x,1/2/19\n").encode()),
+        {"NV": 1},
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_catalogue(spark: Any, tmp_path: Path, case: str) -> None:
+    data, expected_states, expected_rejected = CASES[case]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "export.csv").write_bytes(data)
+    states, reasons = aggregate(spark, tmp_path, raw)
+    assert states == expected_states
+    assert {k: v for k, v in reasons.items() if v} == expected_rejected
+
+
+def test_cp1252_export_fails_clearly_then_reads_with_its_encoding(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    data = (
+        HEADER + "1/1/19,Montr\xe9al,QC,,,,1/1/19\n1/1/19,Reno,NV,,,\u201cx\u201d,1/1/19\n"
+    ).encode("cp1252")
+    (raw / "export.csv").write_bytes(data)
+    argv = [
+        "--input",
+        str(raw),
+        "--output",
+        str(tmp_path / "o"),
+        "--rejected-output",
+        str(tmp_path / "r"),
+    ]
+    assert aggregate_by_state.main(argv, spark=spark) == 2
+    err = capsys.readouterr().err
+    offset = data.index(b"\xe9")
+    assert f"byte offset {offset}" in err
+    assert "--encoding cp1252" in err
+    assert not (tmp_path / "o").exists()
+    states, reasons = aggregate(spark, tmp_path, raw, "--encoding", "cp1252")
+    assert (states, reasons["not_us_state"]) == ({"NV": 1}, 1)
+    states, reasons = aggregate(spark, tmp_path, raw, "--decode-errors", "replace")
+    assert (states, reasons["undecodable_bytes"]) == ({}, 2)
+
+
+def test_wrong_header_fails_and_writes_nothing(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "export.csv").write_text("id,name\n1,x\n", encoding="utf-8")
+    argv = [
+        "--input",
+        str(raw),
+        "--output",
+        str(tmp_path / "o"),
+        "--rejected-output",
+        str(tmp_path / "r"),
+    ]
+    assert aggregate_by_state.main(argv, spark=spark) == 2
+    assert "is not a NUFORC export" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "r").exists()
+
+
+def test_several_files_and_tab_delimiter(spark: Any, tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    tsv = HEADER.replace(",", "\t") + "1/1/19\tReno, NV\tNV\t\t\t\t1/1/19\n"
+    (raw / "a.tsv").write_text(tsv, encoding="utf-8")
+    (raw / "b.tsv").write_text(tsv + tsv.split("\n", 1)[1], encoding="utf-8")
+    (raw / "_SUCCESS").write_text("", encoding="utf-8")
+    (raw / ".hidden").write_text("not data", encoding="utf-8")
+    states, _ = aggregate(spark, tmp_path, raw, "--delimiter", "tab")
+    assert states == {"NV": 3}

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from luigi_ufo.testing._process import ServiceProcess, _group_alive
+
+
+def _pids_in_group(pgid: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def test_stop_kills_the_whole_group_including_grandchildren(tmp_path: Path) -> None:
+    # The shell ignores SIGTERM, so the SIGKILL fallback is exercised as well.
+    script = "trap '' TERM; sleep 60 & sleep 60 & echo started; wait"
+    process = ServiceProcess(["sh", "-c", script], log=tmp_path / "svc.log")
+    deadline = time.monotonic() + 10
+    while len(_pids_in_group(process.pid)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(_pids_in_group(process.pid)) == 3
+    assert _group_alive(process.pid)
+    assert os.getpgid(process.pid) == process.pid  # its own group, not the test's
+
+    process.stop(timeout=0.5)
+
+    assert _pids_in_group(process.pid) == []
+    assert not _group_alive(process.pid)
+    assert not process.running()
+    assert process.log_tail() == "started"
+
+
+def test_log_tail_keeps_the_last_lines(tmp_path: Path) -> None:
+    process = ServiceProcess(["sh", "-c", "seq 1 100"], log=tmp_path / "seq.log")
+    process.popen.wait(10)
+    assert process.log_tail(3) == "98\n99\n100"
+    process.stop()
