@@ -126,12 +126,15 @@ def _section(master: str, runs: int, scripts: Path, work: Path) -> list[Row]:
             False,
         ),
     ]
-    rows = []
-    for variant, fn, baseline in variants:
-        # One unmeasured run warms the OS page cache for the JVM's jars, equally for all.
-        samples, _ = repeat(fn, runs, warmup=1)
-        rows.append(Row(variant, samples, baseline=baseline))
-    return rows
+    for _, fn, _ in variants:
+        # One unmeasured run each warms the page cache for the JVM's jars, equally for all.
+        fn()
+    samples: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    for _ in range(runs):
+        # Round-robin, so load from other processes drifts over all variants alike.
+        for name, fn, _ in variants:
+            samples[name] += repeat(fn, 1)[0]
+    return [Row(name, samples[name], baseline=baseline) for name, _, baseline in variants]
 
 
 def run(quick: bool) -> dict[str, list[Row]]:

@@ -105,6 +105,8 @@ def run_pipeline(
     from luigi_ufo.ufo.tasks import ImportUFOExport, TopStatesToDatabase
 
     settings = UfoSettings.from_config()
+    _TIMINGS.clear()
+    start = time.perf_counter()
     layout = check_export(
         source,
         encoding=settings.encoding,
@@ -113,10 +115,9 @@ def run_pipeline(
     )
     java = embedded.find_java()
     _say(f"{source}: {layout} layout, {settings.encoding}; lake {settings.lake}; java {java}")
-    _TIMINGS.clear()
-    start = time.perf_counter()
+    _TIMINGS["check input"] = time.perf_counter() - start
     with embedded.embedded_postgres(set_option) as dsn:
-        _TIMINGS["PostgreSQL start"] = time.perf_counter() - start
+        _TIMINGS["PostgreSQL start"] = time.perf_counter() - start - _TIMINGS["check input"]
         if dsn:
             _say(f"embedded PostgreSQL ({dsn}), data in {data_dir() / 'postgres'}")
         began = time.perf_counter()

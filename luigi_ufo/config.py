@@ -24,9 +24,14 @@ class ufo_s3(luigi.Config):
         default=False, description="path-style addressing (MinIO, moto, LocalStack)"
     )
     retry_mode = luigi.ChoiceParameter(
-        choices=["standard", "adaptive", "legacy"], default="standard", var_type=str
+        choices=["standard", "adaptive", "legacy"],
+        default="standard",
+        var_type=str,
+        description="botocore retry mode; 'adaptive' also rate-limits the client on throttling",
     )
-    max_attempts = luigi.IntParameter(default=8, description="botocore max attempts")
+    max_attempts = luigi.IntParameter(
+        default=8, description="botocore max attempts per request (first try included)"
+    )
     connect_timeout = luigi.FloatParameter(default=10.0, description="seconds")
     read_timeout = luigi.FloatParameter(default=60.0, description="seconds")
 
@@ -72,6 +77,9 @@ class ufo_spark(luigi.Config):
     )
     kill_grace = luigi.FloatParameter(
         default=10.0, description="seconds between SIGTERM and SIGKILL when killing a run"
+    )
+    properties_file = luigi.OptionalParameter(
+        default=None, description="private (0600) spark-submit properties file, e.g. for secrets"
     )
 
 

@@ -169,8 +169,19 @@ class _CopyStream:
         return self.read(size)
 
 
+def _text(value: object) -> str:
+    """Return a partition value as COPY text (rendered once per load, not once per row)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):  # datetime too: ISO 8601 is what PostgreSQL reads
+        return value.isoformat()
+    return str(value)
+
+
 def _rows(spec: LoadSpec, ranked: Iterable[Ranked]) -> Iterator[tuple[Any, ...]]:
-    partition = spec.partition_values
+    partition = tuple(_text(v) for v in spec.partition_values)
     for r in ranked:
         yield (*partition, *r.group, r.rank, *r.key, r.measure)
 
@@ -230,12 +241,12 @@ def _run(conn: psycopg2.extensions.connection, spec: LoadSpec, ranked: Iterable[
             _check_columns(cur, table)
         if spec.lock:
             _lock(cur, partition_lock_key(spec))
-        cur.execute(q.delete_partition(table), spec.partition_values)
+        cur.execute(q.delete_partition(table, spec.partition_values))
         replaced = cur.rowcount
         stream = _CopyStream(_rows(spec, ranked))
         # The stream yields str, which psycopg2 encodes in the connection's encoding.
         cur.copy_expert(q.copy_from_stdin(table), cast(Any, stream), size=1 << 16)
-        cur.execute(q.upsert_marker(spec.marker_table), (spec.update_id, table.table.quoted))
+        cur.execute(q.upsert_marker(spec.marker_table, spec.update_id, table.table))
     return replaced, stream.count
 
 

@@ -2,10 +2,11 @@
 
 Sources: a dated target (CSV part files with a header, e.g. Spark's output), any Luigi target
 with ``open("r")`` holding one CSV file with a header, or an iterable of dict rows computed in
-Python; a list or tuple of targets is read in order. A row with a missing (null or empty) key or
-group value, or a measure that is not a finite number, is bad input: the read fails naming the
-file, line and value, unless ``skip_bad_rows`` is set, in which case such rows are counted and
-skipped. A CSV file lacking one of the needed columns always fails.
+Python; a list, tuple or dict of targets is read in order. A row with a missing (null or empty)
+key or group value, a measure that is not a finite number, or (in CSV) a field count different
+from the header's, is bad input: the read fails naming the file, line and value, unless
+``skip_bad_rows`` is set, in which case such rows are counted and skipped. A CSV file lacking one
+of the needed columns always fails.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import csv
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from luigi_ufo.errors import BadInputError
 from luigi_ufo.postgres.topn import Record
 
-__all__ = ["ReadResult", "iter_source_rows", "parse_measure", "read_records"]
+__all__ = ["ReadResult", "parse_measure", "read_records"]
 
 _NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
 _INT = re.compile(r"\s*[+-]?\d+\s*")
@@ -56,66 +57,158 @@ def parse_measure(value: Any) -> int | float | Decimal:
     return value
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or value == ""
+def _getter(indices: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    # Specialised for the usual arities: this runs once per input row.
+    if not indices:
+        return lambda row: ()
+    if len(indices) == 1:
+        (i,) = indices
+        return lambda row: (row[i],)
+    return lambda row: tuple(row[i] for i in indices)
 
 
-def _header_check(
-    fh: Any, where: str, needed: Sequence[str]
-) -> Iterator[tuple[Mapping[str, Any], str]]:
-    reader = csv.DictReader(fh)
-    header = reader.fieldnames or []
-    missing = [c for c in needed if c not in header]
-    if missing:
-        raise BadInputError(
-            f"{where}: header {header!r} lacks column(s) {missing!r}; "
-            "fix rank_by/key_columns/group_by or the file"
+class _Reader:
+    """Accumulates records from any number of sources under one column spec."""
+
+    def __init__(
+        self,
+        rank_by: str,
+        keys: tuple[str, ...] | None,
+        groups: tuple[str, ...],
+        exclude: Sequence[str],
+        skip_bad_rows: bool,
+    ) -> None:
+        self.rank_by = rank_by
+        self.keys = keys
+        self.groups = groups
+        self.exclude = {rank_by, *groups, *exclude}
+        self.skip_bad_rows = skip_bad_rows
+        self.result = ReadResult(key_columns=keys or (), records=[])
+
+    def _infer_keys(self, columns: Iterable[str], where: str) -> tuple[str, ...]:
+        if self.keys is None:
+            keys = tuple(c for c in columns if c not in self.exclude)
+            if not keys:
+                raise BadInputError(
+                    f"{where}: no key columns left in {list(columns)!r} after removing rank_by "
+                    f"{self.rank_by!r}, group_by {list(self.groups)!r} and partition columns; "
+                    "set key_columns"
+                )
+            self.keys = self.result.key_columns = keys
+        return self.keys
+
+    def bad(self, where: str, problem: str) -> None:
+        if not self.skip_bad_rows:
+            raise BadInputError(
+                f"{where}: {problem}; fix the input, or set skip_bad_rows = True to count and "
+                "skip such rows"
+            )
+        self.result.skipped += 1
+        if len(self.result.examples) < _EXAMPLES:
+            self.result.examples.append(f"{where}: {problem}")
+
+    def read_csv(self, fh: Iterable[str], where: str) -> None:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            return  # an empty part (no header, no rows) adds nothing
+        keys = self._infer_keys(header, where)
+        missing = [c for c in (*self.groups, *keys, self.rank_by) if c not in header]
+        if missing:
+            raise BadInputError(
+                f"{where}: header {header!r} lacks column(s) {missing!r}; "
+                "fix rank_by/key_columns/group_by or the file"
+            )
+        key_of = _getter([header.index(c) for c in keys])
+        group_of = _getter([header.index(c) for c in self.groups])
+        measure_at = header.index(self.rank_by)
+        width = len(header)
+        append = self.result.records.append
+        make = Record._make
+        for row in reader:
+            # line_num is the line where the record ends (a quoted field may span lines).
+            if len(row) != width:
+                self.bad(
+                    f"{where}:{reader.line_num}",
+                    f"row has {len(row)} fields, the header {width} (row {row!r})",
+                )
+                continue
+            key = key_of(row)
+            group = group_of(row)
+            if "" in key or "" in group:
+                column = next(c for c in (*self.groups, *keys) if row[header.index(c)] == "")
+                self.bad(f"{where}:{reader.line_num}", f"column {column!r} is empty (value '')")
+                continue
+            text = row[measure_at]
+            if _INT.fullmatch(text):
+                measure: Any = int(text)
+            else:
+                try:
+                    measure = parse_measure(text)
+                except BadInputError as exc:
+                    self.bad(f"{where}:{reader.line_num}", f"column {self.rank_by!r}: {exc}")
+                    continue
+            append(make((group, key, measure, f"{where}:{reader.line_num}")))
+
+    def read_dict(self, row: Mapping[str, Any], where: str) -> None:
+        keys = self._infer_keys(row, where)
+        for column in (*self.groups, *keys):
+            value = row.get(column)
+            if value is None or value == "":
+                self.bad(where, f"column {column!r} is missing or empty (value {value!r})")
+                return
+        try:
+            measure = parse_measure(row.get(self.rank_by))
+        except BadInputError as exc:
+            self.bad(where, f"column {self.rank_by!r}: {exc}")
+            return
+        self.result.records.append(
+            Record(
+                group=tuple(row[c] for c in self.groups),
+                key=tuple(row[c] for c in keys),
+                measure=measure,
+                where=where,
+            )
         )
-    for row in reader:
-        # line_num is the line where the record ends (a quoted field may span lines).
-        yield row, f"{where}:{reader.line_num}"
+
+    def read(self, source: Any) -> None:
+        if hasattr(source, "iter_parts") and hasattr(source, "open_part"):
+            base = getattr(source, "uri", repr(source))
+            for name in source.iter_parts():
+                with source.open_part(name, newline="") as fh:
+                    self.read_csv(fh, f"{base}{name}")
+            return
+        if _is_target(source):
+            with source.open("r") as fh:
+                self.read_csv(fh, str(getattr(source, "path", source)))
+            return
+        if isinstance(source, Mapping):
+            # Luigi hands a dict of targets to a task whose requires() returns a dict.
+            if source and all(_is_target(v) for v in source.values()):
+                for value in source.values():
+                    self.read(value)
+                return
+            raise BadInputError(
+                f"input is a single mapping ({sorted(source)!r}), not rows; "
+                "give a list of dict rows or a target"
+            )
+        if isinstance(source, str | bytes):
+            raise BadInputError(
+                f"input {source!r} is a string, not rows; give a target or dict rows"
+            )
+        for index, item in enumerate(source, start=1):
+            if isinstance(item, Mapping):
+                self.read_dict(item, f"row {index}")
+            elif _is_target(item):
+                self.read(item)
+            else:
+                raise BadInputError(
+                    f"input row {index} is {item!r}, not a dict; give dict rows or targets"
+                )
 
 
 def _is_target(value: Any) -> bool:
     return hasattr(value, "iter_parts") or (hasattr(value, "open") and hasattr(value, "exists"))
-
-
-def iter_source_rows(
-    source: Any, needed: Sequence[str] = ()
-) -> Iterator[tuple[Mapping[str, Any], str]]:
-    """Yield (row, where) pairs from a target, a list or dict of targets, or dict rows."""
-    if hasattr(source, "iter_parts") and hasattr(source, "open_part"):
-        base = getattr(source, "uri", repr(source))
-        for name in source.iter_parts():
-            with source.open_part(name, newline="") as fh:
-                yield from _header_check(fh, f"{base}{name}", needed)
-        return
-    if hasattr(source, "open") and hasattr(source, "exists"):
-        where = str(getattr(source, "path", source))
-        with source.open("r") as fh:
-            yield from _header_check(fh, where, needed)
-        return
-    if isinstance(source, Mapping):
-        # Luigi hands a dict of targets to a task whose requires() returns a dict.
-        if source and all(_is_target(v) for v in source.values()):
-            for value in source.values():
-                yield from iter_source_rows(value, needed)
-            return
-        raise BadInputError(
-            f"input is a single mapping ({sorted(source)!r}), not rows; "
-            "give a list of dict rows or a target"
-        )
-    if isinstance(source, str | bytes):
-        raise BadInputError(f"input {source!r} is a string, not rows; give a target or dict rows")
-    for index, item in enumerate(source, start=1):
-        if isinstance(item, Mapping):
-            yield item, f"row {index}"
-        elif _is_target(item):
-            yield from iter_source_rows(item, needed)
-        else:
-            raise BadInputError(
-                f"input row {index} is {item!r}, not a dict; give dict rows or targets"
-            )
 
 
 def read_records(
@@ -129,61 +222,19 @@ def read_records(
 ) -> ReadResult:
     """Read ``source`` into records; key columns default to the remaining columns in order.
 
-    The default key is every column of the first row except ``rank_by``, ``group_by`` and
-    ``exclude`` (the rank and partition column names).
+    The default key is every column of the CSV header (or of the first dict row) except
+    ``rank_by``, ``group_by`` and ``exclude`` (the rank and partition column names).
     """
-    keys: tuple[str, ...] | None = tuple(key_columns) if key_columns is not None else None
-    groups = tuple(group_by)
-    needed = (*groups, *(keys or ()), rank_by)
-    result = ReadResult(key_columns=keys or (), records=[])
-    for row, where in iter_source_rows(source, needed):
-        if keys is None:
-            skip = {rank_by, *groups, *exclude}
-            keys = tuple(c for c in row if c not in skip)
-            if not keys:
-                raise BadInputError(
-                    f"{where}: no key columns left in {list(row)!r} after removing rank_by "
-                    f"{rank_by!r} and group_by {list(groups)!r}; set key_columns"
-                )
-            result.key_columns = keys
-        try:
-            record = _record(row, where, keys, groups, rank_by)
-        except BadInputError as exc:
-            if not skip_bad_rows:
-                raise BadInputError(
-                    f"{where}: {exc}; fix the input, or set skip_bad_rows = True to count and "
-                    "skip such rows"
-                ) from None
-            result.skipped += 1
-            if len(result.examples) < _EXAMPLES:
-                result.examples.append(f"{where}: {exc}")
-            continue
-        result.records.append(record)
-    if keys is None:
+    reader = _Reader(
+        rank_by,
+        tuple(key_columns) if key_columns is not None else None,
+        tuple(group_by),
+        exclude,
+        skip_bad_rows,
+    )
+    reader.read(source)
+    if reader.keys is None:
         raise BadInputError(
             f"input {source!r} has no rows, so key columns cannot be inferred; set key_columns"
         )
-    return result
-
-
-def _record(
-    row: Mapping[str, Any],
-    where: str,
-    keys: tuple[str, ...],
-    groups: tuple[str, ...],
-    rank_by: str,
-) -> Record:
-    for column in (*groups, *keys):
-        value = row.get(column)
-        if _is_missing(value):
-            raise BadInputError(f"column {column!r} is missing or empty (value {value!r})")
-    try:
-        measure = parse_measure(row.get(rank_by))
-    except BadInputError as exc:
-        raise BadInputError(f"column {rank_by!r}: {exc}") from None
-    return Record(
-        group=tuple(row[c] for c in groups),
-        key=tuple(row[c] for c in keys),
-        measure=measure,
-        where=where,
-    )
+    return reader.result

@@ -15,8 +15,11 @@ e.g. a quote or a semicolon, is refused.
 
 from __future__ import annotations
 
+import datetime
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from psycopg2 import sql
@@ -248,12 +251,23 @@ def create_table(spec: TableSpec) -> sql.Composed:
     )
 
 
-def delete_partition(spec: TableSpec) -> sql.Composed:
-    """Return ``DELETE`` of one partition's rows; one ``%s`` per partition column, in order."""
+def delete_partition(spec: TableSpec, values: Sequence[Any]) -> sql.Composed:
+    """Return ``DELETE`` of the partition whose column values are ``values``, in order.
+
+    Values are literals, never ``%s`` placeholders: a statement executed with parameters would
+    read a ``%`` inside an identifier as a placeholder. Execute every statement here without
+    parameters.
+    """
+    if len(values) != len(spec.partition):
+        raise InvalidSpecError(
+            f"{len(values)} value(s) for the {len(spec.partition)} partition column(s) of "
+            f"{spec.table}"
+        )
     if not spec.partition:
         return sql.SQL("DELETE FROM {}").format(spec.table.identifier)
     where = sql.SQL(" AND ").join(
-        sql.SQL("{} = %s").format(sql.Identifier(c.name)) for c in spec.partition
+        sql.SQL("{} = {}").format(sql.Identifier(c.name), sql.Literal(v))
+        for c, v in zip(spec.partition, values, strict=True)
     )
     return sql.SQL("DELETE FROM {} WHERE {}").format(spec.table.identifier, where)
 
@@ -273,22 +287,23 @@ def create_marker_table(marker: TableName) -> sql.Composed:
     ).format(marker.identifier)
 
 
-def upsert_marker(marker: TableName) -> sql.Composed:
-    """Return the marker upsert; parameters: update_id, target table (quoted form)."""
+def upsert_marker(marker: TableName, update_id: str, table: TableName) -> sql.Composed:
+    """Return the upsert of the marker row (update_id, quoted table name)."""
     return sql.SQL(
-        "INSERT INTO {} (update_id, target_table) VALUES (%s, %s) "
+        "INSERT INTO {} (update_id, target_table) VALUES ({}, {}) "
         "ON CONFLICT (update_id, target_table) DO UPDATE SET inserted = now()"
-    ).format(marker.identifier)
+    ).format(marker.identifier, sql.Literal(update_id), sql.Literal(table.quoted))
 
 
-def select_marker(marker: TableName) -> sql.Composed:
-    """Return the marker lookup; parameters: update_id, target table (quoted form)."""
-    return sql.SQL("SELECT 1 FROM {} WHERE update_id = %s AND target_table = %s").format(
-        marker.identifier
+def select_marker(marker: TableName, update_id: str, table: TableName) -> sql.Composed:
+    """Return the lookup of the marker row (update_id, quoted table name)."""
+    return sql.SQL("SELECT 1 FROM {} WHERE update_id = {} AND target_table = {}").format(
+        marker.identifier, sql.Literal(update_id), sql.Literal(table.quoted)
     )
 
 
-# Parameter: TableName.quoted. to_regclass returns NULL (not an error) for a missing table.
+# The statements below hold no identifier, so they take %s parameters safely.
+# Parameter: TableName.quoted; to_regclass returns NULL (not an error) for a missing table.
 TABLE_EXISTS = sql.SQL("SELECT to_regclass(%s) IS NOT NULL")
 SCHEMA_EXISTS = sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)")
 EXISTING_COLUMNS = sql.SQL(
@@ -302,7 +317,8 @@ ADVISORY_XACT_LOCK = sql.SQL("SELECT pg_advisory_xact_lock(hashtextextended(%s, 
 def render(composable: Any) -> str:
     """Render composed SQL without a connection, quoting identifiers as PostgreSQL does.
 
-    For inspection and logs; statements are executed as composed, never as this text.
+    For inspection and logs; statements are executed as composed, never as this text. Literals
+    of str, int, float, Decimal, bool and dates render as psycopg2 sends them.
     """
     if isinstance(composable, sql.Composed):
         return "".join(render(part) for part in composable.seq)
@@ -312,4 +328,22 @@ def render(composable: Any) -> str:
         return composable.string
     if isinstance(composable, sql.Placeholder):
         return "%s" if composable.name is None else f"%({composable.name})s"
+    if isinstance(composable, sql.Literal):
+        return _render_literal(composable.wrapped)
     raise TypeError(f"cannot render {composable!r} without a connection")
+
+
+def _render_literal(value: Any) -> str:
+    # What psycopg2 sends for the types used here (standard_conforming_strings on).
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, datetime.datetime | datetime.date):
+        kind = "date" if not isinstance(value, datetime.datetime) else "timestamp"
+        if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+            kind = "timestamptz"
+        return f"'{value.isoformat()}'::{kind}"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"cannot render literal {value!r} without a connection")

@@ -56,7 +56,7 @@ class PostgresMarkerTarget(luigi.Target):
                 table_row = cur.fetchone()
                 if not (table_row and table_row[0]):
                     return False
-                cur.execute(q.select_marker(self.marker_table), (self.update_id, self.table.quoted))
+                cur.execute(q.select_marker(self.marker_table, self.update_id, self.table))
                 return cur.fetchone() is not None
         except psycopg2.Error as exc:
             raise ServiceError(

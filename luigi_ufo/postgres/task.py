@@ -167,7 +167,7 @@ class PostgresTopNTask(luigi.Task):
         )
 
     def run(self) -> None:
-        """Read, rank and load in one transaction."""
+        """Read and rank the input, then load it in one transaction."""
         self._require()
         n = check_n(self.n)
         ties = check_ties(self.ties)

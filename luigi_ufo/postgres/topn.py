@@ -26,6 +26,7 @@ import heapq
 import math
 from collections.abc import Iterable
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Literal, NamedTuple, get_args
 
 from luigi_ufo.errors import BadInputError, InvalidSpecError
@@ -106,17 +107,16 @@ def top_n(records: Iterable[Record], n: int, ties: Ties = "stable") -> list[Rank
     n = check_n(n)
     ties = check_ties(ties)
     groups: dict[tuple[Any, ...], list[Record]] = {}
-    seen: set[tuple[tuple[Any, ...], tuple[Any, ...]]] = set()
     for record in records:
-        check_measure(record)
-        ident = (record.group, record.key)
-        if ident in seen:
-            raise BadInputError(
-                f"key {record.key!r} appears twice in group {record.group!r}{_where(record)}; "
-                "key_columns must identify one row per group: aggregate upstream or add a column"
-            )
-        seen.add(ident)
-        groups.setdefault(record.group, []).append(record)
+        if type(record.measure) is not int:  # ints (counts) are the common, always-valid case
+            check_measure(record)
+        bucket = groups.get(record.group)
+        if bucket is None:
+            bucket = groups[record.group] = []
+        bucket.append(record)
+    for bucket in groups.values():
+        if len({r.key for r in bucket}) != len(bucket):
+            _raise_duplicate(bucket)
     try:
         ordered_groups = sorted(groups)
     except TypeError as exc:
@@ -136,10 +136,28 @@ def top_n(records: Iterable[Record], n: int, ties: Ties = "stable") -> list[Rank
     return out
 
 
+def _raise_duplicate(bucket: list[Record]) -> None:
+    seen: set[tuple[Any, ...]] = set()
+    for record in bucket:
+        if record.key in seen:
+            raise BadInputError(
+                f"key {record.key!r} appears twice in group {record.group!r}{_where(record)}; "
+                "key_columns must identify one row per group: aggregate upstream or add a column"
+            )
+        seen.add(record.key)
+
+
+_KEY = itemgetter(1)
+_MEASURE = itemgetter(2)
+
+
 def _best_sorted(rows: list[Record], n: int, ties: Ties) -> list[Record]:
     """Return the rows that can make the cut, best first (all rows when N is not small)."""
     if ties == "dense" or n * 4 >= len(rows):
-        return sorted(rows, key=_sort_key)
+        # Two stable sorts (key asc, then measure desc) beat one sort on a built tuple key.
+        ordered = sorted(rows, key=_KEY)
+        ordered.sort(key=_MEASURE, reverse=True)
+        return ordered
     # A small N of many rows: a heap finds the best N without sorting everything.
     head = heapq.nsmallest(n, rows, key=_sort_key)
     if ties == "stable":
@@ -150,7 +168,8 @@ def _best_sorted(rows: list[Record], n: int, ties: Ties) -> list[Record]:
 
 def _rank_sorted(rows: list[Record], n: int, ties: Ties) -> list[Ranked]:
     if ties == "stable":
-        return [Ranked(r.group, r.key, r.measure, i) for i, r in enumerate(rows[:n], start=1)]
+        make = Ranked._make
+        return [make((r.group, r.key, r.measure, i)) for i, r in enumerate(rows[:n], start=1)]
     kept: list[Ranked] = []
     rank = 0
     previous: Any = None

@@ -170,11 +170,6 @@ class SparkSubmitRunner:
         self.cwd = cwd
         self.pid: int | None = None
 
-    @property
-    def command(self) -> str:
-        """The masked command line, for logs and messages."""
-        return format_argv(mask_argv(build_argv(self.spec), self.spec.secrets))
-
     def run(self) -> RunResult:
         """Run spark-submit to completion; raise SparkSubmitError unless it exits 0."""
         argv = build_argv(self.spec)

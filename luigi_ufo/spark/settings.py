@@ -43,6 +43,7 @@ class SparkSettings:
     supervise: bool = False
     tail_lines: int = 40
     kill_grace: float = 10.0
+    properties_file: str | None = None
 
     @classmethod
     def from_config(cls) -> SparkSettings:

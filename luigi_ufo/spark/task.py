@@ -77,6 +77,7 @@ class ExternalSparkScriptTask(luigi.Task):
     supervise: bool | None = None
     tail_lines: int | None = None
     kill_grace: float | None = None
+    properties_file: str | None = None
 
     def spark_settings(self) -> SparkSettings:
         """Return ``[ufo_spark]`` with this task's overrides applied."""
@@ -197,6 +198,7 @@ def build_spec(
         num_executors=settings.num_executors,
         queue=settings.queue,
         supervise=settings.supervise,
+        properties_file=_private_file(settings.properties_file),
         extra_args=settings.extra_args,
         env=env,
         secrets=tuple(v for v in [*found, *secrets] if v),
@@ -214,6 +216,24 @@ def spark_uri(target: Any) -> str:
     if uri.startswith(("s3://", "s3n://")):
         return "s3a://" + uri.split("://", 1)[1]
     return uri
+
+
+def _private_file(path: str | None) -> str | None:
+    # A properties file may hold secrets (it is the alternative to the environment).
+    if path is None:
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise ConfigError(
+            f"[ufo_spark] properties_file {path!r} cannot be read ({exc.strerror}); fix the path"
+        ) from None
+    if mode & 0o077:
+        raise ConfigError(
+            f"[ufo_spark] properties_file {path!r} is readable by others (mode "
+            f"{mode & 0o777:o}); run `chmod 600 {path}`"
+        )
+    return path
 
 
 def _flat(value: Any) -> list[Any]:

@@ -147,9 +147,12 @@ def s3_bucket(s3_endpoint: str, aws_credentials: dict[str, str]) -> Iterator[str
     yield name
     paginator = client.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=name):
-        keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
-        if keys:
-            client.delete_objects(Bucket=name, Delete={"Objects": keys})
+        contents = page.get("Contents", [])
+        if contents:
+            # Inline, so boto3-stubs (when installed) type the literal from the call's TypedDict.
+            client.delete_objects(
+                Bucket=name, Delete={"Objects": [{"Key": obj["Key"]} for obj in contents]}
+            )
     client.delete_bucket(Bucket=name)
 
 

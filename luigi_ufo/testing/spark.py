@@ -8,6 +8,7 @@ loopback ports. Ready when the master's ``/json/`` lists an ALIVE worker. Execut
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -26,16 +27,18 @@ from luigi_ufo.testing._service import http_get, wait_until
 from luigi_ufo.testing.backend import ENV_VARS, Backend, select_backend
 
 __all__ = [
-    "DOCKER_IMAGE",
+    "DOCKER_REPOSITORY",
     "SparkCluster",
     "alive_workers",
+    "daemon_env",
+    "docker_image",
     "master_argv",
     "spark_home",
     "start_spark",
     "worker_argv",
 ]
 
-DOCKER_IMAGE = "apache/spark:3.5.3"
+DOCKER_REPOSITORY = "apache/spark"
 HOST = "127.0.0.1"
 #: Small enough for a 2-core CI machine; one executor of spark-submit's default 1g fits.
 WORKER_CORES = 2
@@ -53,6 +56,14 @@ def spark_home() -> Path:
             "pip install 'luigi-ufo[spark]' or set LUIGI_UFO_TEST_SPARK_MASTER"
         )
     return Path(spec.origin).parent
+
+
+def docker_image(pyspark_version: str) -> str:
+    """Return the ``apache/spark`` tag matching the client: the RPC protocol needs one version."""
+    release = ".".join(pyspark_version.split(".")[:3]).split("+")[0]
+    for suffix in ("rc", "dev", "a", "b"):
+        release = release.split(suffix)[0]
+    return f"{DOCKER_REPOSITORY}:{release}"
 
 
 def master_argv(home: Path, *, host: str, port: int, webui_port: int) -> list[str]:
@@ -230,7 +241,7 @@ def _start_docker() -> SparkCluster:
         f"--cores {WORKER_CORES} --memory {WORKER_MEMORY} spark://{HOST}:{port}"
     )
     container = (
-        DockerContainer(DOCKER_IMAGE)
+        DockerContainer(docker_image(importlib.metadata.version("pyspark")))
         .with_command(["bash", "-c", command])
         .with_kwargs(network_mode="host")
         .waiting_for(LogMessageWaitStrategy("Successfully registered with master"))

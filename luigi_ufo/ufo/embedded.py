@@ -14,7 +14,8 @@ from luigi_ufo.errors import JavaNotFoundError
 from luigi_ufo.ufo.settings import data_dir
 
 POSTGRES_KEYS = ("dsn", "host", "port", "database", "user")
-SCHEDULER_KEYS = ("default_scheduler_url", "default-scheduler-url", "scheduler_host")
+# Luigi's parser also finds the dashed spellings (default-scheduler-url) under these names.
+SCHEDULER_KEYS = ("default_scheduler_url", "scheduler_url", "default_scheduler_host")
 
 
 def find_java() -> str:

@@ -43,6 +43,9 @@ class UfoSettings:
         """Read ``[ufo]`` now; an unset lake is ``<data dir>/lake``."""
         section = ufo()  # type: ignore[no-untyped-call]
         lake = str(section.lake) if section.lake else str(data_dir() / "lake")
+        if "://" not in lake:
+            # Spark resolves relative paths against its own working directory: make it absolute.
+            lake = os.path.abspath(os.path.expanduser(lake))
         if int(section.top) < 1:
             raise ConfigError(f"[ufo] top = {section.top!r} must be at least 1; set top = 10")
         return cls(

@@ -37,7 +37,7 @@ import io
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 from urllib.parse import urlparse
@@ -213,7 +213,7 @@ def find_decode_error(data: IO[bytes], encoding: str) -> tuple[int, bytes] | Non
         consumed += len(chunk)
 
 
-def _csv_reader(text: IO[str], delimiter: str) -> Iterator[list[str]]:
+def _csv_reader(text: IO[str], delimiter: str) -> Any:
     return csv.reader(text, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
 
 
@@ -228,12 +228,20 @@ def count_stream(
             maybe_gunzip(raw), encoding=options.encoding, errors=errors, newline=""
         ) as text,
     ):
+        reader = _csv_reader(text, options.delimiter)
         try:
-            return count_records(_csv_reader(text, options.delimiter), options, source=source)
+            return count_records(reader, options, source=source)
         except UnicodeDecodeError:
             pass
         except csv.Error as exc:
-            raise InputError(f"{source}: unreadable CSV ({exc}); check --delimiter") from None
+            raise InputError(
+                f"{source}: unreadable CSV near line {reader.line_num} ({exc}); an unbalanced "
+                "quote swallows the rest of the file: fix that record, or check --delimiter"
+            ) from None
+        except EOFError:
+            raise InputError(
+                f"{source}: the gzip stream ends early; the file is truncated"
+            ) from None
     with opener() as raw:
         found = find_decode_error(maybe_gunzip(raw), options.encoding)
     offset, bad = found if found else (-1, b"")

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -9,6 +12,7 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
+from luigi_ufo.errors import ServiceError
 from luigi_ufo.postgres.server import PostgresServer
 
 pytestmark = pytest.mark.integration
@@ -69,9 +73,17 @@ def test_server_runs_on_the_embedded_wheels_binaries(embedded_bindir: Path) -> N
         assert server.bindir == embedded_bindir
 
 
-def test_a_given_base_dir_keeps_its_data_across_restarts(tmp_path: Path) -> None:
-    base = tmp_path / "pg with space"
-    tmp_path.chmod(0o755)  # the unprivileged server user must traverse it when we are root
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    # pytest's tmp_path sits below a 0700 directory the server user cannot traverse.
+    path = Path(tempfile.mkdtemp(prefix="luigi-ufo-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_a_given_base_dir_keeps_its_data_across_restarts(open_dir: Path) -> None:
+    base = open_dir / "pg with space"
     for round_ in (1, 2):
         with PostgresServer(base_dir=base) as server:
             with psycopg2.connect(server.dsn) as conn, conn.cursor() as cur:
@@ -81,3 +93,15 @@ def test_a_given_base_dir_keeps_its_data_across_restarts(tmp_path: Path) -> None
                 assert cur.fetchall() == [(n,) for n in range(1, round_ + 1)]
             conn.close()
     assert (base / "data" / "PG_VERSION").exists()
+
+
+def test_an_untraversable_base_dir_is_refused_with_the_fix(tmp_path: Path) -> None:
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    server = PostgresServer(base_dir=hidden / "pg")
+    if os.geteuid() != 0:
+        server.start()  # no privilege drop, nothing to traverse for another user
+        server.stop()
+        return
+    with pytest.raises(ServiceError, match=r"not traversable by uid .* chmod o\+x"):
+        server.start()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import boto3
 import pytest
 
@@ -26,3 +28,30 @@ def test_boto3_sees_only_the_fake_credentials(s3_endpoint: str) -> None:
     assert credentials is not None
     assert credentials.access_key == "testing"
     assert credentials.secret_key == "testing"
+
+
+def test_s3_bucket_is_emptied_and_deleted_after_its_test(
+    s3_endpoint: str, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The child session reaches this session's moto through the env-var backend.
+    monkeypatch.setenv("LUIGI_UFO_TEST_S3_ENDPOINT", s3_endpoint)
+    pytester.makepyfile(
+        """
+        import os
+
+        import boto3
+
+        def test_fill(s3_endpoint, s3_bucket):
+            assert s3_endpoint == os.environ["LUIGI_UFO_TEST_S3_ENDPOINT"]
+            s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+            for i in range(3):
+                s3.put_object(Bucket=s3_bucket, Key=f"k{i}", Body=b"x")
+            print("BUCKET=" + s3_bucket)
+        """
+    )
+    result = pytester.runpytest_inprocess("-s")
+    result.assert_outcomes(passed=1)
+    (bucket,) = re.findall(r"BUCKET=(test-[0-9a-f]+)", result.stdout.str())
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    names = [b["Name"] for b in client.list_buckets()["Buckets"]]
+    assert bucket not in names

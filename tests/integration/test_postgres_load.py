@@ -49,7 +49,10 @@ def execute(settings: ConnectionSettings, stmt: Any) -> None:
         cur.execute(stmt)
 
 
-def fetch(settings: ConnectionSettings, query: Any, params: tuple[Any, ...] = ()) -> list[Any]:
+def fetch(
+    settings: ConnectionSettings, query: Any, params: tuple[Any, ...] | None = None
+) -> list[Any]:
+    # No parameters means None, not (): with any parameters psycopg2 reads "%" in names.
     with connect(settings) as conn, transaction(conn) as cur:
         cur.execute(query, params)
         return cur.fetchall()
@@ -306,8 +309,8 @@ def test_terminated_backend_mid_copy_rolls_back_and_rerun_succeeds(
     assert marker_exists(settings, spec)
 
 
-HOSTILE_TABLE = ('s"; DROP TABLE victim; --', 'Top.States "☃" ; DROP TABLE victim --')
-HOSTILE_COLUMNS = {"key": 'k"); DROP TABLE victim; --', "measure": "città.m", "day": "Day Of"}
+HOSTILE_TABLE = ('s"; DROP TABLE victim; --', 'Top.States "☃" 100%s %(x)s; DROP TABLE v --')
+HOSTILE_COLUMNS = {"key": 'k"); DROP TABLE victim; --', "measure": "città.m 50%", "day": "Day Of"}
 
 
 def test_hostile_identifiers_are_stored_verbatim(settings: ConnectionSettings) -> None:
@@ -340,7 +343,13 @@ def test_hostile_identifiers_are_stored_verbatim(settings: ConnectionSettings) -
         (DAY1, 2, "☃'; --", 1),
     ]
     with connect(settings) as conn:
-        for stmt in (q.create_table(spec.table), q.copy_from_stdin(spec.table)):
+        for stmt in (
+            q.create_table(spec.table),
+            q.copy_from_stdin(spec.table),
+            q.delete_partition(spec.table, spec.partition_values),
+            q.upsert_marker(spec.marker_table, spec.update_id, spec.table.table),
+            q.select_marker(spec.marker_table, "it's %s", spec.table.table),
+        ):
             assert stmt.as_string(conn) == q.render(stmt)
     target = PostgresMarkerTarget(
         table=HOSTILE_TABLE,

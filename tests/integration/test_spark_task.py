@@ -96,8 +96,8 @@ def test_local_run_progress_in_luigid_and_edits_apply_next_run(
     assert (out / "_SUCCESS").exists()
     # probe.py writes (id, version, line count of its --input) for ids 0..2.
     assert part_text(out).splitlines() == ["0,v1,4", "1,v1,4", "2,v1,4"]
+    # Each Spark job starts again at 0 %, so values need not be monotonic over the whole run.
     assert any(0 < p < 100 for p in seen), seen
-    assert seen == sorted(seen)
     assert any("tasks done" in m for m in messages), messages
     assert luigid.task_list("DONE")[first.task_id]["progress_percentage"] == 100
 

@@ -6,7 +6,7 @@ import datetime
 import os
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from luigi_ufo.dated import DatedTarget, Gaps, parse_partition_name, parse_root, partition_name
@@ -32,6 +32,7 @@ _s3_roots = st.builds(
 _local_roots = st.builds(lambda segs: "/" + "/".join(segs), st.lists(_segment, min_size=1))
 
 
+@settings(deadline=None)  # five helpers share two cores; timing is not the property
 @given(date=st.dates(), root=st.one_of(_s3_roots, _local_roots))
 def test_date_key_round_trip_for_any_date_and_root(date: datetime.date, root: str) -> None:
     parsed = parse_root(root)
@@ -43,6 +44,7 @@ def test_date_key_round_trip_for_any_date_and_root(date: datetime.date, root: st
     assert split_rel_key(partition_name(date) + "/_SUCCESS") == (date, "_SUCCESS")
 
 
+@settings(deadline=None)
 @given(date=st.dates())
 def test_partition_names_sort_like_dates(date: datetime.date) -> None:
     later = date + datetime.timedelta(days=1) if date < datetime.date.max else date

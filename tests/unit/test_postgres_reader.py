@@ -150,3 +150,18 @@ def test_parse_measure_accepts_numbers(text: str, value: Any) -> None:
 def test_parse_measure_rejects_non_numbers(text: Any) -> None:
     with pytest.raises(BadInputError, match=r"measure .*(not a number|null|not finite)"):
         parse_measure(text)
+
+
+def test_header_only_and_empty_parts(tmp_path: Path) -> None:
+    target = dated(tmp_path, {"part-00000.csv": "state,sightings\n", "part-00001.csv": ""})
+    result = read_records(target, rank_by="sightings")
+    assert result.key_columns == ("state",)
+    assert result.records == []
+
+
+def test_field_count_differing_from_header_is_bad_input(tmp_path: Path) -> None:
+    target = dated(tmp_path, {"p.csv": "state,sightings\nCA,1\nTX,2,extra\nWA\n"})
+    with pytest.raises(BadInputError, match=r"p\.csv:3: row has 3 fields, the header 2"):
+        read_records(target, rank_by="sightings")
+    result = read_records(target, rank_by="sightings", skip_bad_rows=True)
+    assert (len(result.records), result.skipped) == (1, 2)

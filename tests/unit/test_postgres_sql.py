@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from psycopg2 import sql
 from luigi_ufo.errors import InvalidSpecError
 from luigi_ufo.postgres import sql as q
 
+DAY = datetime.date(2024, 1, 2)
 HOSTILE = [
     't"; DROP TABLE victim; --',
     "x; DROP TABLE victim",
@@ -19,24 +22,26 @@ HOSTILE = [
     "Upper Case",
     "--",
     "'quoted'",
+    "100%s_%(x)s",
 ]
 
 
 def outside_quotes(text: str) -> str:
-    """Return the statement with every double-quoted identifier removed."""
+    """Return the statement without its quoted identifiers and string literals."""
     out, i = [], 0
     while i < len(text):
-        if text[i] == '"':
+        quote = text[i]
+        if quote in "\"'":
             i += 1
             while True:
-                end = text.index('"', i)
-                if text.startswith('""', end):
+                end = text.index(quote, i)
+                if text.startswith(quote * 2, end):
                     i = end + 2
                     continue
                 i = end + 1
                 break
         else:
-            out.append(text[i])
+            out.append(quote)
             i += 1
     return "".join(out)
 
@@ -112,11 +117,11 @@ def test_hostile_identifiers_only_appear_quoted(name: str) -> None:
     statements = [
         q.create_schema(name),
         q.create_table(table_spec),
-        q.delete_partition(table_spec),
+        q.delete_partition(table_spec, [DAY]),
         q.copy_from_stdin(table_spec),
         q.create_marker_table(q.TableName(name)),
-        q.upsert_marker(q.TableName(name)),
-        q.select_marker(q.TableName(name)),
+        q.upsert_marker(q.TableName(name), "run", table_spec.table),
+        q.select_marker(q.TableName(name), "run", table_spec.table),
     ]
     for statement in statements:
         text = q.render(statement)
@@ -141,16 +146,42 @@ def test_create_table_text_and_primary_keys() -> None:
 
 def test_delete_copy_and_marker_statements() -> None:
     s = spec()
-    assert q.render(q.delete_partition(s)) == 'DELETE FROM "t" WHERE "day" = %s'
-    assert q.render(q.delete_partition(spec(partition=()))) == 'DELETE FROM "t"'
-    two = spec(partition=(q.Column("day", "date"), q.Column("region", "text")))
-    assert q.render(q.delete_partition(two)) == (
-        'DELETE FROM "t" WHERE "day" = %s AND "region" = %s'
+    assert q.render(q.delete_partition(s, [DAY])) == (
+        'DELETE FROM "t" WHERE "day" = \'2024-01-02\'::date'
     )
+    assert q.render(q.delete_partition(spec(partition=()), [])) == 'DELETE FROM "t"'
+    two = spec(partition=(q.Column("day", "date"), q.Column("region", "text")))
+    assert q.render(q.delete_partition(two, [DAY, "it's"])) == (
+        "DELETE FROM \"t\" WHERE \"day\" = '2024-01-02'::date AND \"region\" = 'it''s'"
+    )
+    with pytest.raises(InvalidSpecError, match=r"1 value\(s\) for the 2 partition column\(s\)"):
+        q.delete_partition(two, [DAY])
     assert q.render(q.copy_from_stdin(s)) == (
         'COPY "t" ("day", "rank", "k", "m") FROM STDIN WITH (FORMAT csv)'
     )
-    assert "ON CONFLICT (update_id, target_table)" in q.render(q.upsert_marker(q.TableName("mk")))
+    marker = q.TableName("mk")
+    assert q.render(q.upsert_marker(marker, "Task(x='1')", s.table)) == (
+        "INSERT INTO \"mk\" (update_id, target_table) VALUES ('Task(x=''1'')', '\"t\"') "
+        "ON CONFLICT (update_id, target_table) DO UPDATE SET inserted = now()"
+    )
+    assert q.render(q.select_marker(marker, "u", s.table)) == (
+        "SELECT 1 FROM \"mk\" WHERE update_id = 'u' AND target_table = '\"t\"'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (7, "7"),
+        (1.5, "1.5"),
+        (Decimal("2.50"), "2.50"),
+        (True, "true"),
+        (datetime.datetime(2024, 1, 2, 3, 4), "'2024-01-02T03:04:00'::timestamp"),
+        ("a'b", "'a''b'"),
+    ],
+)
+def test_render_literals(value: Any, text: str) -> None:
+    assert q.render(sql.Literal(value)) == text
 
 
 def test_identifiers_carry_the_exact_strings() -> None:
@@ -206,6 +237,6 @@ def test_a_key_column_is_required() -> None:
         spec(key=())
 
 
-def test_render_refuses_literals() -> None:
-    with pytest.raises(TypeError, match=r"cannot render"):
-        q.render(sql.Literal("x"))
+def test_render_refuses_unknown_literals() -> None:
+    with pytest.raises(TypeError, match=r"cannot render literal \[1\]"):
+        q.render(sql.Literal([1]))

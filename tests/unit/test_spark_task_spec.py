@@ -134,3 +134,25 @@ def test_spark_uri(target: Any, uri: str) -> None:
 def test_spark_uri_of_unknown_target() -> None:
     with pytest.raises(ConfigError, match="override app_options"):
         spark_uri(object())
+
+
+def test_private_properties_file_is_passed(
+    scripts: Path, tmp_path: Path, luigi_config: SetConfig
+) -> None:
+    props = tmp_path / "spark.properties"
+    props.write_text("spark.authenticate.secret=hush\n")
+    props.chmod(0o600)
+    luigi_config("ufo_spark", "properties_file", str(props))
+    spec = Job().submit_spec()
+    assert spec.properties_file == str(props)
+
+
+def test_readable_properties_file_is_refused(
+    scripts: Path, tmp_path: Path, luigi_config: SetConfig
+) -> None:
+    props = tmp_path / "spark.properties"
+    props.write_text("spark.authenticate.secret=hush\n")
+    props.chmod(0o644)
+    luigi_config("ufo_spark", "properties_file", str(props))
+    with pytest.raises(ConfigError, match=r"is readable by others \(mode 644\); run `chmod 600"):
+        Job().submit_spec()

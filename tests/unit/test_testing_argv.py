@@ -10,7 +10,13 @@ import pytest
 from luigi_ufo.errors import ServiceError
 from luigi_ufo.postgres.server import find_bindir, order_bindirs, privilege_drop_argv
 from luigi_ufo.testing.luigid import luigid_argv, task_list_url
-from luigi_ufo.testing.spark import alive_workers, daemon_env, master_argv, worker_argv
+from luigi_ufo.testing.spark import (
+    alive_workers,
+    daemon_env,
+    docker_image,
+    master_argv,
+    worker_argv,
+)
 
 HOME = Path("/opt/pyspark")
 
@@ -155,3 +161,16 @@ def test_find_bindir_rejects_an_env_dir_without_binaries(
     monkeypatch.setenv("LUIGI_UFO_PG_BINDIR", str(tmp_path))
     with pytest.raises(ServiceError, match="LUIGI_UFO_PG_BINDIR"):
         find_bindir()
+
+
+@pytest.mark.parametrize(
+    ("version", "image"),
+    [
+        ("4.3.0", "apache/spark:4.3.0"),
+        ("3.5.3", "apache/spark:3.5.3"),
+        ("4.0.0.dev1", "apache/spark:4.0.0"),
+        ("4.1.0rc2", "apache/spark:4.1.0"),
+    ],
+)
+def test_docker_image_matches_the_client_version(version: str, image: str) -> None:
+    assert docker_image(version) == image

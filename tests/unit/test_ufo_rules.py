@@ -247,3 +247,15 @@ def test_top_10_rejects_other_inputs() -> None:
         top_10.parse_counts("reason,records\nx,1\n")
     with pytest.raises(top_10.InputError, match="line 2"):
         top_10.parse_counts("state,sightings\nCA,many\n")
+
+
+def test_truncated_gzip_is_a_clear_error() -> None:
+    data = gzip.compress((HEADER + "1/1/19,Reno,NV,Light,5,x,1/2/19\n" * 50).encode())
+    with pytest.raises(agg.InputError, match="truncated"):
+        agg.count_stream(opener(data[: len(data) // 2]))
+
+
+def test_unbalanced_quote_names_the_line() -> None:
+    text = HEADER + '1/1/19,Reno,NV,Light,5,"never closed,1/2/19\n' + "x" * 200_000 + "\n"
+    with pytest.raises(agg.InputError, match="unreadable CSV near line"):
+        count(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 from typing import Any
 
 import luigi
@@ -39,3 +40,13 @@ class TimedProbe(Probe):
     """A per-task override given as a parameter: ``timeout`` in seconds."""
 
     timeout = luigi.FloatParameter()
+
+
+class PidProbe(Probe):
+    """Record the pid of the process that runs the task (a worker process, not the caller)."""
+
+    def run(self) -> None:
+        os.makedirs(self.root, exist_ok=True)
+        with open(os.path.join(self.root, "task.pid"), "w", encoding="ascii") as fh:
+            fh.write(str(os.getpid()))
+        super().run()

@@ -1,0 +1,96 @@
+"""Helpers of the UFO pipeline benchmarks: inputs, spark-submit runs, DuckDB's R1 query."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from luigi_ufo.spark.settings import default_spark_submit
+from luigi_ufo.ufo.sample import write_sample
+
+REPO = Path(__file__).resolve().parents[1]
+PRIMARY = REPO / ".." / "shared" / "data" / "ufo" / "ufon_raw_2019-03-21.csv.gz"
+SCRIPTS = REPO / "src" / "spark"
+CACHE = Path(
+    os.environ.get("LUIGI_UFO_BENCH_CACHE", Path(tempfile.gettempdir()) / "luigi-ufo-bench")
+)
+US_STATES = (
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
+    "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
+    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
+    "VT", "VA", "WA", "WV", "WI", "WY",
+)  # fmt: skip
+# Stage times, not "Job N finished ... took": with adaptive execution a shuffle map stage runs as
+# a job of its own that logs no such line.
+_STAGE_TOOK = re.compile(r"(?:ShuffleMapStage|ResultStage) \d+ \(.*\) finished in (\d+) ms")
+
+
+def sample_file(rows: int, *, seed: int = 7, gz: bool = False) -> tuple[Path, Counter[str], int]:
+    """Return a cached generated export of ``rows`` rows, its R1 state counts and its records."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"nuforc-{rows}-seed{seed}.csv{'.gz' if gz else ''}"
+    meta = path.with_suffix(path.suffix + ".counts")
+    if not (path.exists() and meta.exists()):
+        summary = write_sample(path, rows, seed=seed, compress=gz)
+        lines = [f"{summary.records}"] + [f"{s},{n}" for s, n in summary.states.items()]
+        meta.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    records, *states = meta.read_text(encoding="utf-8").split()
+    counts = Counter({s: int(n) for s, n in (line.split(",") for line in states)})
+    return path, counts, int(records)
+
+
+def spark_env() -> dict[str, str]:
+    """Return the environment of a spark-submit whose Python workers use this interpreter."""
+    return {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+
+
+def spark_submit(script: Path, args: list[str], conf: dict[str, str]) -> tuple[float, float, str]:
+    """Run one spark-submit on local[2]; return (wall s, sum of Spark stage times s, stdout)."""
+    argv = [default_spark_submit(), "--master", "local[2]"]
+    for key, value in conf.items():
+        argv += ["--conf", f"{key}={value}"]
+    start = time.perf_counter()
+    result = subprocess.run(
+        [*argv, str(script), *args], env=spark_env(), capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"spark-submit {script.name} failed:\n{result.stderr[-3000:]}")
+    jobs = sum(float(ms) for ms in _STAGE_TOOK.findall(result.stderr)) / 1000
+    return wall, jobs, result.stdout
+
+
+def fresh_dir(prefix: str) -> Path:
+    """Return a new directory the embedded PostgreSQL's unprivileged user can enter."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+def remove(path: Path) -> None:
+    """Delete a benchmark directory."""
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def duckdb_r1(path: Path, con: Any = None) -> Counter[str]:
+    """Count rule R1 with DuckDB's CSV reader (all columns text, quotes ``"``)."""
+    import duckdb
+
+    con = con or duckdb.connect()
+    states = ", ".join(f"'{s}'" for s in US_STATES)
+    query = f"""
+        SELECT upper(trim("State")) AS state, count(*) AS n
+        FROM read_csv(?, header = true, all_varchar = true, quote = '"', escape = '"',
+                      delim = ',', strict_mode = false)
+        WHERE upper(trim("State")) IN ({states})
+        GROUP BY 1
+    """
+    return Counter(dict(con.execute(query, [str(path)]).fetchall()))

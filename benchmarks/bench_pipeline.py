@@ -1,0 +1,149 @@
+"""Reference pipeline on the real primary file: cold ``luigi-ufo run`` per stage, and the
+aggregation stage against Spark's own CSV reader, on ``local[2]``.
+
+Targets (issue 6): cold end to end <= 25 s, aggregation job <= 2 s of Spark job time.
+Quick mode uses a small generated export instead of the real file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks._common import Row
+from benchmarks._ufo import PRIMARY, SCRIPTS, duckdb_r1, fresh_dir, remove, sample_file
+from benchmarks._ufo import spark_submit as submit
+
+NAME = "pipeline"
+TITLE = "Reference pipeline on the primary NUFORC file (local[2], cold)"
+
+STAGES = (
+    "check input",
+    "PostgreSQL start",
+    "ImportUFOExport",
+    "AggregateUFOsByState",
+    "TopTenStates",
+    "TopStatesToDatabase",
+)
+_TIMING = re.compile(r"([A-Za-z][A-Za-z ]*?) (\d+\.\d) s")
+
+
+def _input(quick: bool) -> Path:
+    if quick or not PRIMARY.exists():
+        return sample_file(5_000, gz=True)[0]
+    return PRIMARY
+
+
+def _cold_run(source: Path) -> tuple[float, dict[str, float], dict[str, object]]:
+    """Run ``luigi-ufo run`` with a fresh data dir (new lake, initdb) and Spark on local[2]."""
+    home = fresh_dir("luigi-ufo-bench-")
+    config = home / "luigi.cfg"
+    config.write_text("[ufo_spark]\nmaster = local[2]\n", encoding="utf-8")
+    env = {**os.environ, "LUIGI_UFO_DATA_DIR": str(home / "data"), "LUIGI_CONFIG_PATH": str(config)}
+    command = [str(Path(sys.executable).with_name("luigi-ufo")), "run", "--input", str(source)]
+    try:
+        start = time.perf_counter()
+        result = subprocess.run(
+            [*command, "--date", "2024-01-15", "--json"],
+            env=env,
+            cwd=home,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - start
+    finally:
+        remove(home)
+    if result.returncode != 0:
+        raise RuntimeError(f"luigi-ufo run failed:\n{result.stderr[-3000:]}")
+    line = next(x for x in result.stderr.splitlines() if "total" in x and "AggregateUFOs" in x)
+    stages = {name: float(sec) for name, sec in _TIMING.findall(line.split(":", 1)[1])}
+    return wall, stages, json.loads(result.stdout)
+
+
+def _end_to_end(source: Path, runs: int) -> list[Row]:
+    walls: list[float] = []
+    per_stage: dict[str, list[float]] = {name: [] for name in STAGES}
+    doc: dict[str, object] = {}
+    for _ in range(runs):
+        wall, stages, doc = _cold_run(source)
+        walls.append(wall)
+        for name in STAGES:
+            per_stage[name].append(stages[name])
+    top = doc.get("top", [])
+    first = top[0] if isinstance(top, list) and top else {}
+    rows = [
+        Row(
+            "luigi-ufo run, end to end (process wall)",
+            walls,
+            {"target_s": 25.0, "counted": doc.get("counted"), "top1": str(first)},
+            baseline=True,
+        )
+    ]
+    rows += [Row(f"  stage: {name}", per_stage[name]) for name in STAGES]
+    return rows
+
+
+def _aggregation(source: Path, runs: int, tmp: Path) -> list[Row]:
+    fast = {"spark.ui.enabled": "false", "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
+    variants = {
+        "aggregate_by_state.py (Python csv in a Spark task), tuned conf": (
+            SCRIPTS / "aggregate_by_state.py",
+            fast,
+        ),
+        "aggregate_by_state.py, default conf": (SCRIPTS / "aggregate_by_state.py", {}),
+        "spark.read.csv multiLine + groupBy, shuffle partitions 200": (
+            Path(__file__).parent / "spark" / "csv_r1.py",
+            {},
+        ),
+        "spark.read.csv multiLine + groupBy, shuffle partitions 2, tuned conf": (
+            Path(__file__).parent / "spark" / "csv_r1.py",
+            {**fast, "spark.sql.shuffle.partitions": "2"},
+        ),
+    }
+    rows: list[Row] = []
+    for label, (script, conf) in variants.items():
+        walls, jobs = [], []
+        for i in range(runs):
+            args = ["--input", str(source)]
+            if script.name == "aggregate_by_state.py":
+                out = tmp / f"{len(rows)}-{i}"
+                args += ["--output", str(out / "s"), "--rejected-output", str(out / "r")]
+            wall, job, _ = submit(script, args, conf)
+            walls.append(wall)
+            jobs.append(job)
+        extra: dict[str, object] = {
+            "job_s_median": sorted(jobs)[len(jobs) // 2],
+            "job_s_max": max(jobs),
+        }
+        if not rows:
+            extra["target_job_s"] = 2.0
+        rows.append(Row(f"spark-submit {label}", walls, extra, baseline=not rows))
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        counts = duckdb_r1(source)
+        samples.append(time.perf_counter() - start)
+    rows.append(
+        Row("DuckDB read_csv + GROUP BY, in process", samples, {"counted": sum(counts.values())})
+    )
+    return rows
+
+
+def run(quick: bool) -> dict[str, list[Row]]:
+    """Measure the cold pipeline per stage and the aggregation variants."""
+    runs = 1 if quick else 5
+    source = _input(quick)
+    tmp = fresh_dir("luigi-ufo-bench-agg-")
+    try:
+        return {
+            f"cold `luigi-ufo run` on {source.name}, per stage": _end_to_end(source, runs),
+            f"aggregation stage alone on {source.name}": _aggregation(source, runs, tmp),
+        }
+    finally:
+        remove(tmp)

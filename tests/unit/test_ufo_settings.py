@@ -1,0 +1,77 @@
+"""``[ufo]`` resolution and the CLI's choice between embedded services and luigi.cfg's."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from luigi_ufo.errors import ConfigError
+from luigi_ufo.ufo import embedded
+from luigi_ufo.ufo.settings import UfoSettings, data_dir
+from luigi_ufo.ufo.tasks import AggregateUFOsByState, TopTenStates
+
+SetOption = Callable[[str, str, str], None]
+
+
+def test_lake_defaults_to_the_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LUIGI_UFO_DATA_DIR", str(tmp_path))
+    assert data_dir() == tmp_path
+    assert UfoSettings.from_config().lake == str(tmp_path / "lake")
+
+
+def test_relative_lake_becomes_absolute_and_s3_stays(
+    luigi_config: SetOption, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    luigi_config("ufo", "lake", "lake/")
+    assert UfoSettings.from_config().dataset("raw") == f"{tmp_path}/lake/ufo/raw"
+    luigi_config("ufo", "lake", "s3://bucket/prefix/")
+    assert UfoSettings.from_config().dataset("raw") == "s3://bucket/prefix/ufo/raw"
+
+
+def test_top_must_be_positive(luigi_config: SetOption) -> None:
+    luigi_config("ufo", "top", "0")
+    with pytest.raises(ConfigError, match=r"\[ufo\] top = 0"):
+        UfoSettings.from_config()
+
+
+def test_task_arguments_come_from_ufo_section(luigi_config: SetOption, tmp_path: Path) -> None:
+    luigi_config("ufo", "lake", str(tmp_path))
+    luigi_config("ufo", "encoding", "cp1252")
+    luigi_config("ufo", "delimiter", "tab")
+    luigi_config("ufo", "top", "5")
+    date = datetime.date(2024, 1, 15)
+    task = AggregateUFOsByState(date=date)  # type: ignore[call-arg]
+    args = task.app_options()
+    assert args[: args.index("--encoding")] == [
+        *("--input", f"{tmp_path}/ufo/raw/2024-01-15/"),
+        *("--output", f"{tmp_path}/ufo/by_state/2024-01-15/"),
+        *("--rejected-output", f"{tmp_path}/ufo/rejected/2024-01-15/"),
+    ]
+    assert args[args.index("--encoding") :] == [
+        *("--encoding", "cp1252"),
+        *("--delimiter", "tab"),
+        *("--country-rule", "us-or-blank"),
+        *("--decode-errors", "strict"),
+    ]
+    top = TopTenStates(date=date)  # type: ignore[call-arg]
+    assert top.app_options()[-2:] == ["--top", "5"]
+
+
+def test_configured_services_replace_embedded_ones(luigi_config: SetOption) -> None:
+    assert embedded.use_local_scheduler()
+    luigi_config("core", "default_scheduler_url", "http://scheduler:8082")
+    assert not embedded.use_local_scheduler()
+    assert not embedded.configured("ufo_postgres", embedded.POSTGRES_KEYS)
+    luigi_config("ufo_postgres", "host", "db.example")
+    assert embedded.configured("ufo_postgres", embedded.POSTGRES_KEYS)
+
+
+def test_config_overrides_are_undone() -> None:
+    with embedded.config_overrides() as set_option:
+        set_option("ufo_test_section", "key", "value")
+        assert embedded.configured("ufo_test_section", ("key",))
+    assert not embedded.configured("ufo_test_section", ("key",))
