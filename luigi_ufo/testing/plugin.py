@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import os
+import sys
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -43,13 +45,26 @@ __all__ = [
 _SERVICES = pytest.StashKey[dict[str, "Service"]]()
 _S = TypeVar("_S", bound="Service")
 
-_UNSET_AWS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+_UNSET_AWS = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+)
+#: Keys for an S3 server of your own (``LUIGI_UFO_TEST_S3_ENDPOINT``) that rejects "testing".
+_KEY_OVERRIDES = {
+    "AWS_ACCESS_KEY_ID": "LUIGI_UFO_TEST_AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY": "LUIGI_UFO_TEST_AWS_SECRET_ACCESS_KEY",
+}
 
 
 def _fake_aws(mp: pytest.MonkeyPatch, empty_dir_factory: Callable[[], str]) -> dict[str, str]:
     directory = empty_dir_factory()
     env = {
         **FAKE_AWS_ENV,
+        **{var: os.environ[src] for var, src in _KEY_OVERRIDES.items() if os.environ.get(src)},
         # Empty files, so no profile of the developer's ~/.aws can leak in.
         "AWS_CONFIG_FILE": f"{directory}/config",
         "AWS_SHARED_CREDENTIALS_FILE": f"{directory}/credentials",
@@ -157,7 +172,21 @@ def s3_bucket(s3_endpoint: str, aws_credentials: dict[str, str]) -> Iterator[str
 
 
 @pytest.fixture(scope="session")
-def spark_master(pytestconfig: pytest.Config) -> Iterator[SparkCluster]:
+def _luigi_ufo_pyspark_python() -> Iterator[None]:
+    # A spark-submit started by a test runs driver and executors on PYSPARK_PYTHON, else on
+    # "python3" from PATH, which may lack the test's packages. A user's own choice wins.
+    mp = pytest.MonkeyPatch()
+    for var in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON"):
+        if not os.environ.get(var):
+            mp.setenv(var, sys.executable)
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="session")
+def spark_master(
+    pytestconfig: pytest.Config, _luigi_ufo_pyspark_python: None
+) -> Iterator[SparkCluster]:
     """Return a Spark standalone cluster (``.master_url``, ``.web_url``, ``.backend``)."""
     from luigi_ufo.testing.spark import start_spark
 
@@ -166,7 +195,7 @@ def spark_master(pytestconfig: pytest.Config) -> Iterator[SparkCluster]:
 
 
 @pytest.fixture(scope="session")
-def spark_local_master() -> str:
+def spark_local_master(_luigi_ufo_pyspark_python: None) -> str:
     """Return the in-process master URL ``local[2]`` for fast Spark tests."""
     return "local[2]"
 

@@ -20,11 +20,13 @@ GROUP_SCRIPT = textwrap.dedent(
 
     spark = SparkSession.builder.appName("harness-group").getOrCreate()
     rows = spark.read.option("header", True).csv(sys.argv[1]).groupBy("state").count()
-    # A Python UDF forces work onto a Python worker on the executor.
+    # An RDD lambda runs in a Python worker on the executor, not in the JVM.
     counted = rows.rdd.map(lambda r: (r["state"], int(r["count"]))).collect()
+    executor_python = spark.sparkContext.parallelize([0], 1).map(lambda _: sys.executable).first()
     with open(sys.argv[2], "w") as out:
         for state, n in sorted(counted):
             out.write(f"{state},{n}\\n")
+        out.write(f"python={executor_python}\\n")
     spark.stop()
     """
 )
@@ -46,8 +48,6 @@ def test_spark_submit_groups_a_csv_on_the_standalone_cluster(
         "--master",
         spark_master.master_url,
         "--conf",
-        f"spark.pyspark.python={sys.executable}",
-        "--conf",
         "spark.ui.enabled=false",
         "--conf",
         "spark.sql.shuffle.partitions=2",
@@ -57,10 +57,11 @@ def test_spark_submit_groups_a_csv_on_the_standalone_cluster(
         str(data),
         str(out),
     ]
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable}
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=240, env=env, check=False)
+    # No interpreter setting here: the fixture's PYSPARK_PYTHON must reach the executors.
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert out.read_text().splitlines() == ["CA,3", "TX,2", "WA,1"]
+    expected_python = os.environ.get("PYSPARK_PYTHON", sys.executable)
+    assert out.read_text().splitlines() == ["CA,3", "TX,2", "WA,1", f"python={expected_python}"]
     if spark_master.web_url is not None:
         apps = spark_master.status()["completedapps"]
         assert "harness-group" in [app["name"] for app in apps]

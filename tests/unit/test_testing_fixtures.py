@@ -15,6 +15,7 @@ def test_fake_aws_credentials_are_set_and_config_files_empty(
     assert os.environ["AWS_SECRET_ACCESS_KEY"] == "testing"
     assert os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
     assert "AWS_PROFILE" not in os.environ
+    assert "AWS_SESSION_TOKEN" not in os.environ
     for var in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
         assert Path(os.environ[var]).read_text() == ""
         assert aws_credentials[var] == os.environ[var]
@@ -47,3 +48,22 @@ def test_luigi_config_sets_and_restores(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest_inprocess().assert_outcomes(passed=2)
+
+
+def test_keys_for_an_own_s3_server_override_the_fake_ones(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LUIGI_UFO_TEST_AWS_ACCESS_KEY_ID", "minio-user")
+    monkeypatch.setenv("LUIGI_UFO_TEST_AWS_SECRET_ACCESS_KEY", "minio-secret")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "a-real-looking-token")
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_keys():
+            assert os.environ["AWS_ACCESS_KEY_ID"] == "minio-user"
+            assert os.environ["AWS_SECRET_ACCESS_KEY"] == "minio-secret"
+            assert "AWS_SESSION_TOKEN" not in os.environ
+        """
+    )
+    pytester.runpytest_inprocess().assert_outcomes(passed=1)
