@@ -81,14 +81,14 @@ def machine_facts() -> dict[str, Any]:
     for module in ("pyspark", "luigi", "psycopg2", "boto3", "moto", "duckdb"):
         try:
             facts[module] = __import__(module).__version__
-        except Exception:  # noqa: BLE001 - a missing optional package is a fact, not a failure
+        except Exception:  # a missing optional package is a fact, not a failure
             facts[module] = None
     try:
         from luigi_ufo.postgres.server import find_bindir
 
         bindir = find_bindir()
         facts["postgres"] = _version([str(bindir / "postgres"), "--version"]) if bindir else None
-    except Exception:  # noqa: BLE001
+    except Exception:  # no PostgreSQL binaries is a fact too
         facts["postgres"] = None
     return facts
 

@@ -18,7 +18,13 @@ _PUBLIC = {
     "PostgresTopNTask": "luigi_ufo.postgres",
 }
 
-__all__ = ["__version__", *_PUBLIC]
+__all__ = [
+    "DatedTarget",
+    "ExternalSparkScriptTask",
+    "PostgresTopNTask",
+    "S3DatedTarget",
+    "__version__",
+]
 
 if TYPE_CHECKING:
     from luigi_ufo.dated import DatedTarget
