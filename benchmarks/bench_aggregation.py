@@ -15,10 +15,10 @@ from pathlib import Path
 
 from benchmarks._common import Row
 from benchmarks._ufo import SCRIPTS, duckdb_r1, fresh_dir, remove, sample_file, spark_submit
+from luigi_ufo.ufo.tasks import SMALL_JOB_CONF
 
 NAME = "aggregation"
 TITLE = "Aggregation at scale: Spark stage vs DuckDB GROUP BY vs cat (local[2])"
-TUNED = {"spark.ui.enabled": "false", "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
 
 
 def _rates(row: Row, size: int, rows: int, seconds: float | None = None) -> Row:
@@ -54,7 +54,7 @@ def _section(rows: int, runs: int, work: Path) -> list[Row]:
         wall, job, _ = spark_submit(
             SCRIPTS / "aggregate_by_state.py",
             [*args, "--rejected-output", str(target / "r")],
-            TUNED,
+            SMALL_JOB_CONF,
         )
         walls.append(wall)
         jobs.append(job)

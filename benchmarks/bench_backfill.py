@@ -19,11 +19,11 @@ from pathlib import Path
 from benchmarks._common import Row
 from benchmarks._ufo import fresh_dir, remove, sample_file, spark_submit
 from luigi_ufo.dated import dated_target
+from luigi_ufo.ufo.tasks import SMALL_JOB_CONF
 
 NAME = "backfill"
 TITLE = "Backfill of missing dates: one spark-submit per date vs one application (local[2])"
 START = datetime.date(2024, 1, 1)
-TUNED = {"spark.ui.enabled": "false", "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1"}
 
 
 def _raw_lake(root: Path, dates: list[datetime.date]) -> None:
@@ -70,7 +70,7 @@ def _one_app(work: Path, raw: Path, dates: list[datetime.date]) -> float:
     lake = _fresh(work, raw)
     script = Path(__file__).parent / "spark" / "backfill_batch.py"
     args = ["--lake", str(lake), "--dates", ",".join(d.isoformat() for d in dates)]
-    wall, _, _ = spark_submit(script, args, TUNED)
+    wall, _, _ = spark_submit(script, args, SMALL_JOB_CONF)
     if not _complete(lake, dates):
         raise RuntimeError("one-application backfill left dates incomplete")
     return wall
