@@ -111,6 +111,8 @@ class ExternalSparkScriptTask(luigi.Task):
         """Map this task onto a :class:`SubmitSpec` (resolves and reads the script now)."""
         settings = settings or self.spark_settings()
         script = resolve_script(self.script, settings.scripts_dir)
+        # The hash tells which version of an edited script a given run submitted.
+        logger.info("%s: script %s (sha256 %s)", self.task_id, script.path, script.sha256[:12])
         return build_spec(
             settings=settings,
             script=script,
@@ -124,7 +126,6 @@ class ExternalSparkScriptTask(luigi.Task):
         """Submit the script, wait for it, then check that every output exists."""
         settings = self.spark_settings()
         spec = self.submit_spec(settings)
-        logger.info("submitting %s for %s", spec.app, self.task_id)
         runner = SparkSubmitRunner(
             spec,
             timeout=settings.timeout,
