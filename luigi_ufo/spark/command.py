@@ -44,9 +44,12 @@ class SubmitSpec:
     properties_file: str | None = None
     extra_args: tuple[str, ...] = ()
     # Environment of the spark-submit process (credentials travel here, never in argv).
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Spark properties holding secrets: the runner writes them to a private temporary
+    # properties file (merged with properties_file), never to argv.
+    private_conf: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Values that must never be shown: masked wherever they occur in argv, logs and errors.
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def is_python(self) -> bool:
@@ -72,6 +75,18 @@ def cluster_manager(master: str) -> str:
     if master.startswith("mesos://"):
         return "mesos"
     return "other"
+
+
+def credential_route(master: str, *, uses_s3: bool) -> str:
+    """Return how S3 credentials reach Spark: ``none``, ``env`` or ``properties``.
+
+    A local master runs driver and executors under spark-submit, so they inherit its
+    environment; executors on any cluster do not, so they get Hadoop properties from a private
+    properties file (shipped to them in the application's conf).
+    """
+    if not uses_s3:
+        return "none"
+    return "env" if cluster_manager(master) == "local" else "properties"
 
 
 def validate(spec: SubmitSpec) -> None:
@@ -104,7 +119,7 @@ def validate(spec: SubmitSpec) -> None:
         value = getattr(spec, option)
         if value is not None and value < 1:
             raise ConfigError(f"{option}={value!r} must be a positive integer, or unset")
-    for key in spec.conf:
+    for key in [*spec.conf, *spec.private_conf]:
         if not key.startswith("spark."):
             raise ConfigError(
                 f"conf key {key!r} does not start with 'spark.' and spark-submit would ignore "
@@ -125,6 +140,13 @@ def effective_conf(spec: SubmitSpec) -> dict[str, str]:
 def build_argv(spec: SubmitSpec) -> list[str]:
     """Validate ``spec`` and return the full ``spark-submit`` argv."""
     validate(spec)
+    if spec.private_conf:
+        # Silently dropping them would run the application without its credentials.
+        raise ConfigError(
+            f"spec has {len(spec.private_conf)} private_conf propert(ies) "
+            f"{sorted(spec.private_conf)!r} that argv must not carry; run it with "
+            "SparkSubmitRunner, which writes them to a private properties file"
+        )
     return _argv(spec)
 
 
