@@ -8,7 +8,7 @@ import pkgutil
 import sys
 from pathlib import Path
 
-from benchmarks._common import markdown_table, write_result
+from benchmarks._common import RESULTS_DIR, markdown_table, write_result
 
 
 def discover() -> dict[str, str]:
@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few runs: a smoke test")
     parser.add_argument("--only", action="append", default=[], help="benchmark name (repeatable)")
+    parser.add_argument(
+        "--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON results go"
+    )
     args = parser.parse_args(argv)
     available = discover()
     unknown = [n for n in args.only if n not in available]
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n## {module.TITLE}\n")
         for section, rows in sections.items():
             print(f"### {section}\n\n{markdown_table(rows)}\n")
-        path = write_result(name, module.TITLE, sections, args.quick)
+        path = write_result(name, module.TITLE, sections, args.quick, args.results_dir)
         print(f"(written to {path})")
     return 0
 

@@ -124,10 +124,16 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def write_result(name: str, title: str, sections: dict[str, list[Row]], quick: bool) -> Path:
-    """Write ``results/<name>.json`` (quick runs go to ``<name>.quick.json``)."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / (f"{name}.quick.json" if quick else f"{name}.json")
+def write_result(
+    name: str,
+    title: str,
+    sections: dict[str, list[Row]],
+    quick: bool,
+    results_dir: Path = RESULTS_DIR,
+) -> Path:
+    """Write ``<results_dir>/<name>.json`` (quick runs go to ``<name>.quick.json``)."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / (f"{name}.quick.json" if quick else f"{name}.json")
     payload = {
         "name": name,
         "title": title,

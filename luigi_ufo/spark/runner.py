@@ -30,6 +30,7 @@ from luigi_ufo.spark.command import (
     kill_argv,
     mask,
     mask_argv,
+    validate,
 )
 from luigi_ufo.spark.progress import (
     LineSplitter,
@@ -40,6 +41,7 @@ from luigi_ufo.spark.progress import (
     parse_progress,
     percent,
 )
+from luigi_ufo.spark.properties import private_properties_file
 
 logger = logging.getLogger("luigi_ufo.spark")
 
@@ -172,9 +174,15 @@ class SparkSubmitRunner:
 
     def run(self) -> RunResult:
         """Run spark-submit to completion; raise SparkSubmitError unless it exits 0."""
-        argv = build_argv(self.spec)
-        command = format_argv(mask_argv(argv, self.spec.secrets))
+        validate(self.spec)
         env = {**self.base_env, **{str(k): str(v) for k, v in self.spec.env.items()}}
+        # The private properties file exists only while spark-submit runs (it reads it at start,
+        # but a failed start must not leave it behind either).
+        with private_properties_file(self.spec, env) as spec:
+            return self._run(build_argv(spec), env)
+
+    def _run(self, argv: list[str], env: dict[str, str]) -> RunResult:
+        command = format_argv(mask_argv(argv, self.spec.secrets))
         logger.info("running %s", command)
         started = time.monotonic()
         # Own session and process group: the whole tree (JVM, Python driver, workers) can be
@@ -208,6 +216,13 @@ class SparkSubmitRunner:
             proc.stdout.close()
             result = self._result(proc.returncode or -1, command, started, reader)
             raise SparkSubmitError(_failure_message(result, reason, actions)) from None
+        except BaseException:
+            # A failing callback (luigid unreachable for set_progress_percentage, ...) must not
+            # leave the application running with nobody reading its output.
+            self._kill(proc, reader, env)
+            reader.join(timeout=10)
+            proc.stdout.close()
+            raise
         reader.join(timeout=10)
         proc.stdout.close()
         result = self._result(proc.returncode, command, started, reader)

@@ -29,7 +29,7 @@ class SparkSettings:
     py_files: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
     conf: Mapping[str, str] = field(default_factory=dict)
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
     driver_memory: str | None = None
     executor_memory: str | None = None
     driver_cores: int | None = None

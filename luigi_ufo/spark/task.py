@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -11,7 +12,7 @@ from typing import Any
 import luigi
 
 from luigi_ufo.errors import ConfigError, MissingOutputError
-from luigi_ufo.spark.command import SubmitSpec
+from luigi_ufo.spark.command import SubmitSpec, credential_route
 from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
 from luigi_ufo.spark.scripts import Script, resolve_script
 from luigi_ufo.spark.settings import SparkSettings, default_spark_submit
@@ -21,6 +22,16 @@ logger = logging.getLogger("luigi_ufo.spark")
 #: Environment variables whose values are credentials: masked by value wherever they appear.
 CREDENTIAL_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _S3_SCHEMES = ("s3://", "s3a://", "s3n://")
+#: Settings SubmitSpec takes as they are, under the same name (build_spec maps the others), so
+#: a new option added to both dataclasses reaches spark-submit with no edit here.
+PASSED_THROUGH = tuple(
+    f.name
+    for f in dataclasses.fields(SubmitSpec)
+    if f.name in SparkSettings.__dataclass_fields__
+    and f.name not in ("spark_submit", "conf", "env", "properties_file")
+)
+#: Hadoop properties whose values are credentials (the access key id is not secret).
+_SECRET_KEYS = (".secret.key", ".session.token")
 
 
 class ExternalSparkScriptTask(luigi.Task):
@@ -81,8 +92,7 @@ class ExternalSparkScriptTask(luigi.Task):
 
     def spark_settings(self) -> SparkSettings:
         """Return ``[ufo_spark]`` with this task's overrides applied."""
-        names = [name for name in SparkSettings.__dataclass_fields__]
-        overrides = {name: getattr(self, name, None) for name in names}
+        overrides = {name: getattr(self, name, None) for name in SparkSettings.__dataclass_fields__}
         return SparkSettings.from_config().override(overrides)
 
     def input_uris(self) -> list[str]:
@@ -164,13 +174,22 @@ def build_spec(
     """Map resolved settings and a script onto a :class:`SubmitSpec`."""
     conf: dict[str, str] = {}
     env: dict[str, str] = {}
-    if uses_s3:
-        from luigi_ufo.s3.s3a import installed_hadoop_version, s3a_conf, s3a_env
+    private: dict[str, str] = {}
+    route = credential_route(settings.master, uses_s3=uses_s3)
+    if route != "none":
+        from luigi_ufo.s3 import s3a
         from luigi_ufo.s3.settings import S3Settings
 
         s3 = S3Settings.from_config()
-        conf.update(s3a_conf(s3, hadoop_version=installed_hadoop_version()))
-        env.update(s3a_env(s3))
+        version = s3a.installed_hadoop_version()
+        conf.update(s3a.s3a_conf(s3, hadoop_version=version, env_credentials=route == "env"))
+        if route == "env":
+            env.update(s3a.s3a_env(s3))
+        else:
+            env.update(s3a.s3a_region_env(s3))
+            credentials = s3a.chain_credentials()
+            if credentials is not None:
+                private.update(s3a.s3a_credentials_conf(credentials))
     # Progress bars feed set_progress_percentage; a user's conf may still turn them off.
     conf["spark.ui.showConsoleProgress"] = "true"
     conf.update(settings.conf)
@@ -179,29 +198,17 @@ def build_spec(
     env.update(settings.env)
     child_env = {**(os.environ if base_env is None else base_env), **env}
     found = [child_env.get(k, "") for k in CREDENTIAL_ENV]
+    found += [v for k, v in private.items() if k.endswith(_SECRET_KEYS)]
     return SubmitSpec(
         app=str(script.path),
         app_args=tuple(app_args),
-        spark_submit=settings.spark_submit or default_spark_submit(),
-        master=settings.master,
-        deploy_mode=settings.deploy_mode,
         name=name,
-        packages=settings.packages,
-        jars=settings.jars,
-        py_files=settings.py_files,
-        files=settings.files,
+        **{option: getattr(settings, option) for option in PASSED_THROUGH},
+        spark_submit=settings.spark_submit or default_spark_submit(),
         conf=conf,
-        driver_memory=settings.driver_memory,
-        executor_memory=settings.executor_memory,
-        driver_cores=settings.driver_cores,
-        executor_cores=settings.executor_cores,
-        total_executor_cores=settings.total_executor_cores,
-        num_executors=settings.num_executors,
-        queue=settings.queue,
-        supervise=settings.supervise,
         properties_file=_private_file(settings.properties_file),
-        extra_args=settings.extra_args,
         env=env,
+        private_conf=private,
         secrets=tuple(v for v in [*found, *secrets] if v),
     )
 

@@ -327,3 +327,102 @@ def test_no_secret_in_cmdline_with_s3(
     assert any(b"s3a://" in c for c in cmdlines)
     # The secret reached Spark, by environment.
     assert any(f"AWS_SECRET_ACCESS_KEY={secret}".encode() in e for e in environs)
+
+
+def test_standalone_s3_credentials_travel_only_by_private_properties_file(
+    scripts: Path,
+    luigi_config: SetConfig,
+    spark_master: Any,
+    s3_endpoint: str,
+    s3_bucket: str,
+    s3a_jars: list[str],
+    aws_credentials: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Executors on a cluster read and write s3a:// with keys from nowhere but the 0600 file.
+
+    The keys live only in the AWS credentials file: spark-submit's environment has none, argv
+    has none, and the file pins s3a's provider to its own keys, so the worker's (fake) AWS_*
+    variables cannot stand in. Without the properties file s3a finds no credentials and fails.
+    """
+    access, secret = f"AKID{uuid.uuid4().hex[:16].upper()}", f"sekret-{uuid.uuid4().hex}"
+    Path(aws_credentials["AWS_SHARED_CREDENTIALS_FILE"]).write_text(
+        f"[default]\naws_access_key_id = {access}\naws_secret_access_key = {secret}\n"
+    )
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    luigi_config("ufo_s3", "endpoint_url", s3_endpoint)
+    luigi_config("ufo_s3", "path_style", "true")
+    luigi_config("ufo_spark", "master", spark_master.master_url)
+    luigi_config("ufo_spark", "total_executor_cores", "1")
+    luigi_config("ufo_spark", "executor_memory", "512m")
+    luigi_config("ufo_spark", "jars", json.dumps(s3a_jars))
+    from luigi_ufo.s3 import S3Settings, make_client
+
+    client = make_client(S3Settings(endpoint_url=s3_endpoint, path_style=True))
+    client.put_object(Bucket=s3_bucket, Key="in/words.txt", Body=b"a\nb\nc\n")
+    tag = f"probe-{uuid.uuid4().hex}"
+    task = Probe(
+        root=f"s3://{s3_bucket}/probe",
+        source=f"s3a://{s3_bucket}/in/words.txt",
+        script_args=["--tag", tag],
+    )
+    with _ProcessWatch(tag, secret) as seen:
+        task.run()  # run() directly: the S3 input is no LocalTarget a scheduler could check
+    assert seen.tagged_cmdlines, "spark-submit was never seen in /proc"
+    assert seen.secret_in_cmdline == [], "a process had the secret key in its argv"
+    tagged_env = b"\n".join(seen.tagged_environs)
+    assert secret.encode() not in tagged_env
+    assert b"AWS_ACCESS_KEY_ID=" not in tagged_env
+    assert b"AWS_SECRET_ACCESS_KEY=" not in tagged_env
+    [props] = {p for p, _ in seen.properties_files}
+    assert {mode for _, mode in seen.properties_files} == {0o600}
+    assert not Path(props).exists(), "the temporary properties file outlived the run"
+    # Executors counted the S3 input (3 lines) and wrote the S3 output with the file's keys.
+    assert list(task.output().read_text()) == ["0,v1,3\n", "1,v1,3\n", "2,v1,3\n"]
+
+
+class _ProcessWatch:
+    """Poll /proc while a run lasts: argv/environ of tagged processes, secret in any argv."""
+
+    def __init__(self, tag: str, secret: str) -> None:
+        self.tag, self.secret = tag.encode(), secret.encode()
+        self.tagged_cmdlines: list[bytes] = []
+        self.tagged_environs: list[bytes] = []
+        self.secret_in_cmdline: list[bytes] = []
+        self.properties_files: list[tuple[str, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch)
+
+    def __enter__(self) -> _ProcessWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    self._look(Path("/proc", entry))
+            time.sleep(0.2)
+
+    def _look(self, proc: Path) -> None:
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            return
+        if self.secret in cmdline:
+            self.secret_in_cmdline.append(cmdline)
+        if self.tag not in cmdline:
+            return
+        self.tagged_cmdlines.append(cmdline)
+        with contextlib.suppress(OSError):
+            self.tagged_environs.append((proc / "environ").read_bytes())
+        argv = cmdline.split(b"\0")
+        if b"--properties-file" in argv:
+            path = argv[argv.index(b"--properties-file") + 1].decode()
+            with contextlib.suppress(OSError):
+                self.properties_files.append((path, os.stat(path).st_mode & 0o777))

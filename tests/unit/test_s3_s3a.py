@@ -10,7 +10,15 @@ import pytest
 from luigi_ufo.errors import ConfigError
 from luigi_ufo.s3 import S3Settings
 from luigi_ufo.s3.client import botocore_config, make_client
-from luigi_ufo.s3.s3a import ENV_CREDENTIALS_PROVIDER, s3a_conf, s3a_env
+from luigi_ufo.s3.s3a import (
+    ENV_CREDENTIALS_PROVIDER,
+    SIMPLE_CREDENTIALS_PROVIDER,
+    TEMPORARY_CREDENTIALS_PROVIDER,
+    chain_credentials,
+    s3a_conf,
+    s3a_credentials_conf,
+    s3a_env,
+)
 
 MOTO = S3Settings(
     endpoint_url="http://127.0.0.1:5000",
@@ -119,3 +127,38 @@ def test_settings_come_from_ufo_s3_config(luigi_config: Callable[[str, str, str]
 def test_bad_settings_raise_config_error(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         S3Settings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_s3a_conf_without_env_credentials_names_no_provider() -> None:
+    conf = s3a_conf(MOTO, hadoop_version="3.4.1", env_credentials=False)
+    assert "spark.hadoop.fs.s3a.aws.credentials.provider" not in conf
+    assert conf["spark.hadoop.fs.s3a.connection.timeout"] == "200000"
+
+
+def test_s3a_credentials_conf_pins_the_provider_to_the_keys() -> None:
+    plain = boto3.session.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="s3cr3t")
+    assert s3a_credentials_conf(chain_credentials(plain)) == {
+        "spark.hadoop.fs.s3a.access.key": "AKIDEXAMPLE",
+        "spark.hadoop.fs.s3a.secret.key": "s3cr3t",
+        "spark.hadoop.fs.s3a.aws.credentials.provider": SIMPLE_CREDENTIALS_PROVIDER,
+    }
+    temporary = boto3.session.Session(
+        aws_access_key_id="ASIAEXAMPLE", aws_secret_access_key="s3cr3t", aws_session_token="tok"
+    )
+    assert s3a_credentials_conf(chain_credentials(temporary)) == {
+        "spark.hadoop.fs.s3a.access.key": "ASIAEXAMPLE",
+        "spark.hadoop.fs.s3a.secret.key": "s3cr3t",
+        "spark.hadoop.fs.s3a.session.token": "tok",
+        "spark.hadoop.fs.s3a.aws.credentials.provider": TEMPORARY_CREDENTIALS_PROVIDER,
+    }
+
+
+def test_chain_credentials_none_when_the_chain_finds_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    # The autouse fixture points the config files at empty files; no metadata service is asked.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert chain_credentials() is None
+    assert s3a_env(MOTO) == {"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"}

@@ -42,6 +42,16 @@ if mode == "fail":
     for i in range(60):
         err.write("26/11/25 08:31:47 INFO ShutdownHookManager: line %d\n" % i)
     sys.exit(3)
+if mode == "props":
+    path = sys.argv[sys.argv.index("--properties-file") + 1]
+    print("props", path, oct(os.stat(path).st_mode & 0o777), flush=True)
+    print(open(path).read(), flush=True)
+    sys.exit(0)
+if mode == "id-then-hang":
+    err.write("26/11/25 08:31:42 INFO StandaloneSchedulerBackend: Connected to Spark cluster "
+              "with app ID app-20261125083142-0008\n")
+    err.flush()
+    time.sleep(300)
 if mode == "hang":
     # Like pyspark's daemon: a descendant in its own process group.
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"],
@@ -142,3 +152,38 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_private_conf_reaches_spark_submit_in_a_0600_file_removed_after(
+    fake: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = SubmitSpec(
+        app="/s/job.py",
+        spark_submit=fake,
+        master="spark://m:7077",
+        env={"FAKE_MODE": "props", "SPARK_CONF_DIR": "/nonexistent"},
+        private_conf={"spark.hadoop.fs.s3a.secret.key": "s3cr3t-value"},
+        secrets=("s3cr3t-value",),
+    )
+    with caplog.at_level(logging.INFO, logger="luigi_ufo.spark"):
+        result = SparkSubmitRunner(spec).run()
+    [line] = [t for t in result.tail if t.startswith("props ")]
+    _, path, mode = line.split()
+    assert mode == "0o600"
+    assert not Path(path).exists()
+    assert "spark.hadoop.fs.s3a.secret.key=***" in result.tail  # read by the child, masked here
+    assert f"--properties-file {path}" in result.command
+    assert not any("s3cr3t-value" in m for m in caplog.messages)
+
+
+def test_failing_callback_kills_the_application(fake: str) -> None:
+    def unreachable_scheduler(message: str) -> None:
+        raise ConnectionError(f"luigid unreachable while setting {message!r}")
+
+    spec_runner = runner(fake, "id-then-hang", on_status=unreachable_scheduler, kill_grace_s=2.0)
+    started = time.monotonic()
+    with pytest.raises(ConnectionError, match="application app-20261125083142-0008"):
+        spec_runner.run()
+    assert time.monotonic() - started < 15
+    assert spec_runner.pid is not None
+    assert not _alive(spec_runner.pid)

@@ -11,6 +11,7 @@ import luigi
 import pytest
 
 from luigi_ufo.errors import ConfigError
+from luigi_ufo.s3.s3a import SIMPLE_CREDENTIALS_PROVIDER
 from luigi_ufo.spark import ExternalSparkScriptTask, SparkSettings
 from luigi_ufo.spark.task import spark_uri
 
@@ -156,3 +157,51 @@ def test_readable_properties_file_is_refused(
     luigi_config("ufo_spark", "properties_file", str(props))
     with pytest.raises(ConfigError, match=r"is readable by others \(mode 644\); run `chmod 600"):
         Job().submit_spec()
+
+
+def test_s3_on_a_cluster_puts_credentials_in_private_conf(
+    scripts: Path, luigi_config: SetConfig, aws_credentials: dict[str, str]
+) -> None:
+    luigi_config("ufo_s3", "endpoint_url", "http://127.0.0.1:9")
+    luigi_config("ufo_spark", "master", "spark://m:7077")
+    spec = S3Job().submit_spec()
+    key = aws_credentials["AWS_ACCESS_KEY_ID"]
+    secret = aws_credentials["AWS_SECRET_ACCESS_KEY"]
+    assert dict(spec.private_conf) == {
+        "spark.hadoop.fs.s3a.access.key": key,
+        "spark.hadoop.fs.s3a.secret.key": secret,
+        "spark.hadoop.fs.s3a.aws.credentials.provider": SIMPLE_CREDENTIALS_PROVIDER,
+    }
+    # Not in the environment, not in argv's conf (whose provider would beat the file's).
+    assert "AWS_SECRET_ACCESS_KEY" not in spec.env
+    assert spec.env["AWS_REGION"] == "us-east-1"
+    assert not any(k.endswith(("access.key", "secret.key", "provider")) for k in spec.conf)
+    assert spec.conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:9"
+    assert secret in spec.secrets
+
+
+def test_task_declares_an_override_for_every_setting() -> None:
+    declared = set(ExternalSparkScriptTask.__annotations__) - {"script", "script_args", "app_name"}
+    assert declared == set(SparkSettings.__dataclass_fields__)
+
+
+def test_every_setting_reaches_the_spec_or_the_runner() -> None:
+    from luigi_ufo.spark.task import PASSED_THROUGH
+
+    assert PASSED_THROUGH == (
+        "master",
+        "deploy_mode",
+        "packages",
+        "jars",
+        "py_files",
+        "files",
+        "driver_memory",
+        "executor_memory",
+        "driver_cores",
+        "executor_cores",
+        "total_executor_cores",
+        "num_executors",
+        "queue",
+        "supervise",
+        "extra_args",
+    )
