@@ -37,7 +37,8 @@ def _machine(m: dict[str, Any]) -> str:
     mem = f"{m['mem_total_kb'] / 1024 / 1024:.0f} GiB" if m.get("mem_total_kb") else "?"
     return (
         f"{m.get('cores')} cores, {mem}, Python {m.get('python')}, {m.get('java')}, "
-        f"pyspark {m.get('pyspark')}, luigi {m.get('luigi')}, {m.get('postgres') or 'no PostgreSQL'}"
+        f"pyspark {m.get('pyspark')}, luigi {m.get('luigi')}, "
+        f"{m.get('postgres') or 'no PostgreSQL'}"
     )
 
 
