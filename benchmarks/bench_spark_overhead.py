@@ -119,7 +119,7 @@ def _configure(master: str, scripts: Path, spark_submit: str) -> None:
     config.set("spark", "pyspark-python", sys.executable)
 
 
-def _section(master: str, runs: int, scripts: Path, work: Path) -> list[Row]:
+def _section(master: str, runs: int, scripts: Path, work: Path, warmup: bool) -> list[Row]:
     spark_submit = default_spark_submit()
     script = scripts / "trivial.py"
     _configure(master, scripts, spark_submit)
@@ -132,7 +132,7 @@ def _section(master: str, runs: int, scripts: Path, work: Path) -> list[Row]:
             False,
         ),
     ]
-    for _, fn, _ in variants:
+    for _, fn, _ in variants if warmup else ():
         # One unmeasured run each warms the page cache for the JVM's jars, equally for all.
         fn()
     samples: dict[str, list[float]] = {name: [] for name, _, _ in variants}
@@ -151,7 +151,7 @@ def _section(master: str, runs: int, scripts: Path, work: Path) -> list[Row]:
 
 
 def run(quick: bool) -> dict[str, list[Row]]:
-    """Time the three variants on local[2] and on a standalone master."""
+    """Time the three variants on local[2] and on a standalone master (quick: local, 1 run)."""
     from luigi_ufo.testing.spark import start_spark
 
     logging.getLogger("luigi_ufo.spark").setLevel(logging.WARNING)
@@ -162,11 +162,13 @@ def run(quick: bool) -> dict[str, list[Row]]:
         (scripts / "trivial.py").write_text(SCRIPT)
         work = Path(tmp) / "work"
         work.mkdir()
-        sections = {"local[2]": _section("local[2]", runs, scripts, work)}
+        sections = {"local[2]": _section("local[2]", runs, scripts, work, warmup=not quick)}
+        if quick:
+            return sections
         cluster = start_spark()
         try:
             sections["standalone (1 worker, 2 cores)"] = _section(
-                cluster.master_url, runs, scripts, work
+                cluster.master_url, runs, scripts, work, warmup=True
             )
         finally:
             cluster.stop()

@@ -17,17 +17,16 @@ DEPLOY_MODES = ("client", "cluster")
 WAIT_APP_COMPLETION = "spark.standalone.submit.waitAppCompletion"
 
 
-@dataclass(frozen=True)
-class SubmitSpec:
-    """Everything ``spark-submit`` needs for one application, independent of Luigi."""
+@dataclass(frozen=True, kw_only=True)
+class SparkOptions:
+    """The spark-submit options a configuration and a submit spec share (keyword-only).
 
-    app: str
-    app_args: tuple[str, ...] = ()
-    spark_submit: str = "spark-submit"
+    The one list of them: :class:`~luigi_ufo.spark.settings.SparkSettings` and
+    :class:`SubmitSpec` both extend it, and the task maps one onto the other field by field.
+    """
+
     master: str = "local[*]"
     deploy_mode: str = "client"
-    name: str | None = None
-    main_class: str | None = None
     packages: tuple[str, ...] = ()
     jars: tuple[str, ...] = ()
     py_files: tuple[str, ...] = ()
@@ -45,6 +44,17 @@ class SubmitSpec:
     extra_args: tuple[str, ...] = ()
     # Environment of the spark-submit process (credentials travel here, never in argv).
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class SubmitSpec(SparkOptions):
+    """Everything ``spark-submit`` needs for one application, independent of Luigi."""
+
+    app: str
+    app_args: tuple[str, ...] = ()
+    spark_submit: str = "spark-submit"
+    name: str | None = None
+    main_class: str | None = None
     # Spark properties holding secrets: the runner writes them to a private temporary
     # properties file (merged with properties_file), never to argv.
     private_conf: Mapping[str, str] = field(default_factory=dict, repr=False)

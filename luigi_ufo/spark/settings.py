@@ -6,44 +6,30 @@ import dataclasses
 import importlib.util
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from luigi_ufo.errors import ConfigError
+from luigi_ufo.spark.command import SparkOptions
 
 #: Fields merged key by key when a task overrides them; every other field is replaced.
 MERGED = ("conf", "env")
 
 
 @dataclass(frozen=True)
-class SparkSettings:
-    """Every ``[ufo_spark]`` option; a task's non-None attribute of the same name overrides."""
+class SparkSettings(SparkOptions):
+    """Every ``[ufo_spark]`` option; a task's non-None attribute of the same name overrides.
+
+    The spark-submit options come from :class:`SparkOptions`; these fields are the rest.
+    """
 
     spark_submit: str | None = None
-    master: str = "local[*]"
-    deploy_mode: str = "client"
     scripts_dir: str | None = None
-    packages: tuple[str, ...] = ()
-    jars: tuple[str, ...] = ()
-    py_files: tuple[str, ...] = ()
-    files: tuple[str, ...] = ()
-    conf: Mapping[str, str] = field(default_factory=dict)
-    env: Mapping[str, str] = field(default_factory=dict, repr=False)
-    driver_memory: str | None = None
-    executor_memory: str | None = None
-    driver_cores: int | None = None
-    executor_cores: int | None = None
-    total_executor_cores: int | None = None
-    num_executors: int | None = None
-    queue: str | None = None
-    extra_args: tuple[str, ...] = ()
     python: str | None = None
     timeout: float | None = None
-    supervise: bool = False
     tail_lines: int = 40
     kill_grace: float = 10.0
-    properties_file: str | None = None
 
     @classmethod
     def from_config(cls) -> SparkSettings:

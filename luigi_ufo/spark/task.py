@@ -7,12 +7,12 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import luigi
 
 from luigi_ufo.errors import ConfigError, MissingOutputError
-from luigi_ufo.spark.command import SubmitSpec, credential_route
+from luigi_ufo.spark.command import SparkOptions, SubmitSpec, credential_route
 from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
 from luigi_ufo.spark.scripts import Script, resolve_script
 from luigi_ufo.spark.settings import SparkSettings, default_spark_submit
@@ -22,13 +22,12 @@ logger = logging.getLogger("luigi_ufo.spark")
 #: Environment variables whose values are credentials: masked by value wherever they appear.
 CREDENTIAL_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _S3_SCHEMES = ("s3://", "s3a://", "s3n://")
-#: Settings SubmitSpec takes as they are, under the same name (build_spec maps the others), so
-#: a new option added to both dataclasses reaches spark-submit with no edit here.
+#: Shared options SubmitSpec takes from the settings as they are (build_spec derives the
+#: others), so a new SparkOptions field reaches spark-submit with no edit here.
 PASSED_THROUGH = tuple(
     f.name
-    for f in dataclasses.fields(SubmitSpec)
-    if f.name in SparkSettings.__dataclass_fields__
-    and f.name not in ("spark_submit", "conf", "env", "properties_file")
+    for f in dataclasses.fields(SparkOptions)
+    if f.name not in ("conf", "env", "properties_file")
 )
 #: Hadoop properties whose values are credentials (the access key id is not secret).
 _SECRET_KEYS = (".secret.key", ".session.token")
@@ -59,36 +58,38 @@ class ExternalSparkScriptTask(luigi.Task):
         ...         return luigi.LocalTarget("/data/counts")
     """
 
-    script: str = ""
+    # ClassVar: settings of the class, not luigi parameters (luigi's mypy plugin would
+    # otherwise take them for constructor arguments and reject a subclass's own parameters).
+    script: ClassVar[str] = ""
     #: Extra script arguments after --input/--output; may be redefined as a luigi.ListParameter.
-    script_args: Sequence[Any] = ()
+    script_args: ClassVar[Sequence[Any]] = ()
 
     # Per-task overrides of [ufo_spark]; None means "use the configuration".
-    app_name: str | None = None
-    spark_submit: str | None = None
-    master: str | None = None
-    deploy_mode: str | None = None
-    scripts_dir: str | None = None
-    packages: Sequence[str] | None = None
-    jars: Sequence[str] | None = None
-    py_files: Sequence[str] | None = None
-    files: Sequence[str] | None = None
-    conf: Mapping[str, Any] | None = None
-    env: Mapping[str, Any] | None = None
-    driver_memory: str | None = None
-    executor_memory: str | None = None
-    driver_cores: int | None = None
-    executor_cores: int | None = None
-    total_executor_cores: int | None = None
-    num_executors: int | None = None
-    queue: str | None = None
-    extra_args: Sequence[str] | None = None
-    python: str | None = None
-    timeout: float | None = None
-    supervise: bool | None = None
-    tail_lines: int | None = None
-    kill_grace: float | None = None
-    properties_file: str | None = None
+    app_name: ClassVar[str | None] = None
+    spark_submit: ClassVar[str | None] = None
+    master: ClassVar[str | None] = None
+    deploy_mode: ClassVar[str | None] = None
+    scripts_dir: ClassVar[str | None] = None
+    packages: ClassVar[Sequence[str] | None] = None
+    jars: ClassVar[Sequence[str] | None] = None
+    py_files: ClassVar[Sequence[str] | None] = None
+    files: ClassVar[Sequence[str] | None] = None
+    conf: ClassVar[Mapping[str, Any] | None] = None
+    env: ClassVar[Mapping[str, Any] | None] = None
+    driver_memory: ClassVar[str | None] = None
+    executor_memory: ClassVar[str | None] = None
+    driver_cores: ClassVar[int | None] = None
+    executor_cores: ClassVar[int | None] = None
+    total_executor_cores: ClassVar[int | None] = None
+    num_executors: ClassVar[int | None] = None
+    queue: ClassVar[str | None] = None
+    extra_args: ClassVar[Sequence[str] | None] = None
+    python: ClassVar[str | None] = None
+    timeout: ClassVar[float | None] = None
+    supervise: ClassVar[bool | None] = None
+    tail_lines: ClassVar[int | None] = None
+    kill_grace: ClassVar[float | None] = None
+    properties_file: ClassVar[str | None] = None
 
     def spark_settings(self) -> SparkSettings:
         """Return ``[ufo_spark]`` with this task's overrides applied."""

@@ -55,7 +55,7 @@ def _rows(target: DatedTarget, header: tuple[str, str]) -> list[tuple[str, int]]
 
 def read_summary(date: datetime.date) -> RunSummary:
     """Return the date's top table (read from PostgreSQL) and its counted and rejected rows."""
-    outputs = AggregateUFOsByState(date=date).output()  # type: ignore[call-arg]
+    outputs = AggregateUFOsByState(date=date).output()  # type: ignore[no-untyped-call]
     counted = sum(n for _, n in _rows(outputs["states"], ("state", "sightings")))
     rejected = dict(_rows(outputs["rejected"], ("reason", "records")))
     task = TopStatesToDatabase(date=date)
@@ -75,8 +75,8 @@ def invalidate(date: datetime.date) -> None:
     Dated outputs lose their success flag (their data is replaced by the next write); the
     PostgreSQL marker row is deleted (the next load replaces the date's rows).
     """
-    aggregate = AggregateUFOsByState(date=date)  # type: ignore[call-arg]
-    top = TopTenStates(date=date)  # type: ignore[call-arg]
+    aggregate = AggregateUFOsByState(date=date)  # type: ignore[no-untyped-call]
+    top = TopTenStates(date=date)  # type: ignore[no-untyped-call]
     for target in [*aggregate.output().values(), top.output()]:
         if target.exists():
             target.dataset.storage.delete([partition_rel(date) + target.flag])

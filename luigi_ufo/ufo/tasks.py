@@ -107,7 +107,7 @@ class TopTenStates(DatedTaskMixin, ExternalSparkScriptTask):
     conf = SMALL_JOB_CONF
 
     def requires(self) -> AggregateUFOsByState:
-        return AggregateUFOsByState(date=self.date)  # type: ignore[call-arg]
+        return AggregateUFOsByState(date=self.date)  # type: ignore[no-untyped-call]
 
     def output(self) -> DatedTarget:
         return ufo_target("top_states", self.date)
@@ -135,7 +135,7 @@ class TopStatesToDatabase(PostgresTopNTask):
         self.n = UfoSettings.from_config().top
 
     def requires(self) -> TopTenStates:
-        return TopTenStates(date=self.date)  # type: ignore[call-arg]
+        return TopTenStates(date=self.date)  # type: ignore[no-untyped-call]
 
     @classmethod
     def bulk_complete(cls, parameter_tuples: Iterable[Any]) -> list[Any]:

@@ -44,7 +44,7 @@ def test_task_arguments_come_from_ufo_section(luigi_config: SetOption, tmp_path:
     luigi_config("ufo", "delimiter", "tab")
     luigi_config("ufo", "top", "5")
     date = datetime.date(2024, 1, 15)
-    task = AggregateUFOsByState(date=date)  # type: ignore[call-arg]
+    task = AggregateUFOsByState(date=date)
     args = task.app_options()
     assert args[: args.index("--encoding")] == [
         *("--input", f"{tmp_path}/ufo/raw/2024-01-15/"),
@@ -57,7 +57,7 @@ def test_task_arguments_come_from_ufo_section(luigi_config: SetOption, tmp_path:
         *("--country-rule", "us-or-blank"),
         *("--decode-errors", "strict"),
     ]
-    top = TopTenStates(date=date)  # type: ignore[call-arg]
+    top = TopTenStates(date=date)
     assert top.app_options()[-2:] == ["--top", "5"]
 
 
