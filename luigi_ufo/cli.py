@@ -19,6 +19,7 @@ from typing import Any
 
 import luigi
 
+from luigi_ufo.config import config_overrides
 from luigi_ufo.errors import LuigiUfoError, PipelineFailedError
 from luigi_ufo.ufo import embedded
 from luigi_ufo.ufo.inputs import check_export
@@ -167,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     date = args.date or datetime.datetime.now(datetime.timezone.utc).date()
     try:
-        with embedded.config_overrides() as set_option:
+        with config_overrides() as set_option:
             _apply_overrides(args, set_option)
             source = args.input if args.command == "run" else _demo_input(args.rows, args.seed)
             doc = run_pipeline(

@@ -8,6 +8,8 @@ environment, the boto3 credential chain or ``.pgpass``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import luigi
@@ -130,3 +132,27 @@ class ufo(luigi.Config):
         description="strict: fail on undecodable bytes; replace: count them as rejected",
     )
     top = luigi.IntParameter(default=10, description="N of the top-N states")
+
+
+@contextlib.contextmanager
+def config_overrides() -> Iterator[Callable[[str, str, str], None]]:
+    """Yield ``set(section, key, value)`` for luigi's configuration; undo every change after."""
+    config = luigi.configuration.get_config()  # type: ignore[no-untyped-call]
+    undo: list[Callable[[], None]] = []
+
+    def set_option(section: str, key: str, value: str) -> None:
+        if not config.has_section(section):
+            config.add_section(section)
+            undo.append(lambda: config.remove_section(section))
+        elif config.has_option(section, key):
+            old = config.get(section, key, raw=True)
+            undo.append(lambda: config.set(section, key, old))
+        else:
+            undo.append(lambda: config.remove_option(section, key))
+        config.set(section, key, value)
+
+    try:
+        yield set_option
+    finally:
+        for step in reversed(undo):
+            step()

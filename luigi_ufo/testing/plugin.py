@@ -15,11 +15,11 @@ import sys
 import uuid
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import luigi.configuration
 import pytest
 
+from luigi_ufo.config import config_overrides
 from luigi_ufo.testing.jars import find_s3a_jars
 from luigi_ufo.testing.s3 import FAKE_AWS_ENV
 
@@ -98,23 +98,8 @@ def aws_credentials(
 @pytest.fixture
 def luigi_config() -> Iterator[Callable[[str, str, str], None]]:
     """Return ``set(section, option, value)`` for luigi's config, undone after the test."""
-    config: Any = luigi.configuration.get_config()  # type: ignore[no-untyped-call]
-    undo: list[Callable[[], None]] = []
-
-    def set_option(section: str, option: str, value: str) -> None:
-        if not config.has_section(section):
-            config.add_section(section)
-            undo.append(lambda: config.remove_section(section))
-        if config.has_option(section, option):
-            old = config.get(section, option, raw=True)
-            undo.append(lambda: config.set(section, option, old))
-        else:
-            undo.append(lambda: config.remove_option(section, option))
-        config.set(section, option, value)
-
-    yield set_option
-    for step in reversed(undo):
-        step()
+    with config_overrides() as set_option:
+        yield set_option
 
 
 @contextlib.contextmanager

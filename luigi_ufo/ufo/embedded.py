@@ -45,30 +45,6 @@ def configured(section: str, keys: tuple[str, ...]) -> bool:
     return any(config.has_option(section, key) for key in keys)
 
 
-@contextlib.contextmanager
-def config_overrides() -> Iterator[Callable[[str, str, str], None]]:
-    """Yield ``set(section, key, value)`` for luigi's configuration; undo every change after."""
-    config = luigi.configuration.get_config()  # type: ignore[no-untyped-call]
-    undo: list[Callable[[], None]] = []
-
-    def set_option(section: str, key: str, value: str) -> None:
-        if not config.has_section(section):
-            config.add_section(section)
-            undo.append(lambda: config.remove_section(section))
-        elif config.has_option(section, key):
-            old = config.get(section, key, raw=True)
-            undo.append(lambda: config.set(section, key, old))
-        else:
-            undo.append(lambda: config.remove_option(section, key))
-        config.set(section, key, value)
-
-    try:
-        yield set_option
-    finally:
-        for step in reversed(undo):
-            step()
-
-
 def use_local_scheduler() -> bool:
     """Tell whether to use Luigi's local scheduler (no central scheduler configured)."""
     return not configured("core", SCHEDULER_KEYS)

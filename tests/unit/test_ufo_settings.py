@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from luigi_ufo.config import config_overrides
 from luigi_ufo.errors import ConfigError
 from luigi_ufo.ufo import embedded
 from luigi_ufo.ufo.settings import UfoSettings, data_dir
@@ -71,7 +72,7 @@ def test_configured_services_replace_embedded_ones(luigi_config: SetOption) -> N
 
 
 def test_config_overrides_are_undone() -> None:
-    with embedded.config_overrides() as set_option:
+    with config_overrides() as set_option:
         set_option("ufo_test_section", "key", "value")
         assert embedded.configured("ufo_test_section", ("key",))
     assert not embedded.configured("ufo_test_section", ("key",))
