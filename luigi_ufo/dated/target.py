@@ -87,6 +87,13 @@ class DatedTarget(luigi.Target):
         """Tell whether the success flag exists (one request on S3)."""
         return self.dataset.storage.exists(self._rel + self.flag)
 
+    def remove_flag(self) -> None:
+        """Delete only the success flag, so the date counts as incomplete and is rebuilt.
+
+        Parts stay until the next write replaces them; a missing flag is not an error.
+        """
+        self.dataset.storage.delete([self._rel + self.flag])
+
     def iter_parts(self) -> Iterator[str]:
         """Yield the partition's part names, sorted, skipping flags and ``_``/``.`` files."""
         for key in self.dataset.storage.list_keys(self._rel):

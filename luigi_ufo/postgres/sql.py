@@ -30,6 +30,7 @@ from luigi_ufo.postgres.topn import Ties, check_ties
 __all__ = [
     "ADVISORY_XACT_LOCK",
     "EXISTING_COLUMNS",
+    "MARKER_AND_TABLE_EXIST",
     "SCHEMA_EXISTS",
     "TABLE_EXISTS",
     "Column",
@@ -41,11 +42,13 @@ __all__ = [
     "create_marker_table",
     "create_schema",
     "create_table",
+    "delete_marker",
     "delete_partition",
     "parse_table_name",
     "quote_ident",
     "render",
     "select_marker",
+    "select_markers",
     "upsert_marker",
 ]
 
@@ -302,9 +305,28 @@ def select_marker(marker: TableName, update_id: str, table: TableName) -> sql.Co
     )
 
 
+def select_markers(marker: TableName, update_ids: Sequence[str], table: TableName) -> sql.Composed:
+    """Return the lookup of which ``update_ids`` have a marker row for ``table``, in one query."""
+    # One literal per id (not a %s array parameter): the statement holds identifiers. The
+    # cast types an empty array, which PostgreSQL cannot infer from ``ARRAY[]`` alone.
+    ids = sql.SQL(", ").join(sql.Literal(u) for u in update_ids)
+    return sql.SQL(
+        "SELECT update_id FROM {} WHERE target_table = {} AND update_id = ANY(ARRAY[{}]::text[])"
+    ).format(marker.identifier, sql.Literal(table.quoted), ids)
+
+
+def delete_marker(marker: TableName, update_id: str, table: TableName) -> sql.Composed:
+    """Return the ``DELETE`` of the marker row (update_id, quoted table name)."""
+    return sql.SQL("DELETE FROM {} WHERE update_id = {} AND target_table = {}").format(
+        marker.identifier, sql.Literal(update_id), sql.Literal(table.quoted)
+    )
+
+
 # The statements below hold no identifier, so they take %s parameters safely.
 # Parameter: TableName.quoted; to_regclass returns NULL (not an error) for a missing table.
 TABLE_EXISTS = sql.SQL("SELECT to_regclass(%s) IS NOT NULL")
+# Parameters: the marker table's and the target table's TableName.quoted.
+MARKER_AND_TABLE_EXIST = sql.SQL("SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL")
 SCHEMA_EXISTS = sql.SQL("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)")
 EXISTING_COLUMNS = sql.SQL(
     "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) "

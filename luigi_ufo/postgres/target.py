@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import luigi
 import psycopg2
 
@@ -16,7 +18,8 @@ class PostgresMarkerTarget(luigi.Target):
     """Exists when ``marker_table`` holds ``(update_id, table)`` and ``table`` itself exists.
 
     Checking the table too means a dropped table makes the task run again (Luigi's
-    ``PostgresTarget`` checks only the marker). Each check opens and closes its own connection.
+    ``PostgresTarget`` checks only the marker). Each check opens and closes its own connection;
+    ``existing_update_ids()`` checks many runs at once and ``remove()`` makes a run due again.
     """
 
     def __init__(
@@ -45,22 +48,67 @@ class PostgresMarkerTarget(luigi.Target):
 
     def exists(self) -> bool:
         """Tell whether the marker row for (update_id, table) and the table both exist."""
+        found = self.existing_update_ids(
+            [self.update_id],
+            table=self.table,
+            marker_table=self.marker_table,
+            settings=self.settings,
+        )
+        return self.update_id in found
+
+    @classmethod
+    def existing_update_ids(
+        cls,
+        update_ids: Iterable[str],
+        *,
+        table: object,
+        marker_table: object = "luigi_ufo_markers",
+        settings: ConnectionSettings | None = None,
+    ) -> set[str]:
+        """Return those of ``update_ids`` whose markers for ``table`` exist, from one query.
+
+        One connection checks that both tables exist, then reads the marker rows of every id at
+        once, so completeness of many runs costs the same as one ``exists()``.
+        """
+        ids = sorted(set(update_ids))
+        table_name = q.parse_table_name(table)
+        marker = q.parse_table_name(marker_table)
+        settings = settings or ConnectionSettings.from_config()
+        if not ids:
+            return set()
+        try:
+            with connect(settings) as conn, transaction(conn) as cur:
+                cur.execute(q.MARKER_AND_TABLE_EXIST, (marker.quoted, table_name.quoted))
+                row = cur.fetchone()
+                if not (row and row[0] and row[1]):
+                    return set()
+                # Executed without parameters: "%" in a name is not a placeholder then.
+                cur.execute(q.select_markers(marker, ids, table_name))
+                return {str(r[0]) for r in cur.fetchall()}
+        except psycopg2.Error as exc:
+            what = f"marker {ids[0]!r}" if len(ids) == 1 else f"{len(ids)} markers"
+            raise ServiceError(
+                f"checking {what} for {table_name} in {marker} failed "
+                f"({settings.describe()}): {str(exc).strip()}; check the server and "
+                "[ufo_postgres]"
+            ) from exc
+
+    def remove(self) -> None:
+        """Delete this run's marker row in its own transaction, so the run is due again.
+
+        Nothing happens if the row or the marker table does not exist; the table's rows stay
+        until the next run replaces them.
+        """
         settings = self.settings
         try:
             with connect(settings) as conn, transaction(conn) as cur:
                 cur.execute(q.TABLE_EXISTS, (self.marker_table.quoted,))
-                marker_row = cur.fetchone()
-                if not (marker_row and marker_row[0]):
-                    return False
-                cur.execute(q.TABLE_EXISTS, (self.table.quoted,))
-                table_row = cur.fetchone()
-                if not (table_row and table_row[0]):
-                    return False
-                cur.execute(q.select_marker(self.marker_table, self.update_id, self.table))
-                return cur.fetchone() is not None
+                row = cur.fetchone()
+                if row and row[0]:
+                    cur.execute(q.delete_marker(self.marker_table, self.update_id, self.table))
         except psycopg2.Error as exc:
             raise ServiceError(
-                f"checking marker {self.update_id!r} for {self.table} in {self.marker_table} "
-                f"failed ({settings.describe()}): {str(exc).strip()}; check the server and "
-                "[ufo_postgres]"
+                f"removing marker {self.update_id!r} for {self.table} from {self.marker_table} "
+                f"failed ({settings.describe()}): {str(exc).strip()}; check the server, the "
+                "DELETE privilege on the marker table and [ufo_postgres]"
             ) from exc

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import luigi
+from luigi.task import flatten
 
 from luigi_ufo.errors import InvalidSpecError
 from luigi_ufo.postgres.connection import ConnectionSettings
@@ -92,6 +94,8 @@ class PostgresTopNTask(luigi.Task):
     skip_bad_rows: bool = False
     lock_partition: bool = True
     marker_table: str | None = None
+    # Parameter that range tools (RangeDaily) vary; None: the first positional one, as in Luigi.
+    date_param_name: ClassVar[str | None] = None
 
     # Set by run(): what the last load read and wrote (None before a run).
     read_result: ReadResult | None = None
@@ -157,6 +161,45 @@ class PostgresTopNTask(luigi.Task):
             lock=self.lock_partition,
         )
 
+    @classmethod
+    def bulk_complete(cls, parameter_tuples: Iterable[Any]) -> list[Any]:
+        """Return the parameter values whose runs are complete, one query per marker table.
+
+        RangeDaily calls this instead of globbing a file system, which a marker row lacks.
+        """
+        # Range tools pass functools.partial(task_cls, **of_params) as ``cls``.
+        factory: Any = cls
+        task_cls: Any = factory.func if isinstance(factory, functools.partial) else factory
+        name: str | None = task_cls.date_param_name
+        values = list(parameter_tuples)
+        outputs = [
+            flatten(_instantiate(factory, name, v).output())  # type: ignore[no-untyped-call]
+            for v in values
+        ]
+        groups: dict[tuple[Any, ...], set[str]] = {}
+        for targets in outputs:
+            for t in targets:
+                if isinstance(t, PostgresMarkerTarget):
+                    groups.setdefault((t.settings, t.marker_table, t.table), set()).add(t.update_id)
+        found = {
+            key: PostgresMarkerTarget.existing_update_ids(
+                ids, table=key[2], marker_table=key[1], settings=key[0]
+            )
+            for key, ids in groups.items()
+        }
+
+        def done(target: luigi.Target) -> bool:
+            if isinstance(target, PostgresMarkerTarget):
+                key = (target.settings, target.marker_table, target.table)
+                return target.update_id in found[key]
+            return bool(target.exists())  # type: ignore[no-untyped-call]
+
+        return [
+            v
+            for v, targets in zip(values, outputs, strict=True)
+            if targets and all(map(done, targets))
+        ]
+
     def output(self) -> PostgresMarkerTarget:
         """Return the marker target of this run and table."""
         return PostgresMarkerTarget(
@@ -192,3 +235,14 @@ class PostgresTopNTask(luigi.Task):
         ranked = top_n(read.records, n, ties)
         self.read_result = read
         self.load_result = load(spec, ranked, settings=self.connection_settings())
+
+
+def _instantiate(factory: Any, name: str | None, value: Any) -> luigi.Task:
+    # Luigi's convention: a dict is keywords, a tuple positional, a plain value the range one.
+    if isinstance(value, dict):
+        return factory(**value)  # type: ignore[no-any-return]
+    if isinstance(value, (list, tuple)):
+        return factory(*value)  # type: ignore[no-any-return]
+    if name is None:
+        return factory(value)  # type: ignore[no-any-return]
+    return factory(**{name: value})  # type: ignore[no-any-return]

@@ -10,10 +10,8 @@ from typing import Any
 from psycopg2 import sql
 
 from luigi_ufo.dated import DatedTarget
-from luigi_ufo.dated.paths import partition_rel
 from luigi_ufo.errors import InputFormatError
 from luigi_ufo.postgres import connect, parse_table_name, transaction
-from luigi_ufo.postgres import sql as q
 from luigi_ufo.ufo.tasks import AggregateUFOsByState, TopStatesToDatabase, TopTenStates
 
 
@@ -60,11 +58,12 @@ def read_summary(date: datetime.date) -> RunSummary:
     rejected = dict(_rows(outputs["rejected"], ("reason", "records")))
     task = TopStatesToDatabase(date=date)
     table = parse_table_name(task.table)
-    query = sql.SQL("SELECT rank, state, sightings FROM {} WHERE date = %s ORDER BY rank").format(
-        table.identifier
+    # A literal, not %s: with parameters psycopg2 would read a "%" in the table name.
+    query = sql.SQL("SELECT rank, state, sightings FROM {} WHERE date = {} ORDER BY rank").format(
+        table.identifier, sql.Literal(date)
     )
     with connect(task.connection_settings()) as conn, transaction(conn) as cur:
-        cur.execute(query, (date,))
+        cur.execute(query)
         top = [(int(r), str(s), int(n)) for r, s, n in cur.fetchall()]
     return RunSummary(date=date, top=top, counted=counted, rejected=rejected)
 
@@ -78,17 +77,5 @@ def invalidate(date: datetime.date) -> None:
     aggregate = AggregateUFOsByState(date=date)  # type: ignore[no-untyped-call]
     top = TopTenStates(date=date)  # type: ignore[no-untyped-call]
     for target in [*aggregate.output().values(), top.output()]:
-        if target.exists():
-            target.dataset.storage.delete([partition_rel(date) + target.flag])
-    load = TopStatesToDatabase(date=date)
-    marker = load.output()
-    with connect(load.connection_settings()) as conn, transaction(conn) as cur:
-        cur.execute(q.TABLE_EXISTS, (marker.marker_table.quoted,))
-        found = cur.fetchone()
-        if found and found[0]:
-            cur.execute(
-                sql.SQL("DELETE FROM {} WHERE update_id = %s AND target_table = %s").format(
-                    marker.marker_table.identifier
-                ),
-                (marker.update_id, marker.table.quoted),
-            )
+        target.remove_flag()
+    TopStatesToDatabase(date=date).output().remove()

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from typing import Any
 
 import luigi
@@ -125,6 +124,7 @@ class TopStatesToDatabase(PostgresTopNTask):
     """Load a date's top states into ``ufo_top_states`` (date, rank, state, sightings)."""
 
     date = luigi.DateParameter()
+    date_param_name = "date"  # RangeDaily backfills via PostgresTopNTask.bulk_complete
     table = "ufo_top_states"
     rank_by = "sightings"
     key_columns = ("state",)
@@ -136,13 +136,3 @@ class TopStatesToDatabase(PostgresTopNTask):
 
     def requires(self) -> TopTenStates:
         return TopTenStates(date=self.date)  # type: ignore[no-untyped-call]
-
-    @classmethod
-    def bulk_complete(cls, parameter_tuples: Iterable[Any]) -> list[Any]:
-        """Return the dates whose load is complete, so RangeDaily can backfill this task.
-
-        Without it RangeDaily falls back to file-system globbing, which a marker row lacks.
-        """
-        # RangeDaily passes functools.partial(cls, **of_params) as ``cls``.
-        factory: Any = cls
-        return [date for date in parameter_tuples if factory(date=date).complete()]

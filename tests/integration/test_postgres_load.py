@@ -349,6 +349,8 @@ def test_hostile_identifiers_are_stored_verbatim(settings: ConnectionSettings) -
             q.delete_partition(spec.table, spec.partition_values),
             q.upsert_marker(spec.marker_table, spec.update_id, spec.table.table),
             q.select_marker(spec.marker_table, "it's %s", spec.table.table),
+            q.select_markers(spec.marker_table, ["it's %s", spec.update_id], spec.table.table),
+            q.delete_marker(spec.marker_table, "it's %s", spec.table.table),
         ):
             assert stmt.as_string(conn) == q.render(stmt)
     target = PostgresMarkerTarget(
@@ -358,6 +360,8 @@ def test_hostile_identifiers_are_stored_verbatim(settings: ConnectionSettings) -
         settings=settings,
     )
     assert target.exists()
+    target.remove()
+    assert not target.exists()
 
 
 def test_existing_table_with_other_columns_is_refused(

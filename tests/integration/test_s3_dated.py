@@ -287,3 +287,22 @@ def test_a_bucket_root_works_like_a_prefix(client: Any, s3_bucket: str) -> None:
     assert gaps.incomplete == (DAY0.replace(day=2),)
     assert gaps.missing == (DAY0.replace(day=3),)
     assert S3DatedTarget(f"s3://{s3_bucket}/", DAY0, client=client).exists()
+
+
+def test_remove_flag_deletes_only_the_flag(client: Any, s3_bucket: str) -> None:
+    target = S3DatedTarget(f"s3://{s3_bucket}/clicks", DAY0, client=client)
+    other = S3DatedTarget(
+        f"s3://{s3_bucket}/clicks", DAY0 + datetime.timedelta(days=1), client=client
+    )
+    write_parts(target, ["part-00000.csv"])
+    write_parts(other, ["part-00000.csv"])
+    sent = count_requests(client)
+    target.remove_flag()
+    assert [method for method, _ in sent.requests] == ["POST"]  # one DeleteObjects
+    assert not target.exists()
+    assert list(target.iter_parts()) == ["part-00000.csv"]  # data stays for the next write
+    assert other.exists()
+    target.remove_flag()  # already gone: no error
+    assert S3DatedTarget.complete_dates(
+        f"s3://{s3_bucket}/clicks", [target.date, other.date], client=client
+    ) == {other.date}

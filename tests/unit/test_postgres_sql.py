@@ -122,6 +122,8 @@ def test_hostile_identifiers_only_appear_quoted(name: str) -> None:
         q.create_marker_table(q.TableName(name)),
         q.upsert_marker(q.TableName(name), "run", table_spec.table),
         q.select_marker(q.TableName(name), "run", table_spec.table),
+        q.select_markers(q.TableName(name), ["run", name], table_spec.table),
+        q.delete_marker(q.TableName(name), "run", table_spec.table),
     ]
     for statement in statements:
         text = q.render(statement)
@@ -166,6 +168,18 @@ def test_delete_copy_and_marker_statements() -> None:
     )
     assert q.render(q.select_marker(marker, "u", s.table)) == (
         "SELECT 1 FROM \"mk\" WHERE update_id = 'u' AND target_table = '\"t\"'"
+    )
+
+
+def test_bulk_marker_lookup_and_delete_statements() -> None:
+    marker, table = q.TableName("mk"), q.TableName("t")
+    assert q.render(q.select_markers(marker, ["a", "it's %s"], table)) == (
+        'SELECT update_id FROM "mk" WHERE target_table = \'"t"\' '
+        "AND update_id = ANY(ARRAY['a', 'it''s %s']::text[])"
+    )
+    assert q.render(q.select_markers(marker, [], table)).endswith("ANY(ARRAY[]::text[])")
+    assert q.render(q.delete_marker(marker, "u", table)) == (
+        "DELETE FROM \"mk\" WHERE update_id = 'u' AND target_table = '\"t\"'"
     )
 
 
