@@ -9,6 +9,7 @@ environment, the boto3 credential chain or ``.pgpass``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -156,3 +157,8 @@ def config_overrides() -> Iterator[Callable[[str, str, str], None]]:
     finally:
         for step in reversed(undo):
             step()
+
+
+def section_values(section: luigi.Config, value_class: type[Any]) -> dict[str, Any]:
+    """Return the options of ``section`` named like the fields of dataclass ``value_class``."""
+    return {f.name: getattr(section, f.name) for f in dataclasses.fields(value_class)}

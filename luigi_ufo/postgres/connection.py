@@ -42,20 +42,11 @@ class ConnectionSettings:
     @classmethod
     def from_config(cls, section: ufo_postgres | None = None) -> ConnectionSettings:
         """Read ``[ufo_postgres]`` now (not at import) unless a section object is given."""
-        if section is None:
-            from luigi_ufo.config import ufo_postgres
+        from luigi_ufo.config import section_values, ufo_postgres
 
+        if section is None:
             section = ufo_postgres()  # type: ignore[no-untyped-call]
-        return cls(
-            dsn=section.dsn,
-            host=section.host,
-            port=section.port,
-            database=section.database,
-            user=section.user,
-            sslmode=section.sslmode,
-            connect_timeout=section.connect_timeout,
-            application_name=section.application_name,
-        )
+        return cls(**section_values(section, cls))
 
     def params(self) -> dict[str, str]:
         """Return libpq keyword parameters; raise ConfigError for a DSN with a password."""

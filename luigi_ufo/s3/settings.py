@@ -46,15 +46,7 @@ class S3Settings:
     @classmethod
     def from_config(cls) -> S3Settings:
         """Read ``[ufo_s3]`` now (luigi.cfg / LUIGI_CONFIG_PATH)."""
-        from luigi_ufo.config import ufo_s3
+        from luigi_ufo.config import section_values, ufo_s3
 
-        section = ufo_s3()  # type: ignore[no-untyped-call]
-        return cls(
-            endpoint_url=section.endpoint_url or None,
-            region=section.region,
-            path_style=section.path_style,
-            retry_mode=section.retry_mode,
-            max_attempts=section.max_attempts,
-            connect_timeout=section.connect_timeout,
-            read_timeout=section.read_timeout,
-        )
+        values = section_values(ufo_s3(), cls)  # type: ignore[no-untyped-call]
+        return cls(**{**values, "endpoint_url": values["endpoint_url"] or None})

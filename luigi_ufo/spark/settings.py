@@ -34,11 +34,9 @@ class SparkSettings(SparkOptions):
     @classmethod
     def from_config(cls) -> SparkSettings:
         """Read ``[ufo_spark]`` now (luigi.cfg / LUIGI_CONFIG_PATH)."""
-        from luigi_ufo.config import ufo_spark
+        from luigi_ufo.config import section_values, ufo_spark
 
-        section = ufo_spark()
-        values = {f.name: getattr(section, f.name) for f in dataclasses.fields(cls)}
-        return cls.of(values)
+        return cls.of(section_values(ufo_spark(), cls))
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> SparkSettings:

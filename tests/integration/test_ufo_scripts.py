@@ -48,11 +48,16 @@ def read_csv(directory: Path) -> list[list[str]]:
         return list(csv.reader(fh))
 
 
+def aggregate_argv(source: Path, out: Path, rejected: Path, *args: str) -> list[str]:
+    """Return the aggregation script's argv for one input and its two outputs."""
+    return ["--input", str(source), "--output", str(out), "--rejected-output", str(rejected), *args]
+
+
 def aggregate(
     spark: Any, tmp_path: Path, source: Path, *args: str
 ) -> tuple[dict[str, int], dict[str, int]]:
     out, rejected = tmp_path / "by_state", tmp_path / "rejected"
-    argv = ["--input", str(source), "--output", str(out), "--rejected-output", str(rejected), *args]
+    argv = aggregate_argv(source, out, rejected, *args)
     assert aggregate_by_state.main(argv, spark=spark) == 0
     states = {s: int(n) for s, n in read_csv(out)[1:]}
     reasons = {r: int(n) for r, n in read_csv(rejected)[1:]}
@@ -197,14 +202,7 @@ def test_cp1252_export_fails_clearly_then_reads_with_its_encoding(
         HEADER + "1/1/19,Montr\xe9al,QC,,,,1/1/19\n1/1/19,Reno,NV,,,\u201cx\u201d,1/1/19\n"
     ).encode("cp1252")
     (raw / "export.csv").write_bytes(data)
-    argv = [
-        "--input",
-        str(raw),
-        "--output",
-        str(tmp_path / "o"),
-        "--rejected-output",
-        str(tmp_path / "r"),
-    ]
+    argv = aggregate_argv(raw, tmp_path / "o", tmp_path / "r")
     assert aggregate_by_state.main(argv, spark=spark) == 2
     err = capsys.readouterr().err
     offset = data.index(b"\xe9")
@@ -223,14 +221,7 @@ def test_wrong_header_fails_and_writes_nothing(
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "export.csv").write_text("id,name\n1,x\n", encoding="utf-8")
-    argv = [
-        "--input",
-        str(raw),
-        "--output",
-        str(tmp_path / "o"),
-        "--rejected-output",
-        str(tmp_path / "r"),
-    ]
+    argv = aggregate_argv(raw, tmp_path / "o", tmp_path / "r")
     assert aggregate_by_state.main(argv, spark=spark) == 2
     assert "is not a NUFORC export" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
