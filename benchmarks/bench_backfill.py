@@ -1,9 +1,10 @@
 """Backfill: 30 and 365 missing dates of AggregateUFOsByState on small dated inputs (local[2]).
 
 (a) Luigi-contrib style: ``RangeDaily --of AggregateUFOsByState --workers 2``, one spark-submit
-(one JVM, one SparkSession) per date; (b) one Spark application for all dates, calling the
-script's ``main(argv, spark)`` per date with a shared session (``spark/backfill_batch.py``).
-Both write the same dated outputs; each run starts from a lake with only the raw partitions.
+(one JVM, one SparkSession) per date; (b) ``SparkBackfill --of AggregateUFOsByState``: one Spark
+application for all dates, calling the script's ``main(argv, spark)`` per date with a shared
+session. Both are run as a user would, ``python -m luigi`` with the local scheduler, and write
+the same dated outputs; each run starts from a lake with only the raw partitions.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ import time
 from pathlib import Path
 
 from benchmarks._common import Row
-from benchmarks._ufo import fresh_dir, remove, sample_file, spark_submit
+from benchmarks._ufo import fresh_dir, remove, sample_file
 from luigi_ufo.dated import dated_target
-from luigi_ufo.ufo.tasks import SMALL_JOB_CONF
 
 NAME = "backfill"
-TITLE = "Backfill of missing dates: one spark-submit per date vs one application (local[2])"
+TITLE = "Backfill of missing dates: RangeDaily (spark-submit per date) vs SparkBackfill (local[2])"
 START = datetime.date(2024, 1, 1)
 
 
@@ -48,32 +48,26 @@ def _fresh(work: Path, raw: Path) -> Path:
     return lake
 
 
-def _per_date(work: Path, raw: Path, dates: list[datetime.date]) -> float:
+def _luigi(work: Path, raw: Path, dates: list[datetime.date], task: list[str]) -> float:
+    """Run ``python -m luigi <task> --start --stop`` on a fresh lake; return its wall time."""
     lake = _fresh(work, raw)
     config = work / "luigi.cfg"
     config.write_text(f"[ufo]\nlake = {lake}\n[ufo_spark]\nmaster = local[2]\n", encoding="utf-8")
     stop = dates[-1] + datetime.timedelta(days=1)
-    argv = [sys.executable, "-m", "luigi", "--module", "luigi_ufo.ufo", "RangeDaily"]
-    argv += ["--of", "AggregateUFOsByState", "--start", dates[0].isoformat()]
-    argv += ["--stop", stop.isoformat(), "--days-back", "100000", "--task-limit", "1000"]
-    argv += ["--workers", "2", "--local-scheduler"]
+    argv = [sys.executable, "-m", "luigi", "--module", "luigi_ufo.ufo", *task]
+    argv += ["--start", dates[0].isoformat(), "--stop", stop.isoformat(), "--local-scheduler"]
     env = {**os.environ, "LUIGI_CONFIG_PATH": str(config)}
     start = time.perf_counter()
     result = subprocess.run(argv, env=env, cwd=work, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     if result.returncode != 0 or not _complete(lake, dates):
-        raise RuntimeError(f"per-date backfill failed:\n{result.stderr[-3000:]}")
+        raise RuntimeError(f"{task[0]} backfill failed:\n{result.stderr[-3000:]}")
     return wall
 
 
-def _one_app(work: Path, raw: Path, dates: list[datetime.date]) -> float:
-    lake = _fresh(work, raw)
-    script = Path(__file__).parent / "spark" / "backfill_batch.py"
-    args = ["--lake", str(lake), "--dates", ",".join(d.isoformat() for d in dates)]
-    wall, _, _ = spark_submit(script, args, SMALL_JOB_CONF)
-    if not _complete(lake, dates):
-        raise RuntimeError("one-application backfill left dates incomplete")
-    return wall
+PER_DATE = ["RangeDaily", "--of", "AggregateUFOsByState", "--workers", "2"]
+PER_DATE += ["--days-back", "100000", "--task-limit", "100000"]
+ONE_APP = ["SparkBackfill", "--of", "AggregateUFOsByState"]
 
 
 def _section(days: int, runs: int) -> list[Row]:
@@ -82,13 +76,16 @@ def _section(days: int, runs: int) -> list[Row]:
     try:
         raw = work / "raw"
         _raw_lake(raw, dates)
-        per_date = [_per_date(work, raw, dates) for _ in range(runs)]
-        one_app = [_one_app(work, raw, dates) for _ in range(runs)]
+        per_date: list[float] = []
+        one_app: list[float] = []
+        for _ in range(runs):  # round-robin: load on the shared machine hits both alike
+            per_date.append(_luigi(work, raw, dates, PER_DATE))
+            one_app.append(_luigi(work, raw, dates, ONE_APP))
     finally:
         remove(work)
     rows = [
         Row("RangeDaily, one spark-submit per date, --workers 2", per_date, baseline=True),
-        Row("one Spark application, main(argv, spark) per date", one_app),
+        Row("SparkBackfill, one application, main(argv, spark) per date", one_app),
     ]
     for row in rows:
         row.extra["s_per_date"] = row.median / days
@@ -96,14 +93,14 @@ def _section(days: int, runs: int) -> list[Row]:
 
 
 def run(quick: bool) -> dict[str, list[Row]]:
-    """Measure each backfill size; quick mode backfills 2 dates once.
+    """Measure each backfill size five times; quick mode backfills 2 dates once.
 
-    ``LUIGI_UFO_BENCH_BACKFILL_DAYS=30`` limits the sizes (365 dates one spark-submit each, five
-    times, takes hours on two cores).
+    365 dates with one spark-submit each take about 20 minutes a run on two cores:
+    ``LUIGI_UFO_BENCH_BACKFILL_365_RUNS`` sets their number of runs (default 5, recorded in the
+    results), ``LUIGI_UFO_BENCH_BACKFILL_DAYS=30`` leaves them out.
     """
-    sizes = [2] if quick else [30, 365]
-    limit = os.environ.get("LUIGI_UFO_BENCH_BACKFILL_DAYS")
-    if limit and not quick:
-        sizes = [n for n in sizes if n <= int(limit)]
-    runs = 1 if quick else 5
-    return {f"{days} missing dates": _section(days, runs) for days in sizes}
+    if quick:
+        return {"2 missing dates": _section(2, 1)}
+    runs = {30: 5, 365: int(os.environ.get("LUIGI_UFO_BENCH_BACKFILL_365_RUNS", "5"))}
+    limit = int(os.environ.get("LUIGI_UFO_BENCH_BACKFILL_DAYS", "365"))
+    return {f"{days} missing dates": _section(days, n) for days, n in runs.items() if days <= limit}

@@ -16,6 +16,7 @@ _PUBLIC = {
     "S3DatedTarget": "luigi_ufo.s3",
     "ExternalSparkScriptTask": "luigi_ufo.spark",
     "PostgresTopNTask": "luigi_ufo.postgres",
+    "SparkBackfill": "luigi_ufo.spark",
 }
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ExternalSparkScriptTask",
     "PostgresTopNTask",
     "S3DatedTarget",
+    "SparkBackfill",
     "__version__",
 ]
 
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from luigi_ufo.dated import DatedTarget
     from luigi_ufo.postgres import PostgresTopNTask
     from luigi_ufo.s3 import S3DatedTarget
-    from luigi_ufo.spark import ExternalSparkScriptTask
+    from luigi_ufo.spark import ExternalSparkScriptTask, SparkBackfill
 
 
 def __getattr__(name: str) -> Any:

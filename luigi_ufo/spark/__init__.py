@@ -1,11 +1,13 @@
 """Submit external PySpark scripts from Luigi: spec -> argv, a runner that owns the process, a task.
 
-``ExternalSparkScriptTask`` is the public entry point; ``SubmitSpec``/``build_argv`` and
-``SparkSubmitRunner`` are usable without Luigi.
+``ExternalSparkScriptTask`` is the public entry point and ``SparkBackfill`` runs many of its dates
+in one application; ``SubmitSpec``/``build_argv`` and ``SparkSubmitRunner`` are usable without
+Luigi.
 """
 
 from __future__ import annotations
 
+from luigi_ufo.spark.backfill import SparkBackfill
 from luigi_ufo.spark.command import SubmitSpec, build_argv, mask
 from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
 from luigi_ufo.spark.settings import SparkSettings
@@ -14,6 +16,7 @@ from luigi_ufo.spark.task import ExternalSparkScriptTask
 __all__ = [
     "ExternalSparkScriptTask",
     "RunResult",
+    "SparkBackfill",
     "SparkSettings",
     "SparkSubmitRunner",
     "SubmitSpec",

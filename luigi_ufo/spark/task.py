@@ -129,24 +129,14 @@ class ExternalSparkScriptTask(luigi.Task):
             script=script,
             name=self.app_name or self.task_id,
             app_args=self.app_options(),
-            uses_s3=any(u.startswith(_S3_SCHEMES) for u in self.input_uris() + self.output_uris()),
+            uses_s3=any_on_s3(self.input_uris() + self.output_uris()),
             secrets=self.secret_values(),
         )
 
     def run(self) -> None:
         """Submit the script, wait for it, then check that every output exists."""
         settings = self.spark_settings()
-        spec = self.submit_spec(settings)
-        runner = SparkSubmitRunner(
-            spec,
-            timeout=settings.timeout,
-            tail_lines=settings.tail_lines,
-            kill_grace_s=settings.kill_grace,
-            on_percent=_callback(self, "set_progress_percentage"),
-            on_status=_callback(self, "set_status_message"),
-            on_tracking_url=_callback(self, "set_tracking_url"),
-        )
-        result = runner.run()
+        result = submit(self, self.submit_spec(settings), settings)
         self.check_outputs(result)
 
     def check_outputs(self, result: RunResult) -> None:
@@ -160,6 +150,25 @@ class ExternalSparkScriptTask(luigi.Task):
                 f"{self.script!r} write every --output and its success flag (Spark's writers "
                 "write _SUCCESS), and do not swallow errors in main()"
             )
+
+
+def submit(task: luigi.Task, spec: SubmitSpec, settings: SparkSettings) -> RunResult:
+    """Run ``spec`` to completion, reporting progress, status and tracking URL to ``task``."""
+    runner = SparkSubmitRunner(
+        spec,
+        timeout=settings.timeout,
+        tail_lines=settings.tail_lines,
+        kill_grace_s=settings.kill_grace,
+        on_percent=_callback(task, "set_progress_percentage"),
+        on_status=_callback(task, "set_status_message"),
+        on_tracking_url=_callback(task, "set_tracking_url"),
+    )
+    return runner.run()
+
+
+def any_on_s3(uris: Sequence[str]) -> bool:
+    """Whether any of ``uris`` is on S3 (spark-submit then gets the s3a settings)."""
+    return any(u.startswith(_S3_SCHEMES) for u in uris)
 
 
 def build_spec(

@@ -28,7 +28,7 @@ def laptop_commands() -> list[str]:
 
 def test_laptop_section_runs_as_written(postgres_dsn: str, tmp_path: Path) -> None:
     commands = laptop_commands()
-    assert len(commands) == 4, commands
+    assert len(commands) == 5, commands
     params = dict(item.split("=", 1) for item in postgres_dsn.split())
     data = Path(tempfile.mkdtemp(prefix="luigi-ufo-tutorial-"))
     data.chmod(0o755)  # the embedded PostgreSQL's unprivileged user must enter it when we are root
@@ -41,7 +41,7 @@ def test_laptop_section_runs_as_written(postgres_dsn: str, tmp_path: Path) -> No
         "PGUSER": params["user"],
         "PGDATABASE": params["dbname"],
     }
-    outputs = []
+    outputs, logs = [], []
     try:
         for command in commands:
             result = subprocess.run(
@@ -54,6 +54,7 @@ def test_laptop_section_runs_as_written(postgres_dsn: str, tmp_path: Path) -> No
             )
             assert result.returncode == 0, (command, result.stderr[-4000:])
             outputs.append(result.stdout)
+            logs.append(result.stderr)
     finally:
         shutil.rmtree(data, ignore_errors=True)
 
@@ -65,11 +66,18 @@ def test_laptop_section_runs_as_written(postgres_dsn: str, tmp_path: Path) -> No
     assert [(s, int(n.replace(",", ""))) for s, n in rows] == expected
     assert f"counted {counts.counted:,}" in table
 
+    backfill = logs[4]  # python -m luigi exits 0 even when a task fails: read its summaries
+    assert backfill.count("This progress looks :)") == 6, backfill[-4000:]
+    for of in ("AggregateUFOsByState", "TopTenStates"):
+        assert f"ran successfully:\n    - 1 SparkBackfill(of={of}, start=2024-01-16" in backfill
+    days = [datetime.date(2024, 1, 16) + datetime.timedelta(days=i) for i in range(4)]
     with psycopg2.connect(postgres_dsn) as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT state, sightings FROM ufo_top_states WHERE date = %s ORDER BY rank",
-            (datetime.date(2024, 1, 16),),
-        )
-        assert cur.fetchall() == expected
+        for day in days:  # the first by the Luigi way, the others by the backfill
+            cur.execute(
+                "SELECT state, sightings FROM ufo_top_states WHERE date = %s ORDER BY rank",
+                (day,),
+            )
+            assert cur.fetchall() == expected, day
     conn.close()
-    assert (tmp_path / "lake" / "ufo" / "top_states" / "2024-01-16" / "_SUCCESS").exists()
+    for day in days:
+        assert (tmp_path / "lake" / "ufo" / "top_states" / day.isoformat() / "_SUCCESS").exists()

@@ -1,0 +1,145 @@
+"""SparkBackfill on real spark-submit (local[2]): many dates in one application, failures, rerun."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import luigi
+import pytest
+
+from luigi_ufo.dated import DatedTarget, DatedTaskMixin, dated_target
+from luigi_ufo.errors import BackfillError
+from luigi_ufo.spark import ExternalSparkScriptTask, SparkBackfill
+from luigi_ufo.ufo.sample import SampleSummary, write_sample
+from luigi_ufo.ufo.tasks import SMALL_JOB_CONF, AggregateUFOsByState
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SetConfig = Callable[[str, str, str], None]
+DAYS = [datetime.date(2024, 5, 1) + datetime.timedelta(days=i) for i in range(3)]
+
+#: A user's script outside the package: its RDD closure calls a module-level function, so the
+#: batch driver must ship the (not importable) module to the Python workers by value.
+WORDS_SCRIPT = textwrap.dedent(
+    """
+    import argparse
+
+
+    def shout(word):
+        return word.upper() + "!"
+
+
+    def main(argv=None, spark=None):
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--input", nargs="+", required=True)
+        parser.add_argument("--output", nargs="+", required=True)
+        args = parser.parse_args(argv)
+        words = spark.sparkContext.textFile(args.input[0]).flatMap(str.split)
+        if "explode" in words.collect():
+            raise RuntimeError("explode found in " + args.input[0])
+        rows = sorted(words.map(shout).collect())
+        spark.createDataFrame([(w,) for w in rows], "word string").coalesce(1).write.csv(
+            args.output[0]
+        )
+        return 0
+    """
+)
+
+
+class Words(DatedTaskMixin, ExternalSparkScriptTask):
+    date = luigi.DateParameter()
+    root = luigi.Parameter()
+    script = "words.py"
+    conf = SMALL_JOB_CONF
+
+    def output(self) -> DatedTarget:
+        return DatedTarget(f"{self.root}/shouted", self.date)
+
+    def app_options(self) -> list[str]:
+        return ["--input", f"{self.root}/words/{self.date}.txt", "--output", self.output().path]
+
+
+def put_raw(lake: Path, day: datetime.date, source: Path) -> None:
+    target = dated_target(str(lake / "ufo" / "raw"), day)
+    if target.exists():
+        target.remove_flag()
+        (lake / "ufo" / "raw" / day.isoformat() / "export.csv").unlink()
+    with target.writer() as writer:
+        writer.put_file("export.csv", str(source))
+
+
+def state_counts(lake: Path, day: datetime.date) -> dict[str, int]:
+    with (lake / "ufo" / "by_state" / day.isoformat() / "part-00000.csv").open() as fh:
+        return {row["state"]: int(row["sightings"]) for row in csv.DictReader(fh)}
+
+
+def test_ufo_dates_in_one_application_a_bad_date_fails_alone_and_a_rerun_finishes_it(
+    tmp_path: Path, luigi_config: SetConfig, spark_local_master: str
+) -> None:
+    lake = tmp_path / "lake"
+    luigi_config("ufo", "lake", str(lake))
+    luigi_config("ufo_spark", "master", spark_local_master)
+    samples: dict[datetime.date, SampleSummary] = {
+        day: write_sample(tmp_path / f"{day}.csv", 400, seed=i) for i, day in enumerate(DAYS)
+    }
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,where\n2024-05-02,Tucson\n", encoding="utf-8")
+    for day, sample in samples.items():
+        put_raw(lake, day, bad if day == DAYS[1] else sample.path)
+    task = SparkBackfill(
+        of=AggregateUFOsByState, start=DAYS[0], stop=DAYS[-1] + datetime.timedelta(days=1)
+    )
+
+    with pytest.raises(BackfillError) as info:
+        task.run()
+    message = str(info.value)
+    assert message.startswith("1 of 3 date(s) of AggregateUFOsByState are still incomplete")
+    assert "2024-05-02; the other 2 completed" in message
+    assert f"2024-05-02 failed: aggregate_by_state: error: {lake}/ufo/raw/2024-05-02" in message
+    assert "is not a NUFORC export" in message
+    for day in (DAYS[0], DAYS[2]):
+        assert state_counts(lake, day) == dict(samples[day].states)
+    assert task.missing_dates() == [DAYS[1]]
+
+    put_raw(lake, DAYS[1], samples[DAYS[1]].path)
+    assert luigi.build([task], local_scheduler=True, log_level="WARNING")
+    assert task.complete()
+    assert state_counts(lake, DAYS[1]) == dict(samples[DAYS[1]].states)
+    assert state_counts(lake, DAYS[0]) == dict(samples[DAYS[0]].states)  # not rewritten
+
+
+def test_a_users_script_with_closures_runs_per_date_and_its_traceback_surfaces(
+    tmp_path: Path, luigi_config: SetConfig, spark_local_master: str
+) -> None:
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "words.py").write_text(WORDS_SCRIPT, encoding="utf-8")
+    luigi_config("ufo_spark", "scripts_dir", str(scripts))
+    luigi_config("ufo_spark", "master", spark_local_master)
+    luigi_config("ufo_spark", "conf", json.dumps({"spark.ui.enabled": "false"}))
+    (tmp_path / "words").mkdir()
+    texts = {DAYS[0]: "b a", DAYS[1]: "c explode", DAYS[2]: "d"}
+    for day, text in texts.items():
+        (tmp_path / "words" / f"{day}.txt").write_text(text + "\n", encoding="utf-8")
+    task = SparkBackfill(
+        of=Words,
+        start=DAYS[0],
+        stop=DAYS[-1] + datetime.timedelta(days=1),
+        of_params={"root": str(tmp_path)},
+    )
+
+    with pytest.raises(BackfillError) as info:
+        task.run()
+    message = str(info.value)
+    assert "incomplete after the backfill: 2024-05-02;" in message
+    assert "Traceback (most recent call last)" in message
+    assert f"RuntimeError: explode found in {tmp_path}/words/2024-05-02.txt" in message
+    shouted = {day: (tmp_path / "shouted" / day.isoformat()).glob("part-*.csv") for day in DAYS}
+    assert [p.read_text().split() for p in shouted[DAYS[0]]] == [["A!", "B!"]]
+    assert [p.read_text().split() for p in shouted[DAYS[2]]] == [["D!"]]
+    assert not (tmp_path / "shouted" / "2024-05-02" / "_SUCCESS").exists()
