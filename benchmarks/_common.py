@@ -140,6 +140,8 @@ def write_result(
         "quick": quick,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine_facts(),
+        # The benchmarks' own knobs (run counts, size limits) as set for this run.
+        "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("LUIGI_UFO_BENCH_")},
         "sections": {k: [asdict(r) | r.summary() for r in v] for k, v in sections.items()},
     }
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")

@@ -50,8 +50,9 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
             continue
         data = json.loads(path.read_text(encoding="utf-8"))
         parts.append(f"## {data['title']}\n")
+        knobs = "".join(f"{k}={v} " for k, v in data.get("env", {}).items())
         parts.append(
-            f"`python -m benchmarks --only {data['name']}`, measured {data['when']} on "
+            f"`{knobs}python -m benchmarks --only {data['name']}`, measured {data['when']} on "
             f"{_machine(data['machine'])}.\n"
         )
         for section, raw in data["sections"].items():

@@ -96,6 +96,9 @@ class SparkBackfill(luigi.Task):
             return
         tasks = [self.task_for(d) for d in missing]
         settings = tasks[0].spark_settings()
+        if settings.timeout is not None:
+            # The task's timeout is per date: each date would have had that long on its own.
+            settings = dataclasses.replace(settings, timeout=settings.timeout * len(tasks))
         script = resolve_script(tasks[0].script, settings.scripts_dir)
         logger.info(
             "%s: %d date(s) of %s in one application, script %s (sha256 %s)",
@@ -135,7 +138,8 @@ class SparkBackfill(luigi.Task):
                 submit(self, spec, settings)
             except SparkSubmitError as exc:
                 failure = exc
-        left = [d for d in self.missing_dates() if d in set(missing)]
+        attempted = set(missing)
+        left = [d for d in self.missing_dates() if d in attempted]
         if left:
             raise BackfillError(_incomplete_message(self, left, len(missing), failure))
         if failure is not None:
@@ -159,6 +163,12 @@ def _incomplete_message(
     ]
     if failure is not None:
         lines.append(str(failure))
+    else:
+        lines.append(
+            "spark-submit exited 0, so the script returned 0 for these dates without writing "
+            "every output and its success flag: make main() write every --output and return "
+            "non-zero on error"
+        )
     return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ from luigi_ufo.dated import DatedTarget, DatedTaskMixin, dated_target
 from luigi_ufo.errors import BackfillError
 from luigi_ufo.spark import ExternalSparkScriptTask, SparkBackfill
 from luigi_ufo.ufo.sample import SampleSummary, write_sample
-from luigi_ufo.ufo.tasks import SMALL_JOB_CONF, AggregateUFOsByState
+from luigi_ufo.ufo.tasks import SMALL_JOB_CONF, AggregateUFOsByState, ImportUFOExport
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -143,3 +143,36 @@ def test_a_users_script_with_closures_runs_per_date_and_its_traceback_surfaces(
     assert [p.read_text().split() for p in shouted[DAYS[0]]] == [["A!", "B!"]]
     assert [p.read_text().split() for p in shouted[DAYS[2]]] == [["D!"]]
     assert not (tmp_path / "shouted" / "2024-05-02" / "_SUCCESS").exists()
+
+
+def test_dates_on_s3_through_s3a_in_one_application(
+    s3_endpoint: str,
+    s3_bucket: str,
+    s3a_jars: list[str],
+    tmp_path: Path,
+    luigi_config: SetConfig,
+    spark_local_master: str,
+) -> None:
+    import boto3
+
+    luigi_config("ufo", "lake", f"s3://{s3_bucket}/lake")
+    luigi_config("ufo_s3", "endpoint_url", s3_endpoint)
+    luigi_config("ufo_s3", "path_style", "true")
+    luigi_config("ufo_spark", "master", spark_local_master)
+    luigi_config("ufo_spark", "jars", json.dumps(s3a_jars))
+    samples = {
+        day: write_sample(tmp_path / f"{day}.csv", 300, seed=i) for i, day in enumerate(DAYS)
+    }
+    for day, sample in samples.items():
+        ImportUFOExport(date=day, source=str(sample.path)).run()
+    task = SparkBackfill(of=AggregateUFOsByState, start=DAYS[0], stop=DAYS[-1])  # two dates
+
+    assert luigi.build([task], local_scheduler=True, log_level="WARNING")
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    for day in DAYS[:2]:
+        key = f"lake/ufo/by_state/{day}/part-00000.csv"
+        text = s3.get_object(Bucket=s3_bucket, Key=key)["Body"].read().decode()
+        counts = {row["state"]: int(row["sightings"]) for row in csv.DictReader(text.splitlines())}
+        assert counts == dict(samples[day].states)
+    assert task.complete()
+    assert not AggregateUFOsByState(date=DAYS[2]).complete()  # --stop is exclusive

@@ -229,3 +229,28 @@ def test_find_file_falls_back_to_the_shipped_basename(
     assert batch_main.find_file("/elsewhere/m.json") == "m.json"
     with pytest.raises(FileNotFoundError, match="not found"):
         batch_main.find_file("/elsewhere/none.json")
+
+
+def test_the_timeout_is_per_date(
+    tmp_path: Path, scripts_dir: Path, luigi_config: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    luigi_config("ufo_spark", "timeout", "90")
+    seen: dict[str, Any] = {}
+
+    def fake_submit(task: Any, spec: Any, settings: Any) -> None:
+        seen["timeout"] = settings.timeout
+        for day in DAYS:
+            flag(tmp_path, "out", day)
+
+    monkeypatch.setattr(backfill, "submit", fake_submit)
+    flag(tmp_path, "out", DAYS[0])
+    backfill_of(tmp_path).run()
+    assert seen["timeout"] == 270  # three missing dates
+
+
+def test_a_script_that_exits_0_without_writing_is_named(
+    tmp_path: Path, scripts_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backfill, "submit", lambda task, spec, settings: None)
+    with pytest.raises(BackfillError, match=r"(?s)4 of 4 date.*returned 0 for these dates"):
+        backfill_of(tmp_path).run()
