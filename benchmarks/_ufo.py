@@ -13,6 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from luigi_ufo.scripts.aggregate_by_state import US_STATES
+
 from luigi_ufo.spark.settings import default_spark_submit
 from luigi_ufo.ufo.sample import write_sample
 
@@ -22,12 +24,6 @@ SCRIPTS = REPO / "src" / "spark"
 CACHE = Path(
     os.environ.get("LUIGI_UFO_BENCH_CACHE", Path(tempfile.gettempdir()) / "luigi-ufo-bench")
 )
-US_STATES = (
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
-    "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
-    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
-    "VT", "VA", "WA", "WV", "WI", "WY",
-)  # fmt: skip
 # Stage times, not "Job N finished ... took": with adaptive execution a shuffle map stage runs as
 # a job of its own that logs no such line.
 _STAGE_TOOK = re.compile(r"(?:ShuffleMapStage|ResultStage) \d+ \(.*\) finished in (\d+) ms")
@@ -85,7 +81,7 @@ def duckdb_r1(path: Path, con: Any = None) -> Counter[str]:
     import duckdb
 
     con = con or duckdb.connect()
-    states = ", ".join(f"'{s}'" for s in US_STATES)
+    states = ", ".join(f"'{s}'" for s in sorted(US_STATES))
     query = f"""
         SELECT upper(trim("State")) AS state, count(*) AS n
         FROM read_csv(?, header = true, all_varchar = true, quote = '"', escape = '"',

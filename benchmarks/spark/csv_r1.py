@@ -8,12 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-US_STATES = (
-    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
-    "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
-    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
-    "VT", "VA", "WA", "WV", "WI", "WY",
-)  # fmt: skip
+from luigi_ufo.scripts.aggregate_by_state import US_STATES  # rule R1's one state list
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         args.input, header=True, multiLine=True, quote='"', escape='"', inferSchema=False
     )
     state = F.upper(F.trim(F.col("State")))
-    rows = df.where(state.isin(list(US_STATES))).groupBy(state.alias("state")).count().collect()
+    rows = df.where(state.isin(sorted(US_STATES))).groupBy(state.alias("state")).count().collect()
     for row in sorted(rows, key=lambda r: (-r["count"], r["state"])):
         print(f"{row['state']},{row['count']}")
     spark.stop()
