@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from luigi_ufo.errors import ServiceError
-from luigi_ufo.net import free_port
+from luigi_ufo.net import free_ports
 from luigi_ufo.testing._process import ServiceProcess
 from luigi_ufo.testing._service import http_get, wait_until
 from luigi_ufo.testing.backend import ENV_VARS, Backend, select_backend
@@ -185,7 +185,8 @@ def _start_native() -> SparkCluster:
     for sub in ("logs", "local", "work"):
         (base / sub).mkdir()
     env = daemon_env(home, base, os.environ)
-    port, webui = free_port(HOST), free_port(HOST)
+    # All four at once: the worker's ports must not be the master's, which it binds seconds later.
+    port, webui, worker_port, worker_webui = free_ports(4, HOST)
     cluster = SparkCluster(
         master_url=f"spark://{HOST}:{port}",
         web_url=f"http://{HOST}:{webui}",
@@ -205,8 +206,8 @@ def _start_native() -> SparkCluster:
                 home,
                 master_url=cluster.master_url,
                 host=HOST,
-                port=free_port(HOST),
-                webui_port=free_port(HOST),
+                port=worker_port,
+                webui_port=worker_webui,
                 work_dir=base / "work",
             ),
             log=base / "worker.log",
@@ -233,7 +234,7 @@ def _start_docker() -> SparkCluster:
 
     # Host networking: executors in the container must reach the driver, which runs on the host.
     # Executors there run the image's python3, not sys.executable: pure-JVM and SQL jobs only.
-    port, webui = free_port(HOST), free_port(HOST)
+    port, webui = free_ports(2, HOST)
     command = (
         f"/opt/spark/bin/spark-class org.apache.spark.deploy.master.Master --host {HOST} "
         f"--port {port} --webui-port {webui} & "

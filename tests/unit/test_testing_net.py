@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import socket
 
-from luigi_ufo.net import free_port
+from luigi_ufo.net import free_port, free_ports
 
 
 def test_free_port_is_bindable_on_loopback() -> None:
@@ -18,3 +18,16 @@ def test_free_port_skips_a_port_in_use() -> None:
         held.listen()
         taken = held.getsockname()[1]
         assert all(free_port("127.0.0.1") != taken for _ in range(20))
+
+
+def test_free_ports_are_distinct_and_bindable() -> None:
+    for _ in range(50):
+        ports = free_ports(4)
+        assert len(set(ports)) == 4
+    sockets = [socket.socket() for _ in ports]
+    try:
+        for sock, port in zip(sockets, ports, strict=True):
+            sock.bind(("127.0.0.1", port))
+    finally:
+        for sock in sockets:
+            sock.close()
