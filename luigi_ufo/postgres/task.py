@@ -82,24 +82,29 @@ class PostgresTopNTask(luigi.Task):
                 return AggregateByState(self.date)
     """
 
-    table: Any = None
-    n: Any = 10
-    rank_by: Any = None
-    key_columns: Sequence[str] | None = None
-    group_by: Sequence[str] = ()
-    ties: Ties = "stable"
-    partition_columns: Mapping[str, str] | None = None
-    column_types: Mapping[str, str] = {}  # read-only declarative default
-    rank_column: str = "rank"
-    skip_bad_rows: bool = False
-    lock_partition: bool = True
-    marker_table: str | None = None
+    # ClassVar: declarations of the class, not constructor fields (luigi's mypy plugin would
+    # otherwise turn them into __init__ arguments and reject a subclass's own parameters).
+    table: ClassVar[Any] = None
+    n: ClassVar[Any] = 10
+    rank_by: ClassVar[Any] = None
+    key_columns: ClassVar[Sequence[str] | None] = None
+    group_by: ClassVar[Sequence[str]] = ()
+    ties: ClassVar[Ties] = "stable"
+    partition_columns: ClassVar[Mapping[str, str] | None] = None
+    column_types: ClassVar[Mapping[str, str]] = {}  # read-only declarative default
+    rank_column: ClassVar[str] = "rank"
+    skip_bad_rows: ClassVar[bool] = False
+    lock_partition: ClassVar[bool] = True
+    marker_table: ClassVar[str | None] = None
     # Parameter that range tools (RangeDaily) vary; None: the first positional one, as in Luigi.
     date_param_name: ClassVar[str | None] = None
 
-    # Set by run(): what the last load read and wrote (None before a run).
-    read_result: ReadResult | None = None
-    load_result: LoadResult | None = None
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        # Set by run(): what the last load read and wrote. Instance attributes assigned here,
+        # not annotated in the class body, so luigi's mypy plugin does not take them for fields.
+        self.read_result: ReadResult | None = None
+        self.load_result: LoadResult | None = None
 
     def rows(self) -> Iterable[Mapping[str, Any]] | None:
         """Return in-memory dict rows to rank, or None to read ``self.input()``."""

@@ -130,9 +130,10 @@ class TopStatesToDatabase(PostgresTopNTask):
     key_columns = ("state",)
     column_types = {"state": "text", "sightings": "bigint"}  # noqa: RUF012 - read-only spec
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.n = UfoSettings.from_config().top
+    @property
+    def n(self) -> int:
+        """Return ``[ufo] top``, read when asked, like TopTenStates' ``--top``."""
+        return UfoSettings.from_config().top
 
     def requires(self) -> TopTenStates:
         return TopTenStates(date=self.date)  # type: ignore[no-untyped-call]
