@@ -4,62 +4,151 @@
 ``TopStatesToDatabase`` for it: a local lake directory, Spark ``local[*]``, an embedded
 PostgreSQL and Luigi's local scheduler, unless luigi.cfg configures ``[ufo]``, ``[ufo_spark]``,
 ``[ufo_postgres]`` or a central scheduler. ``luigi-ufo demo`` does the same on a generated sample.
+``luigi-ufo db start|stop|status|url|psql`` manages the per-user PostgreSQL outside a run.
+
+Exit status: 0 success; 1 the pipeline failed (a task failed, scheduling failed, a service could
+not be started); 2 bad input, usage or configuration; 3 ``db status|url|psql``: the server is not
+running; 130 interrupted (Ctrl-C, SIGINT); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
+import contextlib
 import datetime
 import json
+import os
+import re
+import shutil
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, NoReturn
 
 import luigi
 
+from luigi_ufo.cli_progress import ProgressSink, Quiet, open_display, reporting
 from luigi_ufo.config import config_overrides
-from luigi_ufo.errors import LuigiUfoError, PipelineFailedError
+from luigi_ufo.errors import ConfigError, LuigiUfoError, PipelineFailedError, ServiceError
 from luigi_ufo.ufo import embedded
 from luigi_ufo.ufo.inputs import check_export
 from luigi_ufo.ufo.settings import UfoSettings, data_dir
 
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NOT_RUNNING = 3
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
 _TIMINGS: dict[str, float] = {}
+_FAILURES: list[str] = []
 
 
 def _record_time(task: luigi.Task, seconds: float) -> None:
     _TIMINGS[type(task).__name__] = seconds
 
 
+def _record_failure(task: luigi.Task, exception: BaseException) -> None:
+    _FAILURES.append(f"{task} failed: {exception}")
+
+
 luigi.Task.event_handler(luigi.Event.PROCESSING_TIME)(_record_time)  # type: ignore[no-untyped-call]
+luigi.Task.event_handler(luigi.Event.FAILURE)(_record_failure)  # type: ignore[no-untyped-call]
 
 
 def _say(message: str) -> None:
     print(f"luigi-ufo: {message}", file=sys.stderr, flush=True)
 
 
-def _date(text: str) -> datetime.date:
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every cleanup on the way out runs."""
+
+
+# -- argument parsing ---------------------------------------------------------------------------
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(text: str) -> datetime.date:
+    """Return the date ``text`` names in the one accepted form, YYYY-MM-DD."""
+    if _ISO_DATE.fullmatch(text):
+        try:
+            return datetime.date.fromisoformat(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(
+                f"date {text!r} is not a calendar date ({exc}); write it as YYYY-MM-DD"
+            ) from None
+    compact = re.fullmatch(r"([0-9]{4})([0-9]{2})([0-9]{2})", text)
+    fix = f"write it as {'-'.join(compact.groups())}" if compact else "e.g. 2024-01-15"
+    raise argparse.ArgumentTypeError(f"date {text!r} is not YYYY-MM-DD; {fix}")
+
+
+def text_encoding_problem(name: str) -> str | None:
+    """Return why ``name`` cannot decode an export (unknown, not a text codec), or None."""
     try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"date {text!r} is not YYYY-MM-DD") from None
+        codecs.lookup(name)
+    except LookupError:
+        return f"encoding {name!r} is unknown; use a Python codec name such as utf-8 or cp1252"
+    try:
+        "a".encode(name)
+    except (LookupError, UnicodeError):  # rot13, base64, zlib: not bytes <-> text codecs
+        return (
+            f"encoding {name!r} is not a text encoding (it does not turn bytes into text); "
+            "use the file's character encoding, such as utf-8 or cp1252"
+        )
+    return None
+
+
+def _encoding(text: str) -> str:
+    problem = text_encoding_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one ``luigi-ufo: error:`` line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        _say(f"error: {message} (see {self.prog} --help)")
+        raise SystemExit(EXIT_USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``luigi-ufo`` argument parser."""
-    parser = argparse.ArgumentParser(prog="luigi-ufo", description=__doc__.split("\n")[0])
+    parser = _Parser(
+        prog="luigi-ufo",
+        description=__doc__.split("\n")[0],
+        epilog="exit status: 0 ok, 1 pipeline failed, 2 bad input/usage/config, "
+        "3 database not running (db), 130 interrupted, 143 terminated",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--date", type=_date, default=None, help="partition date (default: today)")
+        p.add_argument(
+            "--date",
+            type=parse_date,
+            default=None,
+            help="partition date YYYY-MM-DD (default: today)",
+        )
         p.add_argument("--top", type=int, default=None, help="N of the top-N table (default 10)")
         p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-        p.add_argument("--verbose", action="store_true", help="show Luigi's and Spark's logs")
+        shown = p.add_mutually_exclusive_group()
+        shown.add_argument("--verbose", action="store_true", help="show Luigi's and Spark's logs")
+        shown.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     run = sub.add_parser("run", help="run the pipeline on a NUFORC export (CSV, gzip as is)")
     run.add_argument("--input", required=True, help="the export file")
-    run.add_argument("--encoding", default=None, help="e.g. utf-8 (default), cp1252")
+    run.add_argument(
+        "--encoding", type=_encoding, default=None, help="e.g. utf-8 (default), cp1252"
+    )
     run.add_argument("--delimiter", default=None, help="',' (default) or 'tab'")
     run.add_argument("--country-rule", choices=["us-or-blank", "us", "any"], default=None)
     run.add_argument("--decode-errors", choices=["strict", "replace"], default=None)
@@ -68,7 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rows", type=int, default=20_000, help="sample size (default 20000)")
     demo.add_argument("--seed", type=int, default=0)
     common(demo)
+    db = sub.add_parser("db", help="the per-user PostgreSQL: start, stop, status, url, psql")
+    actions = db.add_subparsers(dest="action", required=True)
+    actions.add_parser("start", help="start it and keep it running (runs leave it up)")
+    actions.add_parser("stop", help="stop it (once no run uses it)")
+    actions.add_parser("status", help="print its URL and PID, or exit 3 if it is not running")
+    actions.add_parser("url", help="print its libpq URL (for psql, psycopg2, luigi.cfg's dsn)")
+    psql = actions.add_parser("psql", help="open psql on it; arguments after -- go to psql")
+    psql.add_argument("psql_args", nargs="*", metavar="-- PSQL_ARG")
     return parser
+
+
+# -- the pipeline -------------------------------------------------------------------------------
 
 
 def _apply_overrides(args: argparse.Namespace, set_option: Callable[[str, str, str], None]) -> None:
@@ -78,20 +178,38 @@ def _apply_overrides(args: argparse.Namespace, set_option: Callable[[str, str, s
             set_option("ufo", key, str(value))
 
 
-def _build(task: luigi.Task, verbose: bool) -> None:
+def _build(task: luigi.Task, verbose: bool, sink: ProgressSink) -> None:
     local = embedded.use_local_scheduler()
-    result = luigi.build(  # type: ignore[no-untyped-call]
-        [task],
-        local_scheduler=local,
-        detailed_summary=True,
-        log_level="INFO" if verbose else "WARNING",
-    )
+    _FAILURES.clear()
+    with reporting(sink) as factory:
+        result = luigi.build(  # type: ignore[no-untyped-call]
+            [task],
+            worker_scheduler_factory=factory,
+            local_scheduler=local,
+            detailed_summary=True,
+            # Failures are reported below, once, without Luigi's tracebacks (--verbose has them).
+            log_level="INFO" if verbose else "CRITICAL",
+        )
     ok = result.status.name in ("SUCCESS", "SUCCESS_WITH_RETRY")
     if not (result.scheduling_succeeded and ok):
+        failures = "".join(f"{message}\n" for message in _FAILURES)
         raise PipelineFailedError(
-            f"the pipeline for {task} did not finish ({result.status.name}):\n"
+            f"the pipeline for {task} did not finish ({result.status.name}):\n{failures}"
             f"{result.summary_text}\nrerun with --verbose for Luigi's and Spark's logs"
         )
+
+
+@contextlib.contextmanager
+def _step(sink: ProgressSink, name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    sink.started(name, name)
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        sink.finished(name, ok)
+        _TIMINGS[name] = time.perf_counter() - started
 
 
 def run_pipeline(
@@ -100,32 +218,41 @@ def run_pipeline(
     set_option: Callable[[str, str, str], None],
     *,
     verbose: bool = False,
+    sink: ProgressSink | None = None,
 ) -> dict[str, Any]:
     """Import ``source`` for ``date``, build the pipeline and return the ``--json`` document."""
     from luigi_ufo.ufo.results import invalidate, read_summary
     from luigi_ufo.ufo.tasks import ImportUFOExport, TopStatesToDatabase
 
+    sink = sink or Quiet()
     settings = UfoSettings.from_config()
+    problem = text_encoding_problem(settings.encoding)
+    if problem is not None:
+        raise ConfigError(f"[ufo] {problem}")
     _TIMINGS.clear()
     start = time.perf_counter()
-    layout = check_export(
-        source,
-        encoding=settings.encoding,
-        delimiter=settings.delimiter,
-        decode_errors=settings.decode_errors,
-    )
-    java = embedded.find_java()
+    with _step(sink, "check input"):
+        layout = check_export(
+            source,
+            encoding=settings.encoding,
+            delimiter=settings.delimiter,
+            decode_errors=settings.decode_errors,
+        )
+        java = embedded.find_java()
     _say(f"{source}: {layout} layout, {settings.encoding}; lake {settings.lake}; java {java}")
-    _TIMINGS["check input"] = time.perf_counter() - start
-    with embedded.embedded_postgres(set_option) as dsn:
-        _TIMINGS["PostgreSQL start"] = time.perf_counter() - start - _TIMINGS["check input"]
-        if dsn:
-            _say(f"embedded PostgreSQL ({dsn}), data in {data_dir() / 'postgres'}")
-        began = time.perf_counter()
-        ImportUFOExport(date=date, source=source).run()  # type: ignore[no-untyped-call]
-        invalidate(date)
-        _TIMINGS["ImportUFOExport"] = time.perf_counter() - began
-        _build(TopStatesToDatabase(date=date), verbose)
+    with contextlib.ExitStack() as stack:
+        with _step(sink, "PostgreSQL start"):
+            status = stack.enter_context(embedded.embedded_postgres(set_option, _say))
+        if status is not None:
+            how = "already running, shared" if status.adopted else "started"
+            _say(
+                f"embedded PostgreSQL {status.url} (pid {status.pid}, {how}), "
+                f"data in {data_dir() / 'postgres'}"
+            )
+        with _step(sink, "ImportUFOExport"):
+            ImportUFOExport(date=date, source=source).run()  # type: ignore[no-untyped-call]
+            invalidate(date)
+        _build(TopStatesToDatabase(date=date), verbose, sink)
         summary = read_summary(date)
     _TIMINGS["total"] = time.perf_counter() - start
     _say(", ".join(f"{name} {sec:.1f} s" for name, sec in _TIMINGS.items()))
@@ -160,28 +287,129 @@ def _demo_input(rows: int, seed: int) -> str:
     return str(path)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``luigi-ufo`` command; return the exit status."""
-    args = build_parser().parse_args(argv)
+def _run_command(args: argparse.Namespace) -> int:
     if args.top is not None and args.top < 1:
         _say(f"error: --top {args.top!r} must be at least 1")
-        return 2
+        return EXIT_USAGE
     date = args.date or datetime.datetime.now(datetime.timezone.utc).date()
+    sink = open_display(quiet=args.quiet, stream=sys.stderr)
     try:
         with config_overrides() as set_option:
             _apply_overrides(args, set_option)
             source = args.input if args.command == "run" else _demo_input(args.rows, args.seed)
             doc = run_pipeline(
-                str(Path(source).expanduser()), date, set_option, verbose=args.verbose
+                str(Path(source).expanduser()), date, set_option, verbose=args.verbose, sink=sink
             )
-    except PipelineFailedError as exc:
-        _say(f"error: {exc}")
-        return 1
-    except LuigiUfoError as exc:
-        _say(f"error: {exc}")
-        return 2
+    finally:
+        sink.close()
     print(json.dumps(doc) if args.json else render_table(doc))
-    return 0
+    return EXIT_OK
+
+
+# -- the per-user database ----------------------------------------------------------------------
+
+
+def _db_command(args: argparse.Namespace) -> int:
+    server = embedded.per_user_server(_say)
+    where = f"data in {str(server.base_dir)!r}"
+    if args.action == "start":
+        status = server.start_kept()
+        how = "was already running" if status.adopted else "started"
+        _say(f"PostgreSQL {how} (pid {status.pid}), {where}; it runs until `luigi-ufo db stop`")
+        print(status.url)
+        return EXIT_OK
+    if args.action == "stop":
+        _say(f"PostgreSQL {server.stop()}, {where}")
+        return EXIT_OK
+    running = server.status()
+    if args.action == "status":
+        if running is None:
+            print(f"not running ({where}); start it with `luigi-ufo db start`")
+            return EXIT_NOT_RUNNING
+        who = "kept by `luigi-ufo db start`" if running.kept else "started by a luigi-ufo run"
+        print(f"running {running.url} pid {running.pid} ({who}; {where})")
+        return EXIT_OK
+    if args.action == "url":
+        url = server.url()
+        if url is not None:
+            print(url)
+        if running is None:
+            _say(f"PostgreSQL is not running ({where}); start it with `luigi-ufo db start`")
+            return EXIT_NOT_RUNNING
+        return EXIT_OK
+    if running is None:
+        _say(f"PostgreSQL is not running ({where}); start it with `luigi-ufo db start`")
+        return EXIT_NOT_RUNNING
+    return _exec_psql(running.url, args.psql_args)
+
+
+def _exec_psql(url: str, extra: list[str]) -> int:
+    from luigi_ufo.postgres.server import find_bindir
+
+    bindir = find_bindir()
+    candidates = [str(bindir / "psql")] if bindir is not None else []
+    found = next((c for c in candidates if os.access(c, os.X_OK)), None) or shutil.which("psql")
+    if found is None:
+        raise ConfigError(
+            "psql was not found beside the PostgreSQL server binaries or on PATH; install the "
+            f"PostgreSQL client (e.g. apt-get install postgresql-client) or connect to {url}"
+        )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(found, [found, url, *extra])  # noqa: S606 - an argv list, no shell
+
+
+# -- entry point --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[list[int]]:
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt; yield the signals received."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``luigi-ufo`` command; return the exit status."""
+    args = build_parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    code = EXIT_FAILED
+    with _interrupts() as received:
+        try:
+            code = _db_command(args) if args.command == "db" else _run_command(args)
+        except KeyboardInterrupt as exc:
+            received.append(signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+        except PipelineFailedError as exc:
+            if not received:
+                _say(f"error: {exc}")
+        except ServiceError as exc:
+            _say(f"error: {exc}")
+        except LuigiUfoError as exc:
+            _say(f"error: {exc}")
+            code = EXIT_USAGE
+        except Exception as exc:
+            if verbose:
+                traceback.print_exc()
+            hint = "" if verbose else " (rerun with --verbose for the traceback)"
+            _say(f"error: unexpected {type(exc).__name__}: {exc}{hint}")
+    if received:
+        name = signal.Signals(received[0]).name
+        _say(f"interrupted by {name}; nothing was left running")
+        return EXIT_TERMINATED if received[0] == signal.SIGTERM else EXIT_INTERRUPTED
+    return code
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster started with ``initdb`` + ``pg_ctl`` on a loopback port.
+"""A PostgreSQL cluster created with ``initdb`` and run as a child ``postgres`` on a loopback port.
 
 Used by the test fixture ``postgres_dsn`` and by the CLI's embedded server. Binaries come from
 ``LUIGI_UFO_PG_BINDIR``, ``pg_config --bindir``, ``/usr/lib/postgresql/*/bin`` or, as a last
@@ -14,29 +14,35 @@ import importlib.util
 import os
 import pwd
 import re
-import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+import psutil
+
 from luigi_ufo._logtail import tail
+from luigi_ufo._pause import pause_point
 from luigi_ufo.errors import ServiceError
 from luigi_ufo.net import free_port
 
 __all__ = [
     "PostgresServer",
+    "Postmaster",
     "find_bindir",
+    "find_postmaster",
     "order_bindirs",
     "privilege_drop_argv",
 ]
 
 BINDIR_ENV = "LUIGI_UFO_PG_BINDIR"
-_REQUIRED = ("initdb", "pg_ctl", "postgres")
+_REQUIRED = ("initdb", "postgres")
+LOCK_FILE = "postmaster.pid"
 
 
 def order_bindirs(paths: Iterable[Path]) -> list[Path]:
@@ -76,7 +82,7 @@ def _embedded_bindir() -> Path | None:
 
 
 def find_bindir() -> Path | None:
-    """Return the first directory holding ``initdb``, ``pg_ctl`` and ``postgres``, or None."""
+    """Return the first directory holding ``initdb`` and ``postgres``, or None."""
     env = os.environ.get(BINDIR_ENV)
     if env:
         if not _has_binaries(Path(env)):
@@ -127,8 +133,109 @@ def _check_traversable(path: Path, uid: int) -> None:
             )
 
 
+@dataclass(frozen=True)
+class Postmaster:
+    """A live postmaster, as its data directory's ``postmaster.pid`` describes it."""
+
+    pid: int
+    port: int
+    status: str  # starting, ready, standby or stopping
+    started: str  # start time (epoch seconds): with the pid, tells one postmaster from a later one
+
+
+def _lock_file_lines(data_dir: Path) -> list[str]:
+    try:
+        return (data_dir / LOCK_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def serves(pid: int, data_dir: Path) -> bool:
+    """Tell whether ``pid`` is a live ``postgres`` whose data directory is ``data_dir``.
+
+    A pid left in a stale ``postmaster.pid`` may since belong to any other process; the
+    postmaster runs in its data directory and names it after ``-D``.
+    """
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE or proc.name() != "postgres":
+            return False
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True  # cannot look: never treat someone's live process as stale
+    wanted = os.path.realpath(data_dir)
+    with contextlib.suppress(psutil.Error, OSError):
+        if os.path.realpath(proc.cwd()) == wanted:
+            return True
+    with contextlib.suppress(psutil.Error):
+        argv = proc.cmdline()
+        return any(os.path.realpath(a) == wanted for a in argv if a.startswith(os.sep))
+    return False
+
+
+def find_postmaster(data_dir: Path) -> Postmaster | None:
+    """Return the live postmaster of ``data_dir``, or None (no lock file, or a stale one)."""
+    lines = _lock_file_lines(data_dir)
+    try:
+        pid = int(lines[0])
+    except (IndexError, ValueError):
+        return None
+    if not serves(pid, data_dir):
+        return None
+    # The postmaster adds lines while it starts: port (4th) early, status (8th) once known.
+    port = int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else 0
+    status = lines[7].strip() if len(lines) > 7 and lines[7].strip() else "starting"
+    started = lines[2].strip() if len(lines) > 2 else ""
+    return Postmaster(pid=pid, port=port, status=status, started=started)
+
+
+def terminate(
+    pid: int, *, grace_s: float = 20.0, child: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Stop a postmaster: fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL.
+
+    ``child`` is the Popen of ``pid`` when this process started it, so it is reaped.
+    """
+    try:
+        proc = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    for sig, wait_s in ((signal.SIGINT, grace_s), (signal.SIGQUIT, 5.0)):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.send_signal(sig)
+        if _wait_gone(proc, wait_s, child):
+            return
+    # A hung postmaster: its backends would keep the shared memory, so they go too.
+    with contextlib.suppress(psutil.Error):
+        victims = [proc, *proc.children(recursive=True)]
+        for victim in victims:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                victim.kill()
+        psutil.wait_procs(victims, timeout=5)
+    _wait_gone(proc, 5.0, child)
+
+
+def _wait_gone(proc: psutil.Process, timeout: float, child: subprocess.Popen[bytes] | None) -> bool:
+    if child is not None and child.pid == proc.pid:
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        proc.wait(timeout=timeout)
+    except psutil.TimeoutExpired:
+        return False
+    return True
+
+
 class PostgresServer:
     """A PostgreSQL cluster in ``base_dir`` (a fresh temporary directory by default).
+
+    The postmaster runs in a session of its own (a Ctrl-C meant for this process does not reach
+    it) and this process knows its pid from the moment it is spawned, so :meth:`stop` finds it
+    however early start-up was interrupted.
 
     Example:
         with PostgresServer() as server:
@@ -176,6 +283,7 @@ class PostgresServer:
             os.geteuid(), os_user, setpriv=shutil.which("setpriv"), runuser=shutil.which("runuser")
         )
         self._os_user = os_user if self._prefix else None
+        self._proc: subprocess.Popen[bytes] | None = None
         self.pid: int | None = None
 
     @property
@@ -202,8 +310,16 @@ class PostgresServer:
                 f"fix the cause shown above (full log: {str(self.log)!r})"
             ) from exc
 
-    def start(self) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         """Create the cluster unless it exists, then start it and wait until it accepts."""
+        self._prepare_base()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        self._spawn()
+        pause_point("postgres-starting")
+        self.wait_ready(timeout)
+
+    def _prepare_base(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.log.touch()
         if self._os_user is not None:
@@ -211,73 +327,107 @@ class PostgresServer:
             _check_traversable(self.base_dir, entry.pw_uid)
             os.chown(self.base_dir, entry.pw_uid, entry.pw_gid)
             os.chown(self.log, entry.pw_uid, entry.pw_gid)
-        if not (self.data_dir / "PG_VERSION").exists():
-            self._run(
-                str(self.bindir / "initdb"),
-                "-D",
-                str(self.data_dir),
-                "-U",
-                self.user,
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-sync",
-            )
-        # pg_ctl hands -o to a shell, hence the quoting.
-        options = shlex.join(
-            [
-                *("-h", self.host, "-p", str(self.port)),
-                # The socket lives beside the data, not in /var/run/postgresql, which may not exist.
-                *("-k", str(self.base_dir)),
-                *(arg for key, value in self.settings.items() for arg in ("-c", f"{key}={value}")),
-            ]
-        )
-        self._run(
-            str(self.bindir / "pg_ctl"),
-            "-D",
-            str(self.data_dir),
-            "-l",
-            str(self.log),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-            timeout=90,
-        )
-        self.pid = self._read_pid()
 
-    def _read_pid(self) -> int | None:
-        try:
-            first = (self.data_dir / "postmaster.pid").read_text().splitlines()[0]
-        except (OSError, IndexError):
-            return None
-        return int(first)
+    def _initdb(self) -> None:
+        # Into a side directory renamed into place: a kill during initdb leaves no half cluster
+        # that a later start would trip over.
+        staging = self.base_dir / "data.initdb"
+        shutil.rmtree(staging, ignore_errors=True)
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(staging),
+            "-U",
+            self.user,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
+        staging.rename(self.data_dir)
+
+    def _spawn(self) -> None:
+        running = find_postmaster(self.data_dir)
+        if running is not None:
+            raise ServiceError(
+                f"a PostgreSQL (pid {running.pid}) already runs on {str(self.data_dir)!r}; "
+                "stop it first or connect to it on port "
+                f"{running.port}"
+            )
+        # What remains is stale (its pid is dead or another program's): postgres itself would
+        # refuse a pid that another live process got since.
+        with contextlib.suppress(FileNotFoundError):
+            (self.data_dir / LOCK_FILE).unlink()
+        argv = [
+            *self._prefix,
+            str(self.bindir / "postgres"),
+            *("-D", str(self.data_dir)),
+            *("-h", self.host, "-p", str(self.port)),
+            # The socket lives beside the data, not in /var/run/postgresql, which may not exist.
+            *("-k", str(self.base_dir)),
+            *(arg for key, value in self.settings.items() for arg in ("-c", f"{key}={value}")),
+        ]
+        with self.log.open("ab") as out:
+            try:
+                self._proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.base_dir,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise ServiceError(
+                    f"cannot start {argv[len(self._prefix)]!r}: {exc.strerror}; check the "
+                    f"PostgreSQL installation (or set ${BINDIR_ENV})"
+                ) from None
+        self.pid = self._proc.pid
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until the postmaster accepts connections; raise ServiceError if it cannot."""
+        deadline = time.monotonic() + timeout
+        while True:
+            running = find_postmaster(self.data_dir)
+            if running is not None and running.status == "ready":
+                self.pid, self.port = running.pid, running.port or self.port
+                return
+            if self._proc is not None and self._proc.poll() is not None:
+                raise ServiceError(
+                    f"PostgreSQL exited with code {self._proc.returncode} while starting; log "
+                    f"tail:\n{self.log_tail()}\nfix the cause shown above "
+                    f"(full log: {str(self.log)!r})"
+                )
+            if self._proc is None and running is None:
+                raise ServiceError(
+                    f"the PostgreSQL of {str(self.data_dir)!r} stopped while starting; log "
+                    f"tail:\n{self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    f"PostgreSQL did not accept connections within {timeout:g} s; log tail:\n"
+                    f"{self.log_tail()}\n(full log: {str(self.log)!r})"
+                )
+            time.sleep(0.05)
+
+    def adopt(self, postmaster: Postmaster) -> None:
+        """Take over a postmaster another process started on this data directory."""
+        self._proc = None
+        self.pid = postmaster.pid
+        self.port = postmaster.port or self.port
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown, SIGKILL if it hangs) and remove a temporary base."""
-        pid = self.pid or self._read_pid()
-        if pid is not None and _alive(pid):
-            with contextlib.suppress(ServiceError):
-                self._run(
-                    str(self.bindir / "pg_ctl"),
-                    "-D",
-                    str(self.data_dir),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "-t",
-                    "20",
-                    "stop",
-                    timeout=30,
-                )
-            deadline = time.monotonic() + 5
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        """Stop the server (fast shutdown, then harder if it hangs) and remove a temporary base."""
+        running = find_postmaster(self.data_dir)
+        pids = {running.pid} if running is not None else set()
+        if self._proc is not None and self._proc.poll() is None:
+            pids.add(self._proc.pid)
+        for pid in pids:
+            terminate(pid, child=self._proc)
+        if self._proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=5)
+        self._proc = None
         self.pid = None
         if self._owns_base:
             shutil.rmtree(self.base_dir, ignore_errors=True)
@@ -287,7 +437,11 @@ class PostgresServer:
         return tail(self.log, lines)
 
     def __enter__(self) -> PostgresServer:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def __exit__(
@@ -297,17 +451,3 @@ class PostgresServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie is dead for our purposes; /proc tells the two apart on Linux.
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    return True

@@ -7,11 +7,15 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import luigi.configuration
 
 from luigi_ufo.errors import JavaNotFoundError
 from luigi_ufo.ufo.settings import data_dir
+
+if TYPE_CHECKING:
+    from luigi_ufo.postgres.shared import ServerStatus, SharedServer
 
 POSTGRES_KEYS = ("dsn", "host", "port", "database", "user")
 # Luigi's parser also finds the dashed spellings (default-scheduler-url) under these names.
@@ -50,22 +54,26 @@ def use_local_scheduler() -> bool:
     return not configured("core", SCHEDULER_KEYS)
 
 
-@contextlib.contextmanager
-def embedded_postgres(set_option: Callable[[str, str, str], None]) -> Iterator[str | None]:
-    """Start the per-user PostgreSQL unless ``[ufo_postgres]`` is configured; yield its DSN.
+def per_user_server(say: Callable[[str], None] = lambda _: None) -> SharedServer:
+    """Return the per-user PostgreSQL (``<data dir>/postgres``) that ``luigi-ufo db`` manages."""
+    from luigi_ufo.postgres.shared import SharedServer
 
-    The data directory (``<data dir>/postgres``) persists, so results stay queryable between
-    runs; the server runs only while the block does.
+    return SharedServer(data_dir() / "postgres", say=say)
+
+
+@contextlib.contextmanager
+def embedded_postgres(
+    set_option: Callable[[str, str, str], None], say: Callable[[str], None] = lambda _: None
+) -> Iterator[ServerStatus | None]:
+    """Use the per-user PostgreSQL unless ``[ufo_postgres]`` is configured; yield its status.
+
+    The server is shared: a running one (from ``luigi-ufo db start``, a concurrent run, or a
+    killed run) is used as it is; one this block starts is stopped when the last user leaves.
+    The data directory persists, so results stay queryable between runs.
     """
     if configured("ufo_postgres", POSTGRES_KEYS):
         yield None
         return
-    from luigi_ufo.postgres.server import PostgresServer
-
-    server = PostgresServer(base_dir=data_dir() / "postgres")
-    server.start()
-    try:
-        set_option("ufo_postgres", "dsn", server.dsn)
-        yield server.dsn
-    finally:
-        server.stop()
+    with per_user_server(say).use() as status:
+        set_option("ufo_postgres", "dsn", status.url)
+        yield status

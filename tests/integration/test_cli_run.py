@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,19 +22,6 @@ REFERENCE_TOP = [
     ("CA", 13_513), ("FL", 6_498), ("WA", 5_884), ("TX", 4_945), ("NY", 4_679),
     ("AZ", 4_009), ("PA", 3_873), ("IL", 3_601), ("OH", 3_553), ("MI", 2_990),
 ]  # fmt: skip
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Iterator[dict[str, str]]:
-    # The embedded PostgreSQL runs as an unprivileged user when we are root: it must be able to
-    # enter the data directory, which pytest's 0700 tmp_path does not allow.
-    data = Path(tempfile.mkdtemp(prefix="luigi-ufo-cli-"))
-    data.chmod(0o755)
-    config = tmp_path / "luigi.cfg"
-    config.write_text("", encoding="utf-8")
-    env = {**os.environ, "LUIGI_UFO_DATA_DIR": str(data), "LUIGI_CONFIG_PATH": str(config)}
-    yield env
-    shutil.rmtree(data, ignore_errors=True)
 
 
 def luigi_ufo(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -65,6 +48,12 @@ def test_primary_file_json_and_rerun_replaces_the_date(
     assert doc["counted"] + sum(doc["rejected"].values()) == 119_727
     assert doc["rejected"]["repeated_header"] == 930
     assert re.search(r"AggregateUFOsByState \d+\.\d s", first.stderr)
+    # Not a terminal: progress comes as plain lines, one per task start and end at least.
+    for task in ("AggregateUFOsByState", "TopTenStates", "TopStatesToDatabase"):
+        assert re.search(
+            rf"^luigi-ufo: \[ *\d+\.\d s\] {task}\(date=2024-01-15\) done in ", first.stderr, re.M
+        )
+    assert "\x1b[" not in first.stderr
 
     # Same date again with N=3: the date's rows in PostgreSQL (which persisted) are replaced.
     second = luigi_ufo(
@@ -78,10 +67,12 @@ def test_primary_file_json_and_rerun_replaces_the_date(
         "--top",
         "3",
         "--json",
+        "--quiet",
     )
     again = json.loads(second.stdout)
     assert [(r["state"], r["sightings"]) for r in again["top"]] == REFERENCE_TOP[:3]
     assert again["counted"] == 105_193
+    assert not re.search(r"^luigi-ufo: \[", second.stderr, re.M)  # --quiet: no progress
 
 
 def test_readme_main_job_command_in_a_temp_dir(home: dict[str, str], tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ import luigi.configuration
 import pytest
 
 from luigi_ufo import cli
-from luigi_ufo.errors import InputFormatError, JavaNotFoundError
+from luigi_ufo.config import config_overrides
+from luigi_ufo.errors import ConfigError, InputFormatError, JavaNotFoundError
 from luigi_ufo.ufo import embedded
 from luigi_ufo.ufo.inputs import check_export
 
@@ -132,3 +133,88 @@ def test_render_table_lists_nonzero_reasons() -> None:
     assert "   1  CA        13,513" in text
     assert "records 14,443: counted 13,513, rejected 930" in text
     assert "blank_line" not in text
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("20240101", "date '20240101' is not YYYY-MM-DD; write it as 2024-01-01"),
+        ("2024-1-5", "date '2024-1-5' is not YYYY-MM-DD; e.g. 2024-01-15"),
+        ("2024-02-30", "date '2024-02-30' is not a calendar date (day is out of range"),
+        ("2024-01-01T00:00", "date '2024-01-01T00:00' is not YYYY-MM-DD"),
+        ("\uff12\uff10\uff12\uff14-01-01", "is not YYYY-MM-DD"),  # fullwidth: \d, not [0-9]
+    ],
+)
+def test_dates_other_than_yyyy_mm_dd_are_refused_on_one_line(
+    text: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = usage_error(["run", "--input", "x", "--date", text], capsys)
+    assert err.startswith("luigi-ufo: error: argument --date: ")
+    assert message in err
+
+
+def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the CLI, expect exit status 2 and return its one line of stderr."""
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    return err
+
+
+def test_a_yyyy_mm_dd_date_is_accepted() -> None:
+    assert cli.parse_date("2024-01-15").isoformat() == "2024-01-15"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("rot13", "encoding 'rot13' is not a text encoding"),
+        ("base64", "encoding 'base64' is not a text encoding"),
+        ("no-such-codec", "encoding 'no-such-codec' is unknown; use a Python codec name"),
+    ],
+)
+def test_encodings_that_cannot_decode_text_are_refused_on_one_line(
+    name: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = usage_error(["run", "--input", "x", "--encoding", name], capsys)
+    assert message in err
+    assert "such as utf-8 or cp1252" in err
+
+
+@pytest.mark.parametrize("name", ["utf-8", "UTF8", "cp1252", "latin-1", "utf-16"])
+def test_text_encodings_pass(name: str) -> None:
+    assert cli.text_encoding_problem(name) is None
+
+
+def test_an_encoding_from_luigi_cfg_is_checked_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(HEADER + "1/1/19,Reno,NV,,,,1/1/19\n", encoding="utf-8")
+    with config_overrides() as set_option:
+        set_option("ufo", "encoding", "rot13")
+        with pytest.raises(ConfigError, match=r"\[ufo\] encoding 'rot13' is not a text"):
+            cli.run_pipeline(str(path), cli.parse_date("2024-01-15"), set_option)
+
+
+def test_quiet_and_verbose_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["demo", "--quiet", "--verbose"])
+    assert info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_db_psql_passes_arguments_after_the_double_dash() -> None:
+    args = cli.build_parser().parse_args(["db", "psql", "--", "-Atc", "SELECT 1"])
+    assert (args.command, args.action, args.psql_args) == ("db", "psql", ["-Atc", "SELECT 1"])
+
+
+def test_db_status_of_a_never_started_server_exits_3(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["db", "status"]) == 3
+    assert "not running" in capsys.readouterr().out
+    assert cli.main(["db", "url"]) == 3
+    assert cli.main(["db", "psql"]) == 3

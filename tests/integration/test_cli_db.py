@@ -1,0 +1,239 @@
+"""The CLI's embedded PostgreSQL on every exit path, shared between runs, and ``luigi-ufo db``.
+
+Everything runs the installed ``luigi-ufo`` in a subprocess against the real embedded server.
+A kill "during PostgreSQL start-up" is placed deterministically: the test-only pause point
+``postgres-starting`` (the postmaster is spawned, not yet ready) blocks the CLI on a FIFO.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import psycopg2
+import pytest
+
+from luigi_ufo._pause import PAUSE_ENV
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+LUIGI_UFO = Path(sys.executable).with_name("luigi-ufo")
+ROWS = "500"
+Left = Callable[[], list[psutil.Process]]  # the postgres_left fixture
+
+
+def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(LUIGI_UFO), *args], env=env, capture_output=True, text=True, timeout=600
+    )
+    if check:
+        assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def paused_cli(
+    env: dict[str, str], fifo: Path, point: str, *args: str
+) -> tuple[subprocess.Popen[str], int]:
+    """Start the CLI and return once it blocks at ``point`` (and the FIFO end that holds it)."""
+    os.mkfifo(fifo)
+    # Opened before the CLI writes, non-blocking: the CLI's open for writing then succeeds.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    proc = subprocess.Popen(
+        [str(LUIGI_UFO), *args],
+        env={**env, PAUSE_ENV: f"{point}={fifo}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while True:
+        ready, _, _ = select.select([reader], [], [], 0.5)
+        if ready and os.read(reader, 100) == f"{point}\n".encode():
+            return proc, reader
+        assert proc.poll() is None, f"the CLI ended before {point}: {proc.communicate()[1]}"
+        assert time.monotonic() < deadline, f"the CLI did not reach {point}"
+
+
+def release(fifo: Path, reader: int) -> None:
+    """Let a CLI paused at a point go on."""
+    with open(fifo, "w", encoding="utf-8") as out:
+        out.write("go\n")
+    os.close(reader)
+
+
+def on_a_terminal(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with stderr on a pseudo-terminal (stdout a pipe, as in `... --json | jq`)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [str(LUIGI_UFO), *args], env=env, stdout=subprocess.PIPE, stderr=slave, text=True
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the terminal's last writer is gone
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    out, _ = proc.communicate(timeout=600)
+    reader.join(timeout=60)
+    os.close(master)
+    err = b"".join(chunks).decode("utf-8", "replace")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def demo(env: dict[str, str], *extra: str) -> list[str]:
+    return ["demo", "--rows", ROWS, "--date", "2024-01-15", *extra]
+
+
+@pytest.mark.parametrize(
+    "sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name
+)
+def test_a_signal_during_postgres_start_up_leaves_nothing_that_blocks_the_next_run(
+    home: dict[str, str],
+    postgres_left: Left,
+    tmp_path: Path,
+    sig: signal.Signals,
+) -> None:
+    proc, reader = paused_cli(home, tmp_path / "pause", "postgres-starting", *demo(home))
+    assert postgres_left(), "the postmaster should be spawned at this point"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    os.close(reader)
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+    else:
+        assert proc.returncode == 128 + sig, err
+        assert "Traceback" not in err
+        assert err.strip().splitlines()[-1] == (
+            f"luigi-ufo: interrupted by {sig.name}; nothing was left running"
+        )
+        assert postgres_left() == []
+    # The next run on the same data directory works: a killed run's postmaster (still starting,
+    # or ready by now) is taken over, and stopped at the end like one the run started itself.
+    again = cli(home, *demo(home, "--json"))
+    assert json.loads(again.stdout)["date"] == "2024-01-15"
+    assert postgres_left() == []
+
+
+def test_two_runs_at_once_share_one_server(
+    home: dict[str, str], postgres_left: Left, tmp_path: Path
+) -> None:
+    first, reader = paused_cli(home, tmp_path / "pause", "postgres-starting", *demo(home))
+    # The second run comes while the first one starts the server: it waits, then shares it.
+    second = subprocess.Popen(
+        [str(LUIGI_UFO), "demo", "--rows", ROWS, "--date", "2024-01-16", "--json"],
+        env=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert second.stderr is not None
+    waiting = ""
+    deadline = time.monotonic() + 300
+    while "waiting for another luigi-ufo" not in waiting:
+        line = second.stderr.readline()
+        assert line or second.poll() is None, f"second run ended: {waiting}"
+        waiting += line
+        assert time.monotonic() < deadline
+    release(tmp_path / "pause", reader)
+    out2, err2 = second.communicate(timeout=600)
+    out1, err1 = first.communicate(timeout=600)
+    assert second.returncode == 0, (waiting + err2)[-4000:]
+    assert first.returncode == 0, err1[-4000:]
+    assert json.loads(out2)["date"] == "2024-01-16"
+    assert "Top 10 US states by NUFORC sightings, 2024-01-15" in out1
+    assert "already running, shared" in err2
+    assert "lock file" not in err1 + err2
+    assert postgres_left() == []
+
+
+def test_db_commands_and_a_kept_server_outlives_a_run(
+    home: dict[str, str], postgres_left: Left
+) -> None:
+    assert cli(home, "db", "status", check=False).returncode == 3
+    url = cli(home, "db", "start").stdout.strip()
+    assert url.startswith("postgresql://postgres@127.0.0.1:")
+    status = cli(home, "db", "status").stdout
+    assert url in status
+    assert "kept by `luigi-ufo db start`" in status
+    pid = int(status.split(" pid ")[1].split()[0])
+    assert psutil.Process(pid).name() == "postgres"
+
+    # On a terminal the run draws live progress on stderr; stdout stays only the JSON.
+    run = on_a_terminal(home, *demo(home, "--json"))
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert "already running, shared" in run.stderr
+    assert "TopStatesToDatabase(date=2024-01-15)" in run.stderr
+    assert "\x1b[" in run.stderr  # drawn with escape codes, by rich
+    assert "100%" in run.stderr
+    # The run did not start the server, so it did not stop it.
+    assert cli(home, "db", "status").stdout == status
+    assert cli(home, "db", "url").stdout.strip() == url
+    # Results can be queried with the URL ...
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT state, sightings FROM ufo_top_states WHERE date = '2024-01-15' ORDER BY rank"
+        )
+        top = cur.fetchall()
+    conn.close()
+    assert [{"state": s, "sightings": n} for s, n in top] == [
+        {"state": r["state"], "sightings": r["sightings"]} for r in json.loads(run.stdout)["top"]
+    ]
+    # ... and with psql through the CLI.
+    psql = cli(home, "db", "psql", "--", "-Atc", "SELECT count(*) FROM ufo_top_states")
+    assert psql.stdout.strip() == str(len(top))
+
+    assert "stopped" in cli(home, "db", "stop").stderr
+    assert postgres_left() == []
+    assert cli(home, "db", "status", check=False).returncode == 3
+    # The URL stays the same for luigi.cfg: the next start reuses the port.
+    assert cli(home, "db", "start").stdout.strip() == url
+    cli(home, "db", "stop")
+    assert postgres_left() == []
+
+
+def test_a_stale_lock_file_naming_another_process_is_not_an_obstacle(
+    home: dict[str, str],
+    postgres_left: Left,
+) -> None:
+    cli(home, "db", "start")
+    cli(home, "db", "stop")
+    # As after a SIGKILL of the postmaster and a reboot: the pid is now someone else's.
+    lock = Path(home["LUIGI_UFO_DATA_DIR"]) / "postgres" / "data" / "postmaster.pid"
+    lock.write_text(f"{os.getpid()}\n{lock.parent}\n0\n5432\n\n\n\nready   \n", encoding="utf-8")
+    assert cli(home, "db", "status", check=False).returncode == 3
+    cli(home, "db", "start")
+    assert psutil.Process(int(lock.read_text().split()[0])).name() == "postgres"
+    cli(home, "db", "stop")
+    assert postgres_left() == []
+
+
+def test_a_failed_task_exits_1_with_its_error_and_stops_the_server(
+    home: dict[str, str], postgres_left: Left, tmp_path: Path
+) -> None:
+    Path(home["LUIGI_CONFIG_PATH"]).write_text("[ufo_spark]\nspark_submit = /bin/false\n")
+    result = cli(home, *demo(home), check=False)
+    assert result.returncode == 1, result.stderr[-4000:]
+    failed = r"^AggregateUFOsByState\(date=2024-01-15\) failed: .*spark-submit exited with code 1"
+    assert re.search(failed, result.stderr, re.M)
+    assert "Traceback" not in result.stderr
+    assert postgres_left() == []
