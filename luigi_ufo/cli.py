@@ -364,51 +364,64 @@ def _exec_psql(url: str, extra: list[str]) -> int:
 
 @contextlib.contextmanager
 def _interrupts() -> Iterator[list[int]]:
-    """Turn SIGINT and SIGTERM into KeyboardInterrupt; yield the signals received."""
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt; the list gets the signals received.
+
+    The list is complete when the block ends: a handler installed inside it (the Spark runner
+    turns SIGTERM into a task failure while spark-submit runs) is seen through a wakeup fd,
+    which Python writes every signal number to, whichever handler runs.
+    """
     received: list[int] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    previous = {sig: signal.signal(sig, handler) for sig in wanted}
     try:
         yield received
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        signal.set_wakeup_fd(previous_fd)
+        with contextlib.suppress(BlockingIOError):
+            received += [n for n in os.read(read_end, 4096) if n in wanted]
+        os.close(read_end)
+        os.close(write_end)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``luigi-ufo`` command; return the exit status."""
     args = build_parser().parse_args(argv)
     verbose = getattr(args, "verbose", False)
-    code = EXIT_FAILED
+    code, message = EXIT_FAILED, ""
     with _interrupts() as received:
         try:
             code = _db_command(args) if args.command == "db" else _run_command(args)
         except KeyboardInterrupt as exc:
             received.append(signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
-        except PipelineFailedError as exc:
-            if not received:
-                _say(f"error: {exc}")
-        except ServiceError as exc:
-            _say(f"error: {exc}")
+        except (PipelineFailedError, ServiceError) as exc:
+            message = f"error: {exc}"
         except LuigiUfoError as exc:
-            _say(f"error: {exc}")
-            code = EXIT_USAGE
+            code, message = EXIT_USAGE, f"error: {exc}"
         except Exception as exc:
             if verbose:
                 traceback.print_exc()
             hint = "" if verbose else " (rerun with --verbose for the traceback)"
-            _say(f"error: unexpected {type(exc).__name__}: {exc}{hint}")
+            message = f"error: unexpected {type(exc).__name__}: {exc}{hint}"
     if received:
-        name = signal.Signals(received[0]).name
-        _say(f"interrupted by {name}; nothing was left running")
-        return EXIT_TERMINATED if received[0] == signal.SIGTERM else EXIT_INTERRUPTED
+        # A failure that an interrupt caused (a Spark task killed by it) is the interrupt.
+        first = signal.Signals(received[0])
+        _say(f"interrupted by {first.name}; nothing was left running")
+        return EXIT_TERMINATED if first == signal.SIGTERM else EXIT_INTERRUPTED
+    if message:
+        _say(message)
     return code
 
 

@@ -11,20 +11,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import luigi
 import luigi.interface
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
 
 __all__ = [
     "LiveDisplay",
@@ -134,6 +128,16 @@ class LiveDisplay:
     """A live ``rich`` display on a terminal: one row per step or task, with Spark's stage %."""
 
     def __init__(self, console: Console) -> None:
+        # Imported here: only a terminal needs the live display.
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self._progress = Progress(
             SpinnerColumn(finished_text="[green]✓"),
             TextColumn("{task.description}"),
@@ -181,6 +185,8 @@ def open_display(*, quiet: bool, stream: IO[str]) -> ProgressSink:
     """Return the display for ``stream``: nothing if quiet, live on a terminal, else lines."""
     if quiet:
         return Quiet()
+    from rich.console import Console
+
     console = Console(file=stream)
     if console.is_terminal:
         return LiveDisplay(console)

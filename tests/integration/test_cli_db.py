@@ -7,6 +7,7 @@ A kill "during PostgreSQL start-up" is placed deterministically: the test-only p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
@@ -237,3 +238,35 @@ def test_a_failed_task_exits_1_with_its_error_and_stops_the_server(
     assert re.search(failed, result.stderr, re.M)
     assert "Traceback" not in result.stderr
     assert postgres_left() == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_while_a_spark_task_runs_exits_with_its_code_and_leaves_nothing(
+    home: dict[str, str], postgres_left: Left, sig: signal.Signals
+) -> None:
+    # Whether the signal lands before spark-submit starts or while the Spark runner has it (which
+    # then kills the application and fails the task), the outcome is the same.
+    proc = subprocess.Popen(
+        [str(LUIGI_UFO), *demo(home)], env=home, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    seen = ""
+    while "AggregateUFOsByState(date=2024-01-15) ..." not in seen:
+        line = proc.stderr.readline()
+        assert line, f"the run ended before its Spark task: {seen}"
+        seen += line
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + sig, seen + err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"luigi-ufo: interrupted by {sig.name}; nothing was left running"
+    )
+    assert postgres_left() == []
+    data = home["LUIGI_UFO_DATA_DIR"]
+    left = []
+    for other in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if any(data in arg for arg in other.cmdline()):
+                left.append(other)
+    assert left == []
