@@ -33,6 +33,7 @@ from typing import Any, NoReturn
 
 import luigi
 
+from luigi_ufo._pause import pause_point
 from luigi_ufo.cli_progress import ProgressSink, Quiet, open_display, reporting
 from luigi_ufo.config import config_overrides
 from luigi_ufo.errors import ConfigError, LuigiUfoError, PipelineFailedError, ServiceError
@@ -249,6 +250,7 @@ def run_pipeline(
                 f"embedded PostgreSQL {status.url} (pid {status.pid}, {how}), "
                 f"data in {data_dir() / 'postgres'}"
             )
+        pause_point("pipeline-starting")
         with _step(sink, "ImportUFOExport"):
             ImportUFOExport(date=date, source=source).run()  # type: ignore[no-untyped-call]
             invalidate(date)

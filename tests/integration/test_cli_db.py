@@ -270,3 +270,22 @@ def test_a_signal_while_a_spark_task_runs_exits_with_its_code_and_leaves_nothing
             if any(data in arg for arg in other.cmdline()):
                 left.append(other)
     assert left == []
+
+
+def test_db_stop_spares_a_server_in_use_and_a_sigkilled_runs_server_is_taken_over(
+    home: dict[str, str], postgres_left: Left, tmp_path: Path
+) -> None:
+    run, reader = paused_cli(home, tmp_path / "pause", "pipeline-starting", *demo(home))
+    stop = cli(home, "db", "stop")
+    assert "in use by a running luigi-ufo" in stop.stderr
+    assert cli(home, "db", "status").returncode == 0
+    # SIGKILL: no cleanup at all. The server stays up, marked as a run's, not kept.
+    run.kill()
+    run.communicate()
+    os.close(reader)
+    status = cli(home, "db", "status").stdout
+    assert "started by a luigi-ufo run" in status
+    again = cli(home, *demo(home, "--json"))
+    assert "already running, shared" in again.stderr
+    assert json.loads(again.stdout)["date"] == "2024-01-15"
+    assert postgres_left() == []  # the run that took it over stopped it
