@@ -84,6 +84,14 @@ class ufo_spark(luigi.Config):
     properties_file = luigi.OptionalParameter(
         default=None, description="private (0600) spark-submit properties file, e.g. for secrets"
     )
+    secret_env = luigi.ListParameter(
+        default=(),
+        description="more environment variables whose values are masked in logs and errors",
+    )
+    lease_timeout = luigi.FloatParameter(
+        default=600.0,
+        description="seconds to wait for another live application writing the same output",
+    )
 
 
 class ufo_postgres(luigi.Config):

@@ -53,6 +53,10 @@ class MissingOutputError(SparkError):
     """spark-submit succeeded but an output the task promised does not exist."""
 
 
+class LeaseError(SparkError):
+    """A partition is still being written by another live Spark application."""
+
+
 class BackfillError(SparkError):
     """Some dates of a SparkBackfill are still incomplete after its application ended."""
 

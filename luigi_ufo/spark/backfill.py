@@ -135,7 +135,7 @@ class SparkBackfill(luigi.Task):
                 secrets=secrets,
             )
             try:
-                submit(self, spec, settings)
+                submit(self, spec, settings, leases=[u for t in tasks for u in t.output_uris()])
             except SparkSubmitError as exc:
                 failure = exc
         attempted = set(missing)

@@ -4,6 +4,10 @@ spark-submit takes one ``--properties-file`` and, given one, skips ``spark-defau
 the temporary file starts with the entries of the file Spark would have read (the user's
 ``properties_file``, else ``spark-defaults.conf``) and ends with the private properties, which
 win over them (``--conf`` still wins over both, as everywhere in Spark).
+
+The file lives in the private runtime directory, named after the process that wrote it: the
+supervisor deletes it when the worker dies, and the next run sweeps any whose writer is dead
+(should supervisor and worker both have been killed), so no SIGKILL leaves it behind for long.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from pathlib import Path
 
 from luigi_ufo.errors import ConfigError
 from luigi_ufo.spark.command import SubmitSpec
+from luigi_ufo.spark.runtime import owner_tag, runtime_dir, sweep
+
+#: Name prefix of the temporary properties files in the runtime directory.
+PREFIX = "spark-properties-"
 
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f"}
 
@@ -82,8 +90,11 @@ def private_properties_file(spec: SubmitSpec, env: Mapping[str, str]) -> Iterato
         yield spec
         return
     data = merged_properties(spec, env)
+    sweep(PREFIX)
     # mkstemp creates the file with O_EXCL and mode 0600: it is private before a byte is in it.
-    fd, path = tempfile.mkstemp(prefix="luigi-ufo-spark-", suffix=".properties")
+    fd, path = tempfile.mkstemp(
+        prefix=f"{PREFIX}{owner_tag()}-", suffix=".properties", dir=runtime_dir()
+    )
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import collections
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -16,10 +17,12 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 from luigi_ufo.errors import SparkSubmitError
@@ -32,6 +35,7 @@ from luigi_ufo.spark.command import (
     mask_argv,
     validate,
 )
+from luigi_ufo.spark.lease import HeldLeases, partition_leases, release_unused
 from luigi_ufo.spark.progress import (
     LineSplitter,
     StageProgress,
@@ -42,6 +46,7 @@ from luigi_ufo.spark.progress import (
     percent,
 )
 from luigi_ufo.spark.properties import private_properties_file
+from luigi_ufo.spark.supervisor import kill_tree
 
 logger = logging.getLogger("luigi_ufo.spark")
 
@@ -52,6 +57,9 @@ _LOG4J_LINE = re.compile(r"\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} [A-Z]+ ")
 _POLL_S = 0.2
 _PROGRESS_MIN_INTERVAL_S = 0.5
 _DRAIN_S = 10.0
+SUPERVISOR = Path(__file__).with_name("supervisor.py")
+#: Seconds a run waits for another live application to release a partition it writes.
+LEASE_TIMEOUT_S = 600.0
 
 
 @dataclass
@@ -160,6 +168,8 @@ class SparkSubmitRunner:
         on_status: Callable[[str], None] | None = None,
         on_tracking_url: Callable[[str], None] | None = None,
         cwd: str | None = None,
+        leases: Sequence[str] = (),
+        lease_timeout_s: float = LEASE_TIMEOUT_S,
     ) -> None:
         self.spec = spec
         self.base_env = dict(os.environ if base_env is None else base_env)
@@ -170,38 +180,72 @@ class SparkSubmitRunner:
         self.on_status = on_status
         self.on_tracking_url = on_tracking_url
         self.cwd = cwd
+        #: Output URIs (partitions) the application writes: one live application each.
+        self.leases = tuple(leases)
+        self.lease_timeout_s = lease_timeout_s
+        #: Pid of the supervisor, the root of the application's process tree.
         self.pid: int | None = None
+        self._lifeline: int | None = None
+        self._armed: list[str] | None = None
 
     def run(self) -> RunResult:
         """Run spark-submit to completion; raise SparkSubmitError unless it exits 0."""
         validate(self.spec)
         env = {**self.base_env, **{str(k): str(v) for k, v in self.spec.env.items()}}
-        # The private properties file exists only while spark-submit runs (it reads it at start,
-        # but a failed start must not leave it behind either).
-        with private_properties_file(self.spec, env) as spec:
-            return self._run(build_argv(spec), env)
+        if shutil.which(self.spec.spark_submit, path=env.get("PATH")) is None:
+            raise SparkSubmitError(
+                f"cannot start spark-submit {self.spec.spark_submit!r}: not found or not "
+                "executable; install pyspark or set [ufo_spark] spark_submit to an executable "
+                "spark-submit"
+            )
+        try:
+            with (
+                partition_leases(self.leases, timeout_s=self.lease_timeout_s) as held,
+                # The private properties file exists only while spark-submit runs (it reads it
+                # at start, but a failed start must not leave it behind either).
+                private_properties_file(self.spec, env) as spec,
+            ):
+                written = spec.properties_file if self.spec.private_conf else None
+                return self._run(build_argv(spec), env, held, [written] if written else [])
+        finally:
+            release_unused(self.leases)
 
-    def _run(self, argv: list[str], env: dict[str, str]) -> RunResult:
+    def _run(
+        self, argv: list[str], env: dict[str, str], held: HeldLeases, remove: list[str]
+    ) -> RunResult:
         command = format_argv(mask_argv(argv, self.spec.secrets))
         logger.info("running %s", command)
         started = time.monotonic()
-        # Own session and process group: the whole tree (JVM, Python driver, workers) can be
-        # killed together, and a Ctrl-C on the terminal reaches only our handler.
+        # The lifeline: only this process holds its write end, so the supervisor reads EOF
+        # when this process dies, however it dies, and then kills the application.
+        lifeline_r, self._lifeline = os.pipe()
+        supervisor = [sys.executable, str(SUPERVISOR), "--lifeline", str(lifeline_r)]
+        supervisor += ["--parent", str(os.getpid()), "--grace", f"{self.kill_grace_s:g}"]
+        supervisor += [a for fd in held.fds for a in ("--lease-fd", str(fd))]
+        supervisor += [a for path in remove for a in ("--remove", path)]
+        # Own session and process group: the whole tree (supervisor, JVM, Python driver,
+        # workers) can be killed together, and a Ctrl-C on the terminal reaches only our handler.
         try:
             proc = subprocess.Popen(
-                argv,
+                [*supervisor, "--", *argv],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=self.cwd,
                 start_new_session=True,
+                pass_fds=(lifeline_r, *held.fds),
             )
         except OSError as exc:
+            self._close_lifeline()
             raise SparkSubmitError(
-                f"cannot start spark-submit {self.spec.spark_submit!r}: {exc.strerror}; install "
-                "pyspark or set [ufo_spark] spark_submit to an executable spark-submit"
+                f"cannot start the spark-submit supervisor with {sys.executable!r}: "
+                f"{exc.strerror}; run Luigi with a Python interpreter that can start itself"
             ) from None
+        finally:
+            os.close(lifeline_r)
+        # The supervisor and spark-submit hold the leases now, for exactly their lifetime.
+        held.close()
         self.pid = proc.pid
         assert proc.stdout is not None
         reader = _OutputReader(proc.stdout.fileno(), self.spec.secrets, self.tail_lines)
@@ -223,6 +267,8 @@ class SparkSubmitRunner:
             reader.join(timeout=10)
             proc.stdout.close()
             raise
+        finally:
+            self._close_lifeline()
         reader.join(timeout=10)
         proc.stdout.close()
         result = self._result(proc.returncode, command, started, reader)
@@ -247,6 +293,7 @@ class SparkSubmitRunner:
                 event = None
             if event is not None and event[0] == "status":
                 app_status = str(event[1])
+                self._arm_remote_kill(reader)
                 self._status(app_status)
             elif event is not None and event[0] == "url":
                 if self.on_tracking_url is not None:
@@ -268,6 +315,20 @@ class SparkSubmitRunner:
                     return
             if deadline is not None and time.monotonic() > deadline:
                 raise _Interrupted(f"timed out after {self.timeout:g} s")
+
+    def _close_lifeline(self) -> None:
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
+
+    def _arm_remote_kill(self, reader: _OutputReader) -> None:
+        """Tell the supervisor how to kill the application remotely, should this process die."""
+        remote = kill_argv(self.spec, driver_id=reader.driver_id, app_id=reader.app_id)
+        if remote is None or remote == self._armed or self._lifeline is None:
+            return
+        self._armed = remote
+        with contextlib.suppress(OSError):
+            os.write(self._lifeline, json.dumps({"kill": remote}).encode("utf-8") + b"\n")
 
     def _status(self, message: str) -> None:
         if self.on_status is not None and message:
@@ -311,83 +372,6 @@ class SparkSubmitRunner:
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"ran {shown}: failed ({type(exc).__name__}); kill the application by hand"
         return f"ran {shown}: exit code {done.returncode}"
-
-
-def kill_tree(proc: subprocess.Popen[bytes], grace_s: float) -> str:
-    """SIGTERM the child's process group and descendants; SIGKILL what survives ``grace_s``."""
-    pids = [proc.pid, *_descendants(proc.pid)]
-    groups = {g for g in (_pgid(p) for p in pids) if g is not None and g != os.getpgrp()}
-    _signal_all(groups, pids, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace_s)
-        how = "SIGTERM"
-    except subprocess.TimeoutExpired:
-        how = "SIGKILL"
-    # Descendants may outlive the JVM (pyspark's daemon leads its own process group).
-    survivors = [p for p in pids if _alive(p)]
-    if survivors or how == "SIGKILL":
-        _signal_all(groups, survivors, signal.SIGKILL)
-        how = "SIGKILL"
-    proc.wait()
-    for pid in survivors:
-        _reap_wait(pid)
-    return f"killed process group {proc.pid} ({len(pids)} processes) with {how}"
-
-
-def _signal_all(groups: set[int], pids: list[int], sig: signal.Signals) -> None:
-    for group in groups:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(group, sig)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # The command name may contain spaces and parentheses; fields follow the last ')'.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def _pgid(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except (ProcessLookupError, PermissionError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _reap_wait(pid: int, timeout_s: float = 5.0) -> None:
-    end = time.monotonic() + timeout_s
-    while _alive(pid) and time.monotonic() < end:
-        time.sleep(0.05)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
@@ -52,11 +54,44 @@ def resolve_script(name: str, scripts_dir: str | None = None) -> Script:
             f"script {name!r} resolves to {str(path)!r}, outside the scripts directory "
             f"{str(root)!r}; use a name inside it (no '..', no symlink leading out)"
         )
+    return Script(path=path, sha256=hashlib.sha256(_read_regular(name, path, root)).hexdigest())
+
+
+def _read_regular(name: str, path: Path, root: Path) -> bytes:
+    """Read ``path`` if it is a regular file; never open a FIFO, socket or device."""
+    not_found = ScriptNotFoundError(
+        f"script {name!r} not found in {str(root)!r}; create it there or set "
+        "[ufo_spark] scripts_dir to the directory that holds it"
+    )
     try:
-        data = path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        raise ScriptNotFoundError(
-            f"script {name!r} not found in {str(root)!r}; create it there or set "
-            "[ufo_spark] scripts_dir to the directory that holds it"
-        ) from None
-    return Script(path=path, sha256=hashlib.sha256(data).hexdigest())
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise not_found from None
+    if stat.S_ISDIR(mode):
+        raise not_found
+    if not stat.S_ISREG(mode):
+        raise _not_regular(name, root, mode)
+    # O_NONBLOCK: should the name be swapped for a FIFO after the check, open() cannot hang.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(name, root, mode)
+        return fh.read()
+
+
+def _not_regular(name: str, root: Path, mode: int) -> ScriptNotFoundError:
+    return ScriptNotFoundError(
+        f"script {name!r} in {str(root)!r} is not a regular file ({_kind(mode)}); "
+        "spark-submit needs a file it can read: replace it with the script file"
+    )
+
+
+def _kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ]
+    return next((label for test, label in kinds if test(mode)), f"mode {mode:o}")

@@ -30,6 +30,8 @@ class SparkSettings(SparkOptions):
     timeout: float | None = None
     tail_lines: int = 40
     kill_grace: float = 10.0
+    secret_env: tuple[str, ...] = ()
+    lease_timeout: float = 600.0
 
     @classmethod
     def from_config(cls) -> SparkSettings:
@@ -48,7 +50,7 @@ class SparkSettings(SparkOptions):
             value = values[f.name]
             if f.name in MERGED:
                 value = {str(k): str(v) for k, v in dict(value or {}).items()}
-            elif f.name in ("packages", "jars", "py_files", "files", "extra_args"):
+            elif f.name in ("packages", "jars", "py_files", "files", "extra_args", "secret_env"):
                 value = _strings(f.name, value)
             elif value == "":
                 value = None if f.default is None else value

@@ -13,14 +13,13 @@ import luigi
 
 from luigi_ufo.errors import ConfigError, MissingOutputError
 from luigi_ufo.spark.command import SparkOptions, SubmitSpec, credential_route
+from luigi_ufo.spark.credentials import credential_values, submit_environment
 from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
 from luigi_ufo.spark.scripts import Script, resolve_script
 from luigi_ufo.spark.settings import SparkSettings, default_spark_submit
 
 logger = logging.getLogger("luigi_ufo.spark")
 
-#: Environment variables whose values are credentials: masked by value wherever they appear.
-CREDENTIAL_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 _S3_SCHEMES = ("s3://", "s3a://", "s3n://")
 #: Shared options SubmitSpec takes from the settings as they are (build_spec derives the
 #: others), so a new SparkOptions field reaches spark-submit with no edit here.
@@ -90,6 +89,8 @@ class ExternalSparkScriptTask(luigi.Task):
     tail_lines: ClassVar[int | None] = None
     kill_grace: ClassVar[float | None] = None
     properties_file: ClassVar[str | None] = None
+    secret_env: ClassVar[Sequence[str] | None] = None
+    lease_timeout: ClassVar[float | None] = None
 
     def spark_settings(self) -> SparkSettings:
         """Return ``[ufo_spark]`` with this task's overrides applied."""
@@ -136,7 +137,7 @@ class ExternalSparkScriptTask(luigi.Task):
     def run(self) -> None:
         """Submit the script, wait for it, then check that every output exists."""
         settings = self.spark_settings()
-        result = submit(self, self.submit_spec(settings), settings)
+        result = submit(self, self.submit_spec(settings), settings, leases=self.output_uris())
         self.check_outputs(result)
 
     def check_outputs(self, result: RunResult) -> None:
@@ -152,10 +153,18 @@ class ExternalSparkScriptTask(luigi.Task):
             )
 
 
-def submit(task: luigi.Task, spec: SubmitSpec, settings: SparkSettings) -> RunResult:
-    """Run ``spec`` to completion, reporting progress, status and tracking URL to ``task``."""
+def submit(
+    task: luigi.Task, spec: SubmitSpec, settings: SparkSettings, *, leases: Sequence[str] = ()
+) -> RunResult:
+    """Run ``spec`` to completion, reporting progress, status and tracking URL to ``task``.
+
+    ``leases`` are the output URIs: no other live application may write them meanwhile.
+    """
     runner = SparkSubmitRunner(
         spec,
+        base_env=submit_environment(os.environ, spec.env),
+        leases=leases,
+        lease_timeout_s=settings.lease_timeout,
         timeout=settings.timeout,
         tail_lines=settings.tail_lines,
         kill_grace_s=settings.kill_grace,
@@ -206,8 +215,9 @@ def build_spec(
     python = settings.python or sys.executable
     env.update({"PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python})
     env.update(settings.env)
-    child_env = {**(os.environ if base_env is None else base_env), **env}
-    found = [child_env.get(k, "") for k in CREDENTIAL_ENV]
+    worker_env = os.environ if base_env is None else base_env
+    # The worker's values too: a withheld credential may still be echoed by other means.
+    found = credential_values([worker_env, env], settings.secret_env)
     found += [v for k, v in private.items() if k.endswith(_SECRET_KEYS)]
     return SubmitSpec(
         app=str(script.path),

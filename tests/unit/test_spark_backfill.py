@@ -105,10 +105,10 @@ def test_one_submission_carries_each_dates_own_arguments(
     flag(tmp_path, "out", DAYS[1])
     seen: dict[str, Any] = {}
 
-    def fake_submit(task: Any, spec: Any, settings: Any) -> None:
+    def fake_submit(task: Any, spec: Any, settings: Any, leases: Any = ()) -> None:
         args = dict(zip(spec.app_args[::2], spec.app_args[1::2], strict=True))
         manifest = Path(args["--manifest"])
-        seen.update(spec=spec, args=args, mode=manifest.stat().st_mode & 0o777)
+        seen.update(spec=spec, args=args, mode=manifest.stat().st_mode & 0o777, leases=leases)
         seen["runs"] = json.loads(manifest.read_text())["runs"]
         for day in (DAYS[0], DAYS[2], DAYS[3]):
             flag(tmp_path, "out", day)
@@ -124,6 +124,12 @@ def test_one_submission_carries_each_dates_own_arguments(
     assert [r["label"] for r in seen["runs"]] == ["2024-03-01", "2024-03-03", "2024-03-04"]
     expected = Daily(day=DAYS[2], root=str(tmp_path)).app_options()
     assert seen["runs"][1]["argv"] == expected
+    # Each missing date's output partition is leased for the application's whole life.
+    assert seen["leases"] == [
+        u
+        for d in (DAYS[0], DAYS[2], DAYS[3])
+        for u in Daily(day=d, root=str(tmp_path)).output_uris()
+    ]
     assert not Path(seen["args"]["--manifest"]).exists()  # removed after the run
     assert task.complete()
 
@@ -135,7 +141,7 @@ def test_cluster_mode_ships_the_script_and_manifest(
     luigi_config("ufo_spark", "deploy_mode", "cluster")
     seen: dict[str, Any] = {}
 
-    def fake_submit(task: Any, spec: Any, settings: Any) -> None:
+    def fake_submit(task: Any, spec: Any, settings: Any, leases: Any = ()) -> None:
         seen["spec"] = spec
         for day in DAYS:
             flag(tmp_path, "out", day)
@@ -150,7 +156,7 @@ def test_cluster_mode_ships_the_script_and_manifest(
 def test_a_failed_application_names_the_incomplete_dates_and_keeps_the_rest(
     tmp_path: Path, scripts_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fake_submit(task: Any, spec: Any, settings: Any) -> None:
+    def fake_submit(task: Any, spec: Any, settings: Any, leases: Any = ()) -> None:
         flag(tmp_path, "out", DAYS[0])
         flag(tmp_path, "out", DAYS[3])
         raise SparkSubmitError("Spark application failed: spark-submit exited with code 1")
@@ -237,7 +243,7 @@ def test_the_timeout_is_per_date(
     luigi_config("ufo_spark", "timeout", "90")
     seen: dict[str, Any] = {}
 
-    def fake_submit(task: Any, spec: Any, settings: Any) -> None:
+    def fake_submit(task: Any, spec: Any, settings: Any, leases: Any = ()) -> None:
         seen["timeout"] = settings.timeout
         for day in DAYS:
             flag(tmp_path, "out", day)
@@ -251,6 +257,6 @@ def test_the_timeout_is_per_date(
 def test_a_script_that_exits_0_without_writing_is_named(
     tmp_path: Path, scripts_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(backfill, "submit", lambda task, spec, settings: None)
+    monkeypatch.setattr(backfill, "submit", lambda task, spec, settings, leases=(): None)
     with pytest.raises(BackfillError, match=r"(?s)4 of 4 date.*returned 0 for these dates"):
         backfill_of(tmp_path).run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,16 @@ def test_package_scripts_are_the_default() -> None:
     assert root.name == "spark" or root.name == "scripts"
     with pytest.raises(ScriptNotFoundError, match="outside the scripts directory"):
         resolve_script("../luigi_ufo/__init__.py", None)
+
+
+def test_fifo_is_refused_without_opening_it(scripts: Path) -> None:
+    # Opening a FIFO for reading blocks until a writer comes: resolve must never open it.
+    os.mkfifo(scripts / "pipe.py")
+    with pytest.raises(ScriptNotFoundError, match=r"'pipe.py' .* is not a regular file \(a FIFO\)"):
+        resolve_script("pipe.py", str(scripts))
+
+
+def test_directory_named_like_a_script_is_not_found(scripts: Path) -> None:
+    (scripts / "dir.py").mkdir()
+    with pytest.raises(ScriptNotFoundError, match=r"'dir\.py' not found"):
+        resolve_script("dir.py", str(scripts))

@@ -22,7 +22,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tasks", type=int, default=4)
     parser.add_argument("--sleep", type=float, default=0.0, help="seconds per task before writing")
     parser.add_argument("--tag", default="", help="unused: lets tests find the processes")
-    parser.add_argument("--echo-env", default="", help="print this variable (masking tests)")
+    parser.add_argument(
+        "--echo-env", nargs="+", default=[], help="print these variables (masking tests)"
+    )
     return parser.parse_args(argv)
 
 
@@ -41,8 +43,8 @@ def main(argv: list[str] | None = None, spark: Any = None) -> int:
 
         spark = SparkSession.builder.getOrCreate()
     print(f"probe VERSION={VERSION} mode={args.mode}", flush=True)
-    if args.echo_env:
-        print(f"probe {args.echo_env}={os.environ.get(args.echo_env, '')}", flush=True)
+    for name in args.echo_env:
+        print(f"probe {name}={os.environ.get(name, '')}", flush=True)
     if args.mode == "fail":
         raise ValueError(f"probe failed on purpose (bad row {41 + 1})")
     inputs = sum(spark.read.text(uri).count() for uri in args.input)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 from typing import Any
@@ -42,6 +43,15 @@ class TimedProbe(Probe):
     timeout = luigi.FloatParameter()
 
 
+class PgProbe(Probe):
+    """A task whose script needs PGPASSWORD: it asks for it in its own env."""
+
+    def spark_settings(self) -> Any:
+        settings = super().spark_settings()
+        env = {**settings.env, "PGPASSWORD": os.environ.get("PGPASSWORD", "")}
+        return dataclasses.replace(settings, env=env)
+
+
 class PidProbe(Probe):
     """Record the pid of the process that runs the task (a worker process, not the caller)."""
 
@@ -50,3 +60,14 @@ class PidProbe(Probe):
         with open(os.path.join(self.root, "task.pid"), "w", encoding="ascii") as fh:
             fh.write(str(os.getpid()))
         super().run()
+
+
+class GatedRows(ExternalSparkScriptTask):
+    """Run gated_rows.py; its output is the dated partition ``root/2026-11-24/``."""
+
+    script = "gated_rows.py"
+    root = luigi.Parameter()
+    script_args = luigi.ListParameter(default=())
+
+    def output(self) -> Any:
+        return dated_target(self.root, DATE)

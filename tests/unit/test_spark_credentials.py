@@ -1,0 +1,24 @@
+"""Credential variables: masked by value everywhere, PGPASSWORD kept from spark-submit."""
+
+from __future__ import annotations
+
+from luigi_ufo.spark.credentials import CREDENTIAL_ENV, credential_values, submit_environment
+
+
+def test_documented_credentials_are_masked() -> None:
+    for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD"):
+        assert name in CREDENTIAL_ENV
+
+
+def test_values_of_every_environment_and_extra_names() -> None:
+    worker = {"PGPASSWORD": "pg-pw", "AWS_ACCESS_KEY_ID": "AKID", "MY_TOKEN": "tok"}
+    child = {"AWS_SECRET_ACCESS_KEY": "aws-secret", "EMPTY": ""}
+    assert credential_values([worker, child]) == ["aws-secret", "pg-pw"]
+    extra = credential_values([worker, child], ["MY_TOKEN", "EMPTY"])
+    assert extra == ["aws-secret", "pg-pw", "tok"]
+
+
+def test_pgpassword_reaches_spark_submit_only_when_the_task_asks() -> None:
+    environ = {"PGPASSWORD": "pg-pw", "PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "s"}
+    assert submit_environment(environ, {}) == {"PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "s"}
+    assert submit_environment(environ, {"PGPASSWORD": "pg-pw"})["PGPASSWORD"] == "pg-pw"

@@ -1,0 +1,195 @@
+"""The spark-submit supervisor with plain child processes (no Spark, no network).
+
+The supervisor is run exactly as the runner runs it (``python supervisor.py ... -- argv``); the
+"worker" is either this test holding the lifeline, or a real process running the real runner
+that the test SIGKILLs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from luigi_ufo.spark.runner import SUPERVISOR
+
+CHILD = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(300)"
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.fixture
+def supervise(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[bytes], int]]]:
+    """Start the supervisor over a command; return it and the write end of its lifeline."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(*command: str, extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen[bytes], int]:
+        read, write = os.pipe()
+        argv = [sys.executable, str(SUPERVISOR), "--lifeline", str(read)]
+        argv += ["--parent", str(os.getpid()), "--grace", "2", *extra, "--", *command]
+        proc = subprocess.Popen(argv, pass_fds=(read,), start_new_session=True)
+        os.close(read)
+        started.append(proc)
+        return proc, write
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_lifeline_eof_kills_the_child_and_removes_files(
+    supervise: Callable[..., tuple[subprocess.Popen[bytes], int]], tmp_path: Path
+) -> None:
+    pidfile, secret = tmp_path / "pid", tmp_path / "secret.properties"
+    secret.write_text("spark.hadoop.fs.s3a.secret.key=x\n")
+    command = (sys.executable, "-c", CHILD, str(pidfile))
+    proc, lifeline = supervise(*command, extra=("--remove", str(secret)))
+    assert wait_for(lambda: pidfile.exists() and pidfile.read_text() != "")
+    child = int(pidfile.read_text())
+    time.sleep(0.5)
+    assert proc.poll() is None, "the supervisor must wait while the worker lives"
+    assert not gone(child)
+    assert secret.exists()
+    os.close(lifeline)  # what the OS does when the worker dies
+    assert proc.wait(timeout=20) == 0
+    assert gone(child)
+    assert not secret.exists()
+
+
+def test_exit_status_is_passed_on(
+    supervise: Callable[..., tuple[subprocess.Popen[bytes], int]],
+) -> None:
+    proc, lifeline = supervise(sys.executable, "-c", "import sys; sys.exit(3)")
+    assert proc.wait(timeout=20) == 3
+    os.close(lifeline)
+    proc, lifeline = supervise(
+        sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
+    )
+    assert proc.wait(timeout=20) == -signal.SIGTERM
+    os.close(lifeline)
+
+
+def test_sigterm_stops_the_child_and_the_supervisor(
+    supervise: Callable[..., tuple[subprocess.Popen[bytes], int]], tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "pid"
+    proc, lifeline = supervise(sys.executable, "-c", CHILD, str(pidfile))
+    assert wait_for(lambda: pidfile.exists() and pidfile.read_text() != "")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == -signal.SIGTERM
+    assert gone(int(pidfile.read_text()))
+    os.close(lifeline)
+
+
+def test_missing_command_is_reported(
+    supervise: Callable[..., tuple[subprocess.Popen[bytes], int]], tmp_path: Path
+) -> None:
+    proc, lifeline = supervise(str(tmp_path / "nope"))
+    assert proc.wait(timeout=20) == 127
+    os.close(lifeline)
+
+
+FAKE_CLUSTER = r"""
+import os, sys, time
+if "--kill" in sys.argv:
+    open(os.environ["FAKE_KILLED"], "w").write(" ".join(sys.argv[1:]))
+    sys.exit(0)
+sys.stderr.write("26/11/25 08:31:42 INFO ClientEndpoint: Driver successfully submitted as "
+                 "driver-20261125083142-0003\n")
+sys.stderr.flush()
+open(os.environ["FAKE_PIDFILE"], "w").write(str(os.getpid()))
+time.sleep(300)
+"""
+
+WORKER = """
+import sys
+from pathlib import Path
+from luigi_ufo.spark.command import SubmitSpec
+from luigi_ufo.spark.runner import SparkSubmitRunner
+spec = SubmitSpec(app="/s/job.jar", main_class="Job", spark_submit=sys.argv[1],
+                  master="spark://m:7077", deploy_mode="cluster")
+# on_status runs right after the runner has sent the supervisor the kill command.
+SparkSubmitRunner(spec, kill_grace_s=2.0, on_status=Path(sys.argv[2]).write_text).run()
+"""
+
+
+def test_worker_sigkill_runs_the_remote_kill_of_a_cluster_application(tmp_path: Path) -> None:
+    """A SIGKILLed worker's cluster-mode driver is killed where it runs (spark-submit --kill)."""
+    fake = tmp_path / "spark-submit"
+    fake.write_text(f"#!{sys.executable}\n{FAKE_CLUSTER}")
+    fake.chmod(0o755)
+    killed, pidfile, status = tmp_path / "killed", tmp_path / "pid", tmp_path / "status"
+    env = {**os.environ, "FAKE_KILLED": str(killed), "FAKE_PIDFILE": str(pidfile)}
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(fake), str(status)], env=env)
+    try:
+        assert wait_for(lambda: pidfile.exists() and pidfile.read_text() != "")
+        client = int(pidfile.read_text())
+        assert wait_for(lambda: status.exists() and "driver-" in status.read_text())
+        worker.kill()
+        worker.wait()
+        assert wait_for(killed.exists), "the supervisor never ran the remote kill"
+        assert killed.read_text() == "--master spark://m:7077 --kill driver-20261125083142-0003"
+        assert wait_for(lambda: gone(client)), "the local spark-submit outlived its worker"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+
+
+def test_lifeline_message_arms_the_remote_kill(
+    supervise: Callable[..., tuple[subprocess.Popen[bytes], int]], tmp_path: Path
+) -> None:
+    marker, pidfile = tmp_path / "remote-killed", tmp_path / "pid"
+    proc, lifeline = supervise(sys.executable, "-c", CHILD, str(pidfile))
+    assert wait_for(lambda: pidfile.exists() and pidfile.read_text() != "")
+    kill = [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('x')"]
+    os.write(lifeline, b"not json\n" + json.dumps({"kill": kill}).encode() + b"\n")
+    time.sleep(0.5)
+    assert not marker.exists(), "the remote kill runs only when the worker is gone"
+    os.close(lifeline)
+    assert proc.wait(timeout=20) == 0
+    assert marker.exists()
+    assert gone(int(pidfile.read_text()))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_child_dies_with_a_sigkilled_supervisor(
+    supervise: Callable[..., tuple[subprocess.Popen[bytes], int]], tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "pid"
+    proc, lifeline = supervise(sys.executable, "-c", CHILD, str(pidfile))
+    assert wait_for(lambda: pidfile.exists() and pidfile.read_text() != "")
+    proc.kill()
+    proc.wait()
+    assert wait_for(lambda: gone(int(pidfile.read_text()))), "no parent-death signal"
+    os.close(lifeline)
+
+
+def test_supervisor_imports_nothing_of_luigi_ufo() -> None:
+    # It is run by path: a luigi_ufo import would depend on the worker's sys.path.
+    source = SUPERVISOR.read_text()
+    assert "import luigi" not in source
+    assert "from luigi" not in source
