@@ -23,15 +23,12 @@ import pytest
 from luigi_ufo.spark.properties import PREFIX
 
 SCRIPTS = Path(__file__).parent / "spark_scripts"
+sys.path.insert(0, str(SCRIPTS))  # probe_tasks must be importable by name
+
+from probe_tasks import FAST_CONF  # noqa: E402
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-JVM_FAST = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
-FAST_CONF = {
-    "spark.ui.enabled": "false",
-    "spark.sql.shuffle.partitions": "2",
-    "spark.driver.extraJavaOptions": JVM_FAST,
-    "spark.executor.extraJavaOptions": JVM_FAST,
-}
 ROWS = 5000
 WORKER = """
 import sys

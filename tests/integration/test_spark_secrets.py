@@ -19,12 +19,11 @@ import pytest
 SCRIPTS = Path(__file__).parent / "spark_scripts"
 sys.path.insert(0, str(SCRIPTS))  # probe_tasks must be importable by name
 
-from probe_tasks import PgProbe, Probe  # noqa: E402
+from probe_tasks import FAST_CONF, PgProbe, Probe  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SetConfig = Callable[[str, str, str], None]
-FAST_CONF = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2"}
 ECHO = ["PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "MY_API_TOKEN"]
 
 

@@ -25,19 +25,11 @@ from luigi_ufo.errors import MissingOutputError, SparkSubmitError
 SCRIPTS = Path(__file__).parent / "spark_scripts"
 sys.path.insert(0, str(SCRIPTS))  # probe_tasks must be importable by name (spawned workers too)
 
-from probe_tasks import Probe, TimedProbe  # noqa: E402
+from probe_tasks import FAST_CONF, Probe, TimedProbe  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SetConfig = Callable[[str, str, str], None]
-JVM_FAST = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
-#: Small and quick on 2 cores: no web UI, 2 shuffle partitions, a JVM tuned for short runs.
-FAST_CONF = {
-    "spark.ui.enabled": "false",
-    "spark.sql.shuffle.partitions": "2",
-    "spark.driver.extraJavaOptions": JVM_FAST,
-    "spark.executor.extraJavaOptions": JVM_FAST,
-}
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from luigi_ufo.errors import SparkSubmitError
+from luigi_ufo.errors import LeaseError, SparkSubmitError
 from luigi_ufo.spark.command import SubmitSpec
+from luigi_ufo.spark.lease import partition_leases
 from luigi_ufo.spark.runner import SparkSubmitRunner
 
 FAKE = r"""
@@ -187,3 +188,17 @@ def test_failing_callback_kills_the_application(fake: str) -> None:
     assert time.monotonic() - started < 15
     assert spec_runner.pid is not None
     assert not _alive(spec_runner.pid)
+
+
+def test_a_leased_output_is_not_written_by_a_second_application(
+    fake: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LUIGI_UFO_RUNTIME_DIR", str(tmp_path / "run"))
+    uri = str(tmp_path / "lake" / "2024-01-01")
+    with partition_leases([uri], timeout_s=1.0):  # another live application holds it
+        second = runner(fake, "progress", leases=[uri], lease_timeout_s=0.5)
+        with pytest.raises(LeaseError, match=f"partition {uri!r} is still being written"):
+            second.run()
+        assert second.pid is None, "spark-submit was started anyway"
+    assert runner(fake, "progress", leases=[uri]).run().returncode == 0
+    assert list((tmp_path / "run").glob("lease-*")) == []

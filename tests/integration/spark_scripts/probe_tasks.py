@@ -13,6 +13,14 @@ from luigi_ufo.dated import dated_target
 from luigi_ufo.spark import ExternalSparkScriptTask
 
 DATE = datetime.date(2026, 11, 24)
+_JVM_FAST = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+#: Small and quick on 2 cores: no web UI, 2 shuffle partitions, a JVM tuned for short runs.
+FAST_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.driver.extraJavaOptions": _JVM_FAST,
+    "spark.executor.extraJavaOptions": _JVM_FAST,
+}
 
 
 class ProbeInput(luigi.ExternalTask):
