@@ -10,7 +10,8 @@ period), removes the files it was given (the private properties file) and exits.
 parent-death signal is the second line: SIGHUP to the supervisor when the worker dies, and
 SIGKILL to spark-submit when the supervisor dies.
 
-This file is run by path, so it imports only the standard library and psutil.
+This file is run by path, so it imports only the standard library and psutil (psutil only when
+it kills: a run that ends normally pays for no more than the interpreter's start).
 """
 
 from __future__ import annotations
@@ -28,11 +29,14 @@ import time
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from types import FrameType
+from typing import TYPE_CHECKING
 
-import psutil
+if TYPE_CHECKING:
+    import psutil
 
 _PR_SET_PDEATHSIG = 1
-_POLL_S = 0.1
+#: Upper bound of a wait; the child's exit (SIGCHLD) and the lifeline wake the loop at once.
+_POLL_S = 1.0
 _REMOTE_KILL_TIMEOUT_S = 120.0
 _PREFIX = "luigi-ufo supervisor:"
 
@@ -60,6 +64,8 @@ def kill_tree(proc: subprocess.Popen[bytes], grace_s: float) -> str:
 
 
 def _tree(pid: int) -> list[psutil.Process]:
+    import psutil
+
     try:
         root = psutil.Process(pid)
         return [root, *root.children(recursive=True)]
@@ -79,6 +85,8 @@ def _pgid(proc: psutil.Process) -> int | None:
 
 
 def _signal_all(groups: set[int], procs: list[psutil.Process], sig: signal.Signals) -> None:
+    import psutil
+
     for group in groups:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, sig)
@@ -89,6 +97,8 @@ def _signal_all(groups: set[int], procs: list[psutil.Process], sig: signal.Signa
 
 
 def _alive(proc: psutil.Process) -> bool:
+    import psutil
+
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
@@ -134,6 +144,11 @@ class Supervisor:
         self._buffer = b""
         self._worker_gone = False
         self._terminate = False
+        # SIGCHLD writes a byte here (set_wakeup_fd), so the child's exit wakes the select.
+        self._wakeup_r, wakeup_w = os.pipe()
+        os.set_blocking(wakeup_w, False)
+        signal.set_wakeup_fd(wakeup_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
 
     def run(self) -> int:
         """Start the child and supervise it; return the exit status to pass on."""
@@ -172,11 +187,10 @@ class Supervisor:
 
     def _read_lifeline(self) -> bool:
         """Read what the worker sent; return True at end-of-file (the worker is gone)."""
-        try:
-            ready, _, _ = select.select([self.lifeline], [], [], _POLL_S)
-        except InterruptedError:
-            return False
-        if not ready:
+        ready, _, _ = select.select([self.lifeline, self._wakeup_r], [], [], _POLL_S)
+        if self._wakeup_r in ready:
+            os.read(self._wakeup_r, 4096)
+        if self.lifeline not in ready:
             return False
         try:
             data = os.read(self.lifeline, 65536)
