@@ -1,0 +1,52 @@
+"""A data directory's postmaster.pid is trusted only if its pid is a postgres serving that dir."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from luigi_ufo.postgres.server import find_postmaster, serves
+from luigi_ufo.postgres.shared import SharedServer, url_for
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        None,  # no lock file
+        "",
+        "not-a-pid\n",
+        f"{os.getpid()}\n/elsewhere\n1700000000\n5432\n/tmp\n127.0.0.1\n  1 2\nready   \n",
+    ],
+)
+def test_a_lock_file_without_a_live_postgres_of_the_dir_is_stale(
+    tmp_path: Path, content: str | None
+) -> None:
+    if content is not None:
+        (tmp_path / "postmaster.pid").write_text(content, encoding="utf-8")
+    assert find_postmaster(tmp_path) is None
+
+
+def test_this_process_is_not_a_postgres() -> None:
+    assert not serves(os.getpid(), Path.cwd())
+
+
+def test_a_pid_that_no_longer_exists_is_not_a_postgres() -> None:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert not serves(pid, Path.cwd())
+
+
+def test_a_never_started_shared_server_reports_nothing(tmp_path: Path) -> None:
+    server = SharedServer(tmp_path / "pg")
+    assert server.status() is None
+    assert server.url() is None
+    assert server.stop() == "not running"
+    assert not (tmp_path / "pg").exists()
+
+
+def test_the_url_is_a_passwordless_loopback_libpq_uri() -> None:
+    assert url_for(5433) == "postgresql://postgres@127.0.0.1:5433/postgres"
