@@ -18,6 +18,7 @@ from luigi_ufo.errors import ConfigError
 __all__ = [
     "BACKEND_ENV",
     "ENV_VARS",
+    "IMAGE_ENV_VARS",
     "Backend",
     "choose_backend",
     "docker_address",
@@ -32,6 +33,13 @@ ENV_VARS: Mapping[str, str] = {
     "s3": "LUIGI_UFO_TEST_S3_ENDPOINT",
     "spark": "LUIGI_UFO_TEST_SPARK_MASTER",
     "luigid": "LUIGI_UFO_TEST_LUIGID_URL",
+}
+#: Per-service env vars naming the image the Docker backend runs (a private registry's or a
+#: locally built one); unset, the public image a machine with a registry pulls.
+IMAGE_ENV_VARS: Mapping[str, str] = {
+    "postgres": "LUIGI_UFO_TEST_POSTGRES_IMAGE",
+    "s3": "LUIGI_UFO_TEST_S3_IMAGE",
+    "spark": "LUIGI_UFO_TEST_SPARK_IMAGE",
 }
 #: ``native`` or ``docker`` forces that backend for every service without its own env var.
 BACKEND_ENV = "LUIGI_UFO_TEST_BACKEND"
@@ -54,7 +62,11 @@ def choose_backend(
     testcontainers_installed: bool,
     docker_supported: bool = True,
 ) -> Backend:
-    """Return the backend: env var, else forced choice, else Docker if usable, else native."""
+    """Return the backend: env var, else forced choice, else Docker if usable, else native.
+
+    A forced ``docker`` leaves a service that has no Docker backend (``docker_supported=False``)
+    on native processes.
+    """
     if env_value:
         return Backend.ENV
     if forced:
@@ -62,12 +74,12 @@ def choose_backend(
             backend = Backend(forced.strip().lower())
         except ValueError:
             backend = Backend.ENV  # never valid as a forced value: reported just below
-        if backend is Backend.ENV or (backend is Backend.DOCKER and not docker_supported):
-            allowed = ["native", "docker"] if docker_supported else ["native"]
+        if backend is Backend.ENV:
             raise ConfigError(
-                f"{BACKEND_ENV}={forced!r} is not one of {allowed!r}; fix or unset it"
+                f"{BACKEND_ENV}={forced!r} is not one of ['native', 'docker']; fix or unset it"
             )
-        return backend
+        # A service without a Docker backend (luigid: plain Python) runs natively beside them.
+        return backend if docker_supported else Backend.NATIVE
     if docker_supported and docker_ok and testcontainers_installed:
         return Backend.DOCKER
     return Backend.NATIVE

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from luigi_ufo.postgres.server import PostgresServer
+from luigi_ufo.testing import _docker
 from luigi_ufo.testing.backend import ENV_VARS, Backend, select_backend
 
 __all__ = ["DOCKER_IMAGE", "PostgresService", "start_postgres"]
@@ -29,8 +30,7 @@ class PostgresService:
         if self._server is not None:
             return self._server.log_tail(lines)
         if self._container is not None:
-            out, err = self._container.get_logs()
-            return "\n".join((out + err).decode("utf-8", "replace").splitlines()[-lines:])
+            return _docker.log_tail(self._container, lines)
         return f"(server from ${ENV_VARS['postgres']}: no log available)"
 
     def stop(self) -> None:
@@ -38,24 +38,26 @@ class PostgresService:
         if self._server is not None:
             self._server.stop()
         if self._container is not None:
-            self._container.stop()
+            _docker.remove(self._container)
+            self._container = None
 
 
 def _start_docker() -> PostgresService:
     from testcontainers.community.postgres import PostgresContainer
 
     container = PostgresContainer(
-        DOCKER_IMAGE,
+        _docker.image_for("postgres", DOCKER_IMAGE),
         username="postgres",
         password="postgres",  # noqa: S106 - a throwaway container's
         dbname="postgres",
     )
     # Trust auth, like the native cluster: the DSN then carries no password at all.
     container.with_env("POSTGRES_HOST_AUTH_METHOD", "trust")
-    container.start()
-    host = container.get_container_host_ip()
-    port = container.get_exposed_port(5432)
-    dsn = f"host={host} port={port} dbname=postgres user=postgres"
+    _docker.publish_on_loopback(container, 5432)
+    # Ready when psql inside the container connects over TCP (PostgresContainer's own wait).
+    _docker.started(container)
+    port = _docker.loopback_port(container, 5432)
+    dsn = f"host={_docker.LOOPBACK} port={port} dbname=postgres user=postgres"
     return PostgresService(dsn=dsn, backend=Backend.DOCKER, _container=container)
 
 

@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from luigi_ufo.net import free_port
+from luigi_ufo.testing import _docker
+from luigi_ufo.testing._service import http_get, wait_until
 from luigi_ufo.testing.backend import ENV_VARS, Backend, select_backend
 
 __all__ = ["DOCKER_IMAGE", "FAKE_AWS_ENV", "S3Service", "start_s3"]
 
 DOCKER_IMAGE = "motoserver/moto:5.1.0"
+READY_TIMEOUT = 60.0
 
 #: Credentials every test sees, so that nothing can reach real AWS with a developer's keys.
 FAKE_AWS_ENV: dict[str, str] = {
@@ -51,8 +54,7 @@ class S3Service:
         if self._ring is not None:
             return "\n".join(list(self._ring.records)[-lines:])
         if self._container is not None:
-            out, err = self._container.get_logs()
-            return "\n".join((out + err).decode("utf-8", "replace").splitlines()[-lines:])
+            return _docker.log_tail(self._container, lines)
         return f"(endpoint from ${ENV_VARS['s3']}: no log available)"
 
     def stop(self) -> None:
@@ -62,22 +64,30 @@ class S3Service:
         if self._ring is not None:
             logging.getLogger("werkzeug").removeHandler(self._ring)
         if self._container is not None:
-            self._container.stop()
+            _docker.remove(self._container)
+            self._container = None
 
 
 def _start_docker() -> S3Service:
     from testcontainers.core.container import DockerContainer
-    from testcontainers.core.wait_strategies import HttpWaitStrategy
 
-    container = (
-        DockerContainer(DOCKER_IMAGE)
-        .with_exposed_ports(5000)
-        .waiting_for(HttpWaitStrategy(5000, "/moto-api/"))
-    )
-    container.start()
-    host = container.get_container_host_ip()
-    endpoint = f"http://{host}:{container.get_exposed_port(5000)}"
-    return S3Service(endpoint=endpoint, backend=Backend.DOCKER, _container=container)
+    container = DockerContainer(_docker.image_for("s3", DOCKER_IMAGE))
+    _docker.publish_on_loopback(container, 5000)
+    _docker.started(container)
+    service = S3Service(endpoint="", backend=Backend.DOCKER, _container=container)
+    try:
+        service.endpoint = f"http://{_docker.LOOPBACK}:{_docker.loopback_port(container, 5000)}"
+        wait_until(
+            lambda: bool(http_get(f"{service.endpoint}/moto-api/")),
+            what=f"moto server in container {container.get_wrapped_container().short_id}",
+            timeout=READY_TIMEOUT,
+            alive=lambda: _docker.running(container),
+            log_tail=service.log_tail,
+        )
+    except BaseException:
+        service.stop()
+        raise
+    return service
 
 
 def start_s3() -> S3Service:

@@ -12,19 +12,21 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from luigi_ufo.errors import ServiceError
 from luigi_ufo.net import free_ports
+from luigi_ufo.testing import _docker
 from luigi_ufo.testing._process import ServiceProcess
 from luigi_ufo.testing._service import http_get, wait_until
-from luigi_ufo.testing.backend import ENV_VARS, Backend, select_backend
+from luigi_ufo.testing.backend import ENV_VARS, IMAGE_ENV_VARS, Backend, select_backend
 
 __all__ = [
     "DOCKER_REPOSITORY",
@@ -32,7 +34,10 @@ __all__ = [
     "alive_workers",
     "daemon_env",
     "docker_image",
+    "docker_script",
+    "image_mismatch",
     "master_argv",
+    "release",
     "spark_home",
     "start_spark",
     "worker_argv",
@@ -60,10 +65,7 @@ def spark_home() -> Path:
 
 def docker_image(pyspark_version: str) -> str:
     """Return the ``apache/spark`` tag matching the client: the RPC protocol needs one version."""
-    release = ".".join(pyspark_version.split(".")[:3]).split("+")[0]
-    for suffix in ("rc", "dev", "a", "b"):
-        release = release.split(suffix)[0]
-    return f"{DOCKER_REPOSITORY}:{release}"
+    return f"{DOCKER_REPOSITORY}:{release(pyspark_version)}"
 
 
 def master_argv(home: Path, *, host: str, port: int, webui_port: int) -> list[str]:
@@ -157,8 +159,7 @@ class SparkCluster:
     def log_tail(self, lines: int = 40) -> str:
         """Return the last lines of the master's and the worker's logs."""
         if self._container is not None:
-            out, err = self._container.get_logs()
-            return "\n".join((out + err).decode("utf-8", "replace").splitlines()[-lines:])
+            return _docker.log_tail(self._container, lines)
         if not self._processes:
             return f"(cluster from ${ENV_VARS['spark']}: no log available)"
         return "\n".join(f"--- {p.log.name} ---\n{p.log_tail(lines)}" for p in self._processes)
@@ -172,7 +173,7 @@ class SparkCluster:
             process.stop()
         self._processes.clear()
         if self._container is not None:
-            self._container.stop()
+            _docker.remove(self._container)
             self._container = None
         if self._base is not None:
             shutil.rmtree(self._base, ignore_errors=True)
@@ -228,32 +229,140 @@ def _start_native() -> SparkCluster:
     return cluster
 
 
+def release(version: str) -> str:
+    """Return the ``X.Y.Z`` release of a pyspark or Spark version string."""
+    value = ".".join(version.split(".")[:3]).split("+")[0]
+    for suffix in ("rc", "dev", "a", "b"):
+        value = value.split(suffix)[0]
+    return value
+
+
+def image_mismatch(
+    image: str, *, client_python: str, client_spark: str, image_python: str, image_spark: str
+) -> str | None:
+    """Return why ``image`` cannot serve this client, or None when Python and Spark match."""
+    if image_python == client_python and release(image_spark) == release(client_spark):
+        return None
+    return (
+        f"Spark image {image!r} has Python {image_python} and Spark {image_spark}, this client "
+        f"Python {client_python} and pyspark {client_spark}: executors need the driver's Python "
+        f"minor version and Spark's RPC needs one release; set {IMAGE_ENV_VARS['spark']} to a "
+        "matching image (.ci/build-images builds one) or use LUIGI_UFO_TEST_BACKEND=native"
+    )
+
+
+def docker_script(
+    *, ports: Sequence[int], base: Path, pythons: list[str], uid: int, gid: int
+) -> str:
+    """Return the container's shell script: link the client's interpreters, run master + worker.
+
+    The driver runs on the host and names its own interpreter path as the executors' Python;
+    inside the container that path becomes a link to the image's ``python3`` (checked to be the
+    same minor version). Daemons run as the host user, so files in the shared temp dir are theirs.
+    """
+    port, webui, worker_port, worker_webui = ports
+    home = "/opt/spark"
+    q = shlex.quote
+    lines = ["set -e"]
+    for python in pythons:
+        lines.append(
+            f'[ -e {q(python)} ] || {{ mkdir -p "$(dirname {q(python)})" && '
+            f'ln -s "$(command -v python3)" {q(python)}; }}'
+        )
+    run = ""
+    if uid != 0:
+        lines.append(
+            f"getent passwd {uid} >/dev/null || "
+            f"echo 'luigi-ufo:x:{uid}:{gid}::/tmp:/bin/sh' >>/etc/passwd"
+        )
+        run = f"setpriv --reuid={uid} --regid={gid} --clear-groups "
+    master = master_argv(Path(home), host=HOST, port=port, webui_port=webui)
+    worker = worker_argv(
+        Path(home),
+        master_url=f"spark://{HOST}:{port}",
+        host=HOST,
+        port=worker_port,
+        webui_port=worker_webui,
+        work_dir=base / "work",
+    )
+    lines.append(f"{run}{shlex.join(master)} &")
+    lines.append(f"exec {run}{shlex.join(worker)}")
+    return "\n".join(lines)
+
+
+def _probe_image(container: Any, image: str) -> None:
+    code, out = container.exec(
+        [
+            "sh",
+            "-c",
+            "python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])' && "
+            "ls /opt/spark/jars | sed -n 's/^spark-core_[0-9.]*-\\(.*\\)\\.jar$/\\1/p'",
+        ]
+    )
+    found = out.decode("utf-8", "replace").split()
+    if code != 0 or len(found) != 2:
+        raise ServiceError(
+            f"Spark image {image!r} lacks python3 or /opt/spark/jars/spark-core_*.jar "
+            f"(probe exit {code}: {out[-500:]!r}); use an apache/spark-like image"
+        )
+    problem = image_mismatch(
+        image,
+        client_python="{}.{}".format(*sys.version_info[:2]),
+        client_spark=importlib.metadata.version("pyspark"),
+        image_python=found[0],
+        image_spark=found[1],
+    )
+    if problem:
+        raise ServiceError(problem)
+
+
 def _start_docker() -> SparkCluster:
     from testcontainers.core.container import DockerContainer
-    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-    # Host networking: executors in the container must reach the driver, which runs on the host.
-    # Executors there run the image's python3, not sys.executable: pure-JVM and SQL jobs only.
-    port, webui = free_ports(2, HOST)
-    command = (
-        f"/opt/spark/bin/spark-class org.apache.spark.deploy.master.Master --host {HOST} "
-        f"--port {port} --webui-port {webui} & "
-        f"/opt/spark/bin/spark-class org.apache.spark.deploy.worker.Worker --host {HOST} "
-        f"--cores {WORKER_CORES} --memory {WORKER_MEMORY} spark://{HOST}:{port}"
+    image = _docker.image_for("spark", docker_image(importlib.metadata.version("pyspark")))
+    # Host networking: executors in the container reach the driver on the host, and the host
+    # reaches the master on 127.0.0.1. The temp dir is mounted at its own path: tests' files
+    # (inputs, outputs, a lake) are one filesystem for driver and executors, as on a cluster.
+    shared = Path(tempfile.gettempdir()).resolve()
+    base = Path(tempfile.mkdtemp(prefix="luigi-ufo-spark-docker-", dir=shared))
+    for sub in ("logs", "local", "work"):
+        (base / sub).mkdir()
+    ports = free_ports(4, HOST)
+    pythons = sorted({sys.executable, os.environ.get("PYSPARK_PYTHON") or sys.executable})
+    script = docker_script(
+        ports=ports, base=base, pythons=pythons, uid=os.getuid(), gid=os.getgid()
     )
     container = (
-        DockerContainer(docker_image(importlib.metadata.version("pyspark")))
-        .with_command(["bash", "-c", command])
-        .with_kwargs(network_mode="host")
-        .waiting_for(LogMessageWaitStrategy("Successfully registered with master"))
+        DockerContainer(image)
+        .with_command(["bash", "-c", script])
+        .with_volume_mapping(str(shared), str(shared), mode="rw")
+        .with_env("SPARK_LOCAL_IP", HOST)
+        .with_env("SPARK_LOG_DIR", str(base / "logs"))
+        .with_env("SPARK_LOCAL_DIRS", str(base / "local"))
+        .with_env("SPARK_DAEMON_MEMORY", DAEMON_MEMORY)
+        .with_kwargs(network_mode="host", entrypoint=[])
     )
-    container.start()
-    return SparkCluster(
-        master_url=f"spark://{HOST}:{port}",
-        web_url=f"http://{HOST}:{webui}",
+    cluster = SparkCluster(
+        master_url=f"spark://{HOST}:{ports[0]}",
+        web_url=f"http://{HOST}:{ports[1]}",
         backend=Backend.DOCKER,
-        _container=container,
+        _base=base,
     )
+    try:
+        _docker.started(container)
+        cluster._container = container
+        _probe_image(container, image)
+        cluster.startup_seconds = wait_until(
+            lambda: alive_workers(cluster.status()) >= 1,
+            what=f"Spark cluster {cluster.master_url!r} in container of {image!r}",
+            timeout=READY_TIMEOUT,
+            alive=lambda: _docker.running(container),
+            log_tail=cluster.log_tail,
+        )
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
 
 
 def start_spark() -> SparkCluster:

@@ -24,6 +24,7 @@ from luigi_ufo.testing.backend import (
         (None, None, True, True, False, Backend.NATIVE),
         (None, "native", True, True, True, Backend.NATIVE),
         (None, " Docker ", False, False, True, Backend.DOCKER),
+        (None, "docker", True, True, False, Backend.NATIVE),
         ("", None, False, True, True, Backend.NATIVE),
     ],
 )
@@ -47,9 +48,7 @@ def test_choose_backend_follows_env_then_forced_then_docker_then_native(
     )
 
 
-@pytest.mark.parametrize(
-    ("forced", "supported"), [("env", True), ("podman", True), ("docker", False)]
-)
+@pytest.mark.parametrize(("forced", "supported"), [("env", True), ("podman", True), ("env", False)])
 def test_choose_backend_rejects_an_impossible_forced_backend(forced: str, supported: bool) -> None:
     with pytest.raises(ConfigError, match="LUIGI_UFO_TEST_BACKEND"):
         choose_backend(
