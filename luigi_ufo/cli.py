@@ -380,7 +380,10 @@ def _interrupts() -> Iterator[list[int]]:
     def handler(signum: int, frame: FrameType | None) -> None:
         raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
-    wanted = (signal.SIGINT, signal.SIGTERM)
+    # A signal ignored from the start (SIGINT of a background job in a script) stays ignored.
+    wanted = tuple(
+        s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) != signal.SIG_IGN
+    )
     read_end, write_end = os.pipe()
     os.set_blocking(read_end, False)
     os.set_blocking(write_end, False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import signal
 from pathlib import Path
 
 import luigi.configuration
@@ -218,3 +219,17 @@ def test_db_status_of_a_never_started_server_exits_3(
     assert "not running" in capsys.readouterr().out
     assert cli.main(["db", "url"]) == 3
     assert cli.main(["db", "psql"]) == 3
+
+
+def test_an_ignored_sigint_stays_ignored_and_sigterm_is_caught() -> None:
+    # A background job of a shell script starts with SIGINT ignored; Python then raises no
+    # KeyboardInterrupt, and luigi-ufo must not start to.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with cli._interrupts() as received:
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+            with pytest.raises(cli.Terminated):
+                signal.raise_signal(signal.SIGTERM)
+        assert received == [signal.SIGTERM]
+    finally:
+        signal.signal(signal.SIGINT, previous)
