@@ -86,11 +86,12 @@ def private_properties_file(spec: SubmitSpec, env: Mapping[str, str]) -> Iterato
 
     A spec without private_conf is yielded unchanged and nothing is written.
     """
+    # Every run sweeps, so a file left by a killed run lasts only until the next run.
+    sweep(PREFIX)
     if not spec.private_conf:
         yield spec
         return
     data = merged_properties(spec, env)
-    sweep(PREFIX)
     # mkstemp creates the file with O_EXCL and mode 0600: it is private before a byte is in it.
     fd, path = tempfile.mkstemp(
         prefix=f"{PREFIX}{owner_tag()}-", suffix=".properties", dir=runtime_dir()

@@ -157,3 +157,13 @@ def test_properties_file_of_a_dead_run_is_swept_by_the_next(private_runtime: Pat
     assert not left.exists()
     assert mine.exists()
     assert not path.exists()
+
+
+def test_a_run_without_credentials_sweeps_too(private_runtime: Path) -> None:
+    private_runtime.mkdir(mode=0o700)
+    left = private_runtime / f"{properties.PREFIX}{dead_tag()}-abc.properties"
+    left.write_text("spark.hadoop.fs.s3a.secret.key=s3cr3t\n")
+    spec = SubmitSpec(app="/s/job.py", master="local[2]")
+    with properties.private_properties_file(spec, {}) as same:
+        assert same is spec
+    assert not left.exists()
