@@ -1,8 +1,8 @@
 """Real-service test fixtures of luigi-ufo (pytest plugin ``luigi_ufo.testing.plugin``).
 
 Fixtures: ``postgres_dsn``, ``s3_endpoint``, ``s3_bucket``, ``spark_master``,
-``spark_local_master``, ``luigid``, ``s3a_jars``, ``luigi_config`` and the autouse
-``aws_credentials``. See docs/testing.md.
+``spark_local_master``, ``luigid``, ``s3a_jars``, ``luigi_config`` and ``aws_credentials``
+(autouse only with the ini option ``luigi_ufo_fake_aws = true``). See docs/testing.md.
 """
 
 from __future__ import annotations

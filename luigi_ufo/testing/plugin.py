@@ -1,9 +1,13 @@
 """pytest plugin of luigi-ufo: real PostgreSQL, S3 (moto), Spark and luigid for tests.
 
 Registered through the ``pytest11`` entry point, so installing luigi-ufo makes the fixtures
-available in any project. Every service fixture is session-scoped, picks its backend by
-:func:`luigi_ufo.testing.backend.select_backend`, stops what it started at session end (also
-after failures) and attaches its log tail to the report of a failing test that used it.
+available in any project. It changes nothing in a test that uses none of them: no autouse
+fixture, and importing it imports no luigi (whose import warns). Fake AWS credentials are set
+by ``aws_credentials`` and ``s3_bucket`` for their test, and for every test of a project that
+opts in with the ini option ``luigi_ufo_fake_aws = true``. Every service fixture is
+session-scoped, picks its backend by :func:`luigi_ufo.testing.backend.select_backend`, stops
+what it started at session end (also after failures) and attaches its log tail to the report
+of a failing test that used it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-from luigi_ufo.config import config_overrides
 from luigi_ufo.testing.jars import find_s3a_jars
 from luigi_ufo.testing.s3 import FAKE_AWS_ENV
 
@@ -78,26 +81,53 @@ def _fake_aws(mp: pytest.MonkeyPatch, empty_dir_factory: Callable[[], str]) -> d
     return env
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _luigi_ufo_fake_aws_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    # Session level too, so session fixtures and the services they spawn never see real keys.
+#: The ini option by which a project fakes AWS for every test and the whole session.
+OPT_IN = "luigi_ufo_fake_aws"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Declare the opt-in ini option."""
+    parser.addini(
+        OPT_IN,
+        type="bool",
+        default=False,
+        help="luigi-ufo: fake AWS credentials and empty AWS config files for every test and "
+        "the whole session (default: only in tests using aws_credentials or s3_bucket)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the autouse fake-AWS fixtures only in a project that opted in."""
+    if config.getini(OPT_IN):
+        from luigi_ufo.testing import fake_aws_everywhere
+
+        config.pluginmanager.register(fake_aws_everywhere, "luigi_ufo.testing.fake_aws_everywhere")
+
+
+@contextlib.contextmanager
+def fake_aws_while(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Fake AWS in this process's environment while the block runs (for session-level use)."""
     mp = pytest.MonkeyPatch()
-    _fake_aws(mp, lambda: str(tmp_path_factory.mktemp("aws-session")))
-    yield
-    mp.undo()
+    try:
+        yield _fake_aws(mp, lambda: str(tmp_path_factory.mktemp("aws-session")))
+    finally:
+        mp.undo()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def aws_credentials(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, str]:
-    """Set fake AWS credentials and empty AWS config files for every test; return them."""
+    """Set fake AWS credentials and empty AWS config files for this test; return them."""
     return _fake_aws(monkeypatch, lambda: str(tmp_path_factory.mktemp("aws")))
 
 
 @pytest.fixture
 def luigi_config() -> Iterator[Callable[[str, str, str], None]]:
     """Return ``set(section, option, value)`` for luigi's config, undone after the test."""
+    # Imported here: importing luigi warns (autoload_range), which only a user of luigi should see.
+    from luigi_ufo.config import config_overrides
+
     with config_overrides() as set_option:
         yield set_option
 
@@ -170,12 +200,17 @@ def _luigi_ufo_pyspark_python() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def spark_master(
-    pytestconfig: pytest.Config, _luigi_ufo_pyspark_python: None
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+    _luigi_ufo_pyspark_python: None,
 ) -> Iterator[SparkCluster]:
     """Return a Spark standalone cluster (``.master_url``, ``.web_url``, ``.backend``)."""
     from luigi_ufo.testing.spark import start_spark
 
-    with _serving(pytestconfig, "spark_master", start_spark()) as cluster:
+    # The daemons (and so the executors) inherit the fake keys; this session's env is restored.
+    with fake_aws_while(tmp_path_factory):
+        cluster = start_spark()
+    with _serving(pytestconfig, "spark_master", cluster) as cluster:
         yield cluster
 
 

@@ -60,7 +60,7 @@ def test_keys_for_an_own_s3_server_override_the_fake_ones(
         """
         import os
 
-        def test_keys():
+        def test_keys(aws_credentials):
             assert os.environ["AWS_ACCESS_KEY_ID"] == "minio-user"
             assert os.environ["AWS_SECRET_ACCESS_KEY"] == "minio-secret"
             assert "AWS_SESSION_TOKEN" not in os.environ
