@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -14,6 +16,7 @@ import luigi
 from luigi_ufo.errors import ConfigError, MissingOutputError
 from luigi_ufo.spark.command import SparkOptions, SubmitSpec, credential_route
 from luigi_ufo.spark.credentials import credential_values, submit_environment
+from luigi_ufo.spark.logs import follow_luigi_console
 from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
 from luigi_ufo.spark.scripts import Script, resolve_script
 from luigi_ufo.spark.settings import SparkSettings, default_spark_submit
@@ -159,7 +162,16 @@ def submit(
     """Run ``spec`` to completion, reporting progress, status and tracking URL to ``task``.
 
     ``leases`` are the output URIs: no other live application may write them meanwhile.
+    Spark's lines and each status change are logged (on Luigi's console under its default
+    logging); the last status message says ``done: ...`` or ``failed ...``.
     """
+    set_status = _callback(task, "set_status_message")
+
+    def on_status(message: str) -> None:
+        logger.info("%s: %s", task.task_id, message)
+        if set_status is not None:
+            set_status(message)
+
     runner = SparkSubmitRunner(
         spec,
         base_env=submit_environment(os.environ, spec.env),
@@ -169,10 +181,22 @@ def submit(
         tail_lines=settings.tail_lines,
         kill_grace_s=settings.kill_grace,
         on_percent=_callback(task, "set_progress_percentage"),
-        on_status=_callback(task, "set_status_message"),
+        on_status=on_status,
         on_tracking_url=_callback(task, "set_tracking_url"),
     )
-    return runner.run()
+    started = time.monotonic()
+    with follow_luigi_console():
+        try:
+            result = runner.run()
+        except Exception as exc:
+            first_line = str(exc).split("\n", 1)[0]
+            # The run's own error is what matters; a scheduler gone away must not replace it.
+            with contextlib.suppress(Exception):
+                on_status(f"failed after {time.monotonic() - started:.0f} s: {first_line}")
+            raise
+        app = f"application {result.app_id}" if result.app_id else "spark-submit exited 0"
+        on_status(f"done: {app} in {result.duration_s:.0f} s")
+    return result
 
 
 def any_on_s3(uris: Sequence[str]) -> bool:
