@@ -1,9 +1,12 @@
-"""Fixtures shared by the integration tests of the ``luigi-ufo`` command."""
+"""Fixtures shared by integration tests: the ``luigi-ufo`` command's, and the built wheel's."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import sysconfig
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +15,8 @@ import psutil
 import pytest
 
 from luigi_ufo._pause import PAUSE_ENV
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def postgres_processes(data: Path) -> list[psutil.Process]:
@@ -52,3 +57,47 @@ def postgres_left(home: dict[str, str]) -> Callable[[], list[psutil.Process]]:
     """Return a function listing the postgres processes still running on ``home``'s data dir."""
     data = Path(home["LUIGI_UFO_DATA_DIR"])
     return lambda: postgres_processes(data)
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Build luigi-ufo's wheel from this checkout once per session; return its path."""
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = out.glob("luigi_ufo-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def wheel_python(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the interpreter of a fresh venv with the built wheel installed (not editable).
+
+    Its dependencies (luigi, pyspark, pytest, mypy, ...) come from this test run's own
+    site-packages through a ``.pth`` line: installing them again takes minutes. Lines of a
+    ``.pth`` file add directories without running *their* ``.pth`` files, so an editable
+    luigi-ufo there is not activated; the venv's own luigi_ufo, from the wheel, comes first.
+    """
+    venv = tmp_path_factory.mktemp("wheel-venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    ours = sysconfig.get_paths()
+    lines = dict.fromkeys([ours["purelib"], ours["platlib"]])
+    (Path(purelib) / "_luigi_ufo_test_deps.pth").write_text("\n".join(lines) + "\n")
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(built_wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return python
