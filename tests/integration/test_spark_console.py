@@ -16,17 +16,10 @@ import pytest
 SCRIPTS = Path(__file__).parent / "spark_scripts"
 sys.path.insert(0, str(SCRIPTS))  # probe_tasks computes the task ids the workers will use
 
-from probe_tasks import Probe  # noqa: E402
+from probe_tasks import FAST_CONF, Probe  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-JVM_FAST = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
-FAST_CONF = {
-    "spark.ui.enabled": "false",
-    "spark.sql.shuffle.partitions": "2",
-    "spark.driver.extraJavaOptions": JVM_FAST,
-    "spark.executor.extraJavaOptions": JVM_FAST,
-}
 #: A user's own logging: Luigi's logger to one handler (not propagating), the rest to root's.
 USER_LOGGING = """\
 [loggers]
