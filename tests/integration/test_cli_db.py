@@ -43,6 +43,12 @@ def cli(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Compl
     return result
 
 
+def sigint_as_in_a_terminal() -> None:
+    # Runs in the child before exec: a test run that is a background job of a script inherits
+    # an ignored SIGINT, which luigi-ufo (like Python) then leaves ignored.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def paused_cli(
     env: dict[str, str], fifo: Path, point: str, *args: str
 ) -> tuple[subprocess.Popen[str], int]:
@@ -56,6 +62,7 @@ def paused_cli(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=sigint_as_in_a_terminal,
     )
     deadline = time.monotonic() + 300
     while True:
@@ -247,7 +254,11 @@ def test_a_signal_while_a_spark_task_runs_exits_with_its_code_and_leaves_nothing
     # Whether the signal lands before spark-submit starts or while the Spark runner has it (which
     # then kills the application and fails the task), the outcome is the same.
     proc = subprocess.Popen(
-        [str(LUIGI_UFO), *demo(home)], env=home, stderr=subprocess.PIPE, text=True
+        [str(LUIGI_UFO), *demo(home)],
+        env=home,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_as_in_a_terminal,
     )
     assert proc.stderr is not None
     seen = ""
