@@ -52,7 +52,9 @@ def _luigi(work: Path, raw: Path, dates: list[datetime.date], task: list[str]) -
     """Run ``python -m luigi <task> --start --stop`` on a fresh lake; return its wall time."""
     lake = _fresh(work, raw)
     config = work / "luigi.cfg"
-    config.write_text(f"[ufo]\nlake = {lake}\n[ufo_spark]\nmaster = local[2]\n", encoding="utf-8")
+    config.write_text(
+        f"[ufo]\nlake = {lake}\n[spark_script]\nmaster = local[2]\n", encoding="utf-8"
+    )
     stop = dates[-1] + datetime.timedelta(days=1)
     argv = [sys.executable, "-m", "luigi", "--module", "luigi_ufo.ufo", *task]
     argv += ["--start", dates[0].isoformat(), "--stop", stop.isoformat(), "--local-scheduler"]

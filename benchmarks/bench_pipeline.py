@@ -46,7 +46,7 @@ def _cold_run(source: Path) -> tuple[float, dict[str, float], dict[str, object]]
     """Run ``luigi-ufo run`` with a fresh data dir (new lake, initdb) and Spark on local[2]."""
     home = fresh_dir("luigi-ufo-bench-")
     config = home / "luigi.cfg"
-    config.write_text("[ufo_spark]\nmaster = local[2]\n", encoding="utf-8")
+    config.write_text("[spark_script]\nmaster = local[2]\n", encoding="utf-8")
     env = {**os.environ, "LUIGI_UFO_DATA_DIR": str(home / "data"), "LUIGI_CONFIG_PATH": str(config)}
     command = [str(Path(sys.executable).with_name("luigi-ufo")), "run", "--input", str(source)]
     try:

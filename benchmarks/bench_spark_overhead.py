@@ -107,12 +107,12 @@ def _built(make: Callable[[], luigi.Task]) -> Callable[[], None]:
 
 def _configure(master: str, scripts: Path, spark_submit: str) -> None:
     config = luigi.configuration.get_config()
-    for section in ("ufo_spark", "spark"):
+    for section in ("spark_script", "spark"):
         if not config.has_section(section):
             config.add_section(section)
-    config.set("ufo_spark", "master", master)
-    config.set("ufo_spark", "scripts_dir", str(scripts))
-    config.set("ufo_spark", "conf", str(CONF).replace("'", '"'))
+    config.set("spark_script", "master", master)
+    config.set("spark_script", "scripts_dir", str(scripts))
+    config.set("spark_script", "conf", str(CONF).replace("'", '"'))
     config.set("spark", "master", master)
     config.set("spark", "spark-submit", spark_submit)
     config.set("spark", "conf", "|".join(f"{k}={v}" for k, v in CONF.items()))

@@ -2,8 +2,8 @@
 
 ``luigi-ufo run --input EXPORT`` imports a NUFORC export for a date and builds
 ``TopStatesToDatabase`` for it: a local lake directory, Spark ``local[*]``, an embedded
-PostgreSQL and Luigi's local scheduler, unless luigi.cfg configures ``[ufo]``, ``[ufo_spark]``,
-``[ufo_postgres]`` or a central scheduler. ``luigi-ufo demo`` does the same on a generated sample.
+PostgreSQL and Luigi's local scheduler, unless luigi.cfg configures ``[ufo]``, ``[spark_script]``,
+``[postgres_topn]`` or a central scheduler. ``luigi-ufo demo`` does the same on a generated sample.
 ``luigi-ufo db start|stop|status|url|psql`` manages the per-user PostgreSQL outside a run.
 
 Exit status: 0 success; 1 the pipeline failed (a task failed, scheduling failed, a service could
@@ -35,7 +35,7 @@ import luigi
 
 from luigi_ufo._pause import pause_point
 from luigi_ufo.cli_progress import ProgressSink, Quiet, open_display, reporting
-from luigi_ufo.config import config_overrides
+from luigi_ufo.config import check_all_sections, config_overrides
 from luigi_ufo.errors import ConfigError, LuigiUfoError, PipelineFailedError, ServiceError
 from luigi_ufo.ufo import embedded
 from luigi_ufo.ufo.inputs import check_export
@@ -226,6 +226,7 @@ def run_pipeline(
     from luigi_ufo.ufo.tasks import ImportUFOExport, TopStatesToDatabase
 
     sink = sink or Quiet()
+    check_all_sections()  # every section's errors before any service starts (exit 2)
     settings = UfoSettings.from_config()
     problem = text_encoding_problem(settings.encoding)
     if problem is not None:

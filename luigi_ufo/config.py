@@ -1,146 +1,230 @@
-"""Typed ``luigi.Config`` sections of luigi-ufo, read when a task runs, never at import.
+"""luigi.Config sections derived from settings value classes, and luigi.cfg validation.
 
-Each section is a class; ``ufo_s3()`` reads ``[ufo_s3]`` from luigi.cfg / ``LUIGI_CONFIG_PATH``
-at call time. Clients receive resolved values explicitly, so tests can build them directly.
-Secrets (AWS keys, PostgreSQL passwords) are never configuration values here: they come from the
-environment, the boto3 credential chain or ``.pgpass``.
+Each value class (``SparkSettings``, ``S3Settings``, ...) declares its fields once with
+:func:`luigi_ufo.setting.setting`; :func:`config_section` turns it into a real ``luigi.Config``
+(so ``--spark_script-master yarn`` and luigi's own tooling work), read when a task runs, never at
+import. Before luigi reads a section, the whole section is checked: unknown keys are refused with
+the closest valid key, values are parsed with errors naming section, key, value and the expected
+form, credentials are refused without echoing them, and a section named like one of ours but
+misspelt is warned about. Secrets (AWS keys, PostgreSQL passwords) are never configuration
+values: they come from the environment, the boto3 credential chain or ``.pgpass``.
 """
 
 from __future__ import annotations
 
+import configparser
 import contextlib
-import dataclasses
+import logging
+import re
+import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import luigi
+import luigi.freezing
+
+from luigi_ufo.errors import ConfigError, ConfigWarning
+from luigi_ufo.setting import (
+    InvalidValue,
+    Setting,
+    closest,
+    did_you_mean,
+    settings_by_name,
+    settings_of,
+)
+
+logger = logging.getLogger("luigi_ufo.config")
+
+#: Keys that name a credential: refused in our sections and in their conf/env mappings.
+CREDENTIAL_KEY = re.compile(
+    r"passw(or)?d|secret|session[._-]?token|oauth[._-]?token|(^|[._-])token$|private[._-]?key",
+    re.IGNORECASE,
+)
+CREDENTIAL_HINT = (
+    "put PostgreSQL passwords in PGPASSWORD or ~/.pgpass (PGPASSFILE), AWS keys in the AWS "
+    "credential chain (environment, AWS_PROFILE, instance role), other Spark secrets in a 0600 "
+    "[spark_script] properties_file"
+)
 
 
-class ufo_s3(luigi.Config):
-    """``[ufo_s3]``: how boto3 (Luigi side) and Spark's s3a (Spark side) reach S3."""
+@dataclass(frozen=True)
+class Section:
+    """A registered section: its value class and the name it had before, if renamed."""
 
-    endpoint_url = luigi.OptionalParameter(
-        default=None, description="S3 endpoint, e.g. http://127.0.0.1:9000 for MinIO; AWS if unset"
-    )
-    region = luigi.Parameter(default="us-east-1", description="AWS region name")
-    path_style = luigi.BoolParameter(
-        default=False, description="path-style addressing (MinIO, moto, LocalStack)"
-    )
-    retry_mode = luigi.ChoiceParameter(
-        choices=["standard", "adaptive", "legacy"],
-        default="standard",
-        var_type=str,
-        description="botocore retry mode; 'adaptive' also rate-limits the client on throttling",
-    )
-    max_attempts = luigi.IntParameter(
-        default=8, description="botocore max attempts per request (first try included)"
-    )
-    connect_timeout = luigi.FloatParameter(default=10.0, description="seconds")
-    read_timeout = luigi.FloatParameter(default=60.0, description="seconds")
+    name: str
+    value_class: type[Any]
+    was: str | None
+    config_class: type[luigi.Config]
 
 
-class ufo_spark(luigi.Config):
-    """``[ufo_spark]``: defaults for every ExternalSparkScriptTask (tasks may override)."""
-
-    spark_submit = luigi.OptionalParameter(
-        default=None, description="spark-submit path; default: the installed pyspark's"
-    )
-    master = luigi.Parameter(default="local[*]")
-    deploy_mode = luigi.ChoiceParameter(
-        choices=["client", "cluster"], default="client", var_type=str
-    )
-    scripts_dir = luigi.OptionalParameter(
-        default=None, description="directory of user scripts; default: the package's own"
-    )
-    packages = luigi.ListParameter(default=())
-    jars = luigi.ListParameter(default=())
-    py_files = luigi.ListParameter(default=())
-    files = luigi.ListParameter(default=())
-    conf: dict[str, Any] = luigi.DictParameter(default={})
-    env: dict[str, Any] = luigi.DictParameter(default={})
-    driver_memory = luigi.OptionalParameter(default=None)
-    executor_memory = luigi.OptionalParameter(default=None)
-    driver_cores = luigi.OptionalIntParameter(default=None)
-    executor_cores = luigi.OptionalIntParameter(default=None)
-    total_executor_cores = luigi.OptionalIntParameter(default=None)
-    num_executors = luigi.OptionalIntParameter(default=None)
-    queue = luigi.OptionalParameter(default=None)
-    extra_args = luigi.ListParameter(default=())
-    python = luigi.OptionalParameter(
-        default=None, description="interpreter for driver and executors; default: this one"
-    )
-    timeout = luigi.OptionalFloatParameter(
-        default=None, description="seconds before the application is killed"
-    )
-    supervise = luigi.BoolParameter(
-        default=False, description="restart the driver on failure (standalone cluster mode)"
-    )
-    tail_lines = luigi.IntParameter(
-        default=40, description="output lines kept for the error message of a failed run"
-    )
-    kill_grace = luigi.FloatParameter(
-        default=10.0, description="seconds between SIGTERM and SIGKILL when killing a run"
-    )
-    properties_file = luigi.OptionalParameter(
-        default=None, description="private (0600) spark-submit properties file, e.g. for secrets"
-    )
-    secret_env = luigi.ListParameter(
-        default=(),
-        description="more environment variables whose values are masked in logs and errors",
-    )
-    lease_timeout = luigi.FloatParameter(
-        default=600.0,
-        description="seconds to wait for another live application writing the same output",
-    )
+#: Every section derived here, by name.
+SECTIONS: dict[str, Section] = {}
+_warned: set[str] = set()
 
 
-class ufo_postgres(luigi.Config):
-    """``[ufo_postgres]``: the PostgreSQL server top-N loads write to.
+def config_section(name: str, value_class: type[Any], *, was: str | None = None) -> Any:
+    """Return a ``luigi.Config`` class ``name`` with one parameter per declared setting.
 
-    The password is never a setting: libpq reads ``PGPASSWORD`` or ``~/.pgpass`` (``PGPASSFILE``).
-    Unset fields fall back to libpq's own defaults and ``PGHOST``/``PGPORT``/... variables.
+    ``was`` is the section's former name: still read (luigi warns with a DeprecationWarning
+    naming the new section), the new section winning key by key.
     """
-
-    dsn = luigi.OptionalParameter(
-        default=None,
-        description="libpq DSN or URI without password; its keys win over the fields below",
-    )
-    host = luigi.OptionalParameter(default=None, description="host name or socket directory")
-    port = luigi.OptionalIntParameter(default=None)
-    database = luigi.OptionalParameter(default=None)
-    user = luigi.OptionalParameter(default=None)
-    sslmode = luigi.OptionalParameter(
-        default=None, description="disable, allow, prefer, require, verify-ca or verify-full"
-    )
-    connect_timeout = luigi.IntParameter(default=10, description="seconds")
-    application_name = luigi.Parameter(default="luigi-ufo")
-    marker_table = luigi.Parameter(
-        default="luigi_ufo_markers", description="marker table; 'schema.table' allowed"
-    )
+    attrs: dict[str, Any] = {
+        "__module__": value_class.__module__,
+        "__doc__": f"``[{name}]``: the settings of {value_class.__name__}.",
+        "get_param_values": classmethod(_get_param_values),
+    }
+    for s in settings_of(value_class):
+        attrs[s.name] = _parameter(s, name, was)
+    cls = type(name, (luigi.Config,), attrs)
+    SECTIONS[name] = Section(name=name, value_class=value_class, was=was, config_class=cls)
+    return cls
 
 
-class ufo(luigi.Config):
-    """``[ufo]``: where the reference UFO pipeline keeps its data and how it reads exports."""
+def read_section(name: str) -> dict[str, Any]:
+    """Return section ``name``'s values (command line, luigi.cfg, former name, default)."""
+    section = SECTIONS[name]
+    instance = section.config_class()
+    return {s.name: _plain(getattr(instance, s.name)) for s in settings_of(section.value_class)}
 
-    lake = luigi.OptionalParameter(
-        default=None,
-        description="lake root, a directory or s3://bucket/prefix; default: a per-user data dir",
+
+def check_all_sections() -> None:
+    """Read every luigi-ufo section now, raising the first ConfigError (before any service)."""
+    import luigi_ufo.dated.lake
+    import luigi_ufo.postgres.connection
+    import luigi_ufo.s3.settings
+    import luigi_ufo.spark.settings
+    import luigi_ufo.ufo.settings  # noqa: F401 - each import registers its section
+
+    for name in SECTIONS:
+        read_section(name)
+
+
+def check_config(name: str) -> None:
+    """Check section ``name`` (and its former name) in luigi's configuration now."""
+    config = luigi.configuration.get_config()  # type: ignore[no-untyped-call]
+    warn_misspelt_sections(config)
+    section = SECTIONS[name]
+    for present in (section.name, section.was):
+        if present and config.has_section(present):
+            _check_keys(config, present, section)
+    if section.was and config.has_section(section.was) and section.was not in _warned:
+        _warned.add(section.was)
+        # DeprecationWarning is hidden by default outside __main__: say it in the log too.
+        logger.warning("luigi.cfg section [%s] is deprecated: rename it to [%s]", section.was, name)
+
+
+def warn_misspelt_sections(config: Any) -> None:
+    """Warn once about each section whose name is close to, but not, one of ours."""
+    ours = {s.name: s.name for s in SECTIONS.values()}
+    ours.update({s.was: s.name for s in SECTIONS.values() if s.was})
+    tasks = set(luigi.task_register.Register._get_reg())  # type: ignore[no-untyped-call]
+    for name in config.sections():
+        if name in ours or name in tasks:
+            continue
+        match = closest(name.lower(), ours, cutoff=0.8)
+        if match is not None:
+            new = ours[match]
+            warnings.warn(
+                ConfigWarning(
+                    f"luigi.cfg section [{name}] is not a luigi-ufo section and is ignored; "
+                    f"did you mean [{new}]?"
+                ),
+                stacklevel=2,
+            )
+
+
+def _check_keys(config: Any, present: str, section: Section) -> None:
+    known = settings_by_name(section.value_class)
+    defaults = set(config.defaults())
+    for raw_key in config.options(present):
+        if raw_key in defaults:
+            continue
+        key = raw_key.replace("-", "_")
+        s = known.get(key)
+        if s is None and CREDENTIAL_KEY.search(key):
+            raise ConfigError(
+                f"[{present}] {key} looks like a credential, which luigi.cfg must not hold (its "
+                f"value is not shown); remove it: {CREDENTIAL_HINT}"
+            )
+        if s is None:
+            raise ConfigError(
+                f"[{present}] {key} is not a setting{did_you_mean(key, known)} "
+                f"(settings of [{section.name}]: {', '.join(known)})"
+            )
+        try:
+            text = config.get(present, raw_key)
+        except configparser.InterpolationError:
+            raw = config.get(present, raw_key, raw=True)
+            raise ConfigError(
+                f"[{present}] {key} = {raw!r} cannot be read: luigi.cfg treats '%' as the start "
+                "of an interpolation; write a literal '%' as '%%'"
+            ) from None
+        value = _parse(s, text, f"[{present}] {key}")
+        if s.kind == "dict":
+            for k in value:
+                if CREDENTIAL_KEY.search(k):
+                    raise ConfigError(
+                        f"[{present}] {key} has key {k!r}, which looks like a credential that "
+                        f"luigi.cfg must not hold (its value is not shown); remove it: "
+                        f"{CREDENTIAL_HINT}"
+                    )
+
+
+def _parse(s: Setting, text: str, where: str) -> Any:
+    try:
+        return s.parse(text)
+    except InvalidValue as exc:
+        raise ConfigError(f"{where} = {text!r} is invalid: expected {exc.expected}") from None
+
+
+def _get_param_values(cls: Any, params: Any, args: Any, kwargs: Any) -> Any:
+    # Where luigi reads the section, and would warn (echoing the value) about unknown keys.
+    check_config(cls.get_task_family())
+    try:
+        return luigi.Config.get_param_values.__func__(cls, params, args, kwargs)  # type: ignore[attr-defined]
+    except ValueError as exc:
+        if isinstance(exc.__cause__, ConfigError):
+            raise exc.__cause__ from None
+        raise
+
+
+_BASES: dict[str, type[Any]] = {
+    "bool": luigi.BoolParameter,
+    "list": luigi.ListParameter,
+    "dict": luigi.DictParameter,
+}
+
+
+def _parameter(s: Setting, section: str, was: str | None) -> Any:
+    base = _BASES.get(s.kind, luigi.Parameter)
+
+    def parse(self: luigi.Parameter, x: Any) -> Any:
+        if not isinstance(x, str):
+            return x  # luigi hands BoolParameter's command-line flag in as True
+        flag = f"--{section}-{s.name}".replace("_", "-")  # how luigi spells it
+        return _parse(s, x, f"[{section}] {s.name} (or {flag})")
+
+    def normalize(self: luigi.Parameter, x: Any) -> Any:
+        if s.kind in ("list", "dict"):
+            return luigi.freezing.recursively_freeze(x)  # type: ignore[no-untyped-call]
+        return x
+
+    parameter_class = type(
+        f"{base.__name__}For_{s.name}", (base,), {"parse": parse, "normalize": normalize}
     )
-    encoding = luigi.Parameter(default="utf-8", description="export encoding, e.g. cp1252")
-    delimiter = luigi.Parameter(default=",", description="export delimiter: ',' or 'tab'")
-    country_rule = luigi.ChoiceParameter(
-        choices=["us-or-blank", "us", "any"],
-        default="us-or-blank",
-        var_type=str,
-        description="Kaggle layout: which country values a US state code counts with",
-    )
-    decode_errors = luigi.ChoiceParameter(
-        choices=["strict", "replace"],
-        default="strict",
-        var_type=str,
-        description="strict: fail on undecodable bytes; replace: count them as rejected",
-    )
-    top = luigi.IntParameter(default=10, description="N of the top-N states")
+    kwargs: dict[str, Any] = {"default": s.default, "description": s.doc}
+    if was:
+        kwargs["config_path"] = {"section": was, "name": s.name}
+    return parameter_class(**kwargs)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, luigi.freezing.FrozenOrderedDict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return tuple(_plain(v) for v in value)
+    return value
 
 
 @contextlib.contextmanager
@@ -165,8 +249,3 @@ def config_overrides() -> Iterator[Callable[[str, str, str], None]]:
     finally:
         for step in reversed(undo):
             step()
-
-
-def section_values(section: luigi.Config, value_class: type[Any]) -> dict[str, Any]:
-    """Return the options of ``section`` named like the fields of dataclass ``value_class``."""
-    return {f.name: getattr(section, f.name) for f in dataclasses.fields(value_class)}

@@ -93,3 +93,7 @@ class JavaNotFoundError(LuigiUfoError):
 
 class PipelineFailedError(LuigiUfoError):
     """A pipeline run finished with failed or missing tasks."""
+
+
+class ConfigWarning(UserWarning):
+    """luigi.cfg holds something luigi-ufo ignores (a misspelt section name)."""

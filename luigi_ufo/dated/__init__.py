@@ -10,6 +10,7 @@ import datetime
 from typing import Any
 
 from luigi_ufo.dated.dataset import DEFAULT_FLAG, DatedDataset, Gaps
+from luigi_ufo.dated.lake import LakeSettings, lake_dataset, lake_root, lake_target
 from luigi_ufo.dated.mixin import DatedTaskMixin
 from luigi_ufo.dated.paths import (
     Root,
@@ -28,11 +29,15 @@ __all__ = [
     "DatedTarget",
     "DatedTaskMixin",
     "Gaps",
+    "LakeSettings",
     "LocalStorage",
     "PartitionWriter",
     "Root",
     "Storage",
     "dated_target",
+    "lake_dataset",
+    "lake_root",
+    "lake_target",
     "parse_partition_name",
     "parse_root",
     "partition_name",

@@ -27,7 +27,7 @@ class DatedTarget(luigi.Target):
         root: dataset root, ``s3://bucket/prefix`` or a local directory.
         date: the partition's date (``datetime.date`` or ``YYYY-MM-DD``).
         flag: name of the success flag inside the partition.
-        client: a boto3 S3 client for ``s3://`` roots; built from ``[ufo_s3]`` when None.
+        client: a boto3 S3 client for ``s3://`` roots; built from ``[s3_endpoint]`` when None.
 
     Example:
         >>> t = DatedTarget("/tmp/lake/clicks", datetime.date(2024, 1, 15))

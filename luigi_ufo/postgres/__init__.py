@@ -1,7 +1,7 @@
 """Atomic, idempotent top-N loads into PostgreSQL (``PostgresTopNTask``).
 
 ``topn`` ranks (pure), ``reader`` reads input rows, ``sql`` composes statements, ``connection``
-connects from ``[ufo_postgres]``, ``load`` runs the one-transaction load, ``target`` is the
+connects from ``[postgres_topn]``, ``load`` runs the one-transaction load, ``target`` is the
 marker target and ``task`` the Luigi task. ``server`` runs a throwaway PostgreSQL cluster.
 """
 

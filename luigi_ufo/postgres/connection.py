@@ -1,4 +1,4 @@
-"""Connections from ``[ufo_postgres]``: settings value object, connect and transaction helpers.
+"""Connections from ``[postgres_topn]``: settings value object, connect and transaction helpers.
 
 The password never passes through here: libpq reads ``PGPASSWORD`` or the ``.pgpass`` file
 (``PGPASSFILE``) itself, so it is never in configuration, logs or exception text. A DSN holding a
@@ -9,44 +9,53 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, fields
 
 import psycopg2
 import psycopg2.extensions
 
+from luigi_ufo.config import config_section, read_section
 from luigi_ufo.errors import ConfigError, ServiceError
+from luigi_ufo.setting import check_fields, setting
 
-if TYPE_CHECKING:
-    from luigi_ufo.config import ufo_postgres
+__all__ = ["ConnectionSettings", "PostgresTopNSettings", "connect", "postgres_topn", "transaction"]
 
-__all__ = ["ConnectionSettings", "connect", "transaction"]
-
+SECTION = "postgres_topn"
 # Shown in descriptions; everything else in a DSN (options, sslkey paths, ...) is left out.
 _SHOWN = ("host", "hostaddr", "port", "dbname", "user", "sslmode", "application_name")
+
+
+def _port(value: int) -> str | None:
+    return None if 1 <= value <= 65535 else "a TCP port, 1 to 65535"
+
+
+def _not_negative(value: int) -> str | None:
+    return None if value >= 0 else "whole seconds, 0 for none"
 
 
 @dataclass(frozen=True)
 class ConnectionSettings:
     """Where and how to connect; ``dsn`` keys win over the separate fields."""
 
-    dsn: str | None = None
-    host: str | None = None
-    port: int | None = None
-    database: str | None = None
-    user: str | None = None
-    sslmode: str | None = None
-    connect_timeout: int = 10
-    application_name: str = "luigi-ufo"
+    dsn: str | None = setting(
+        None, "libpq DSN or URI without password; its keys win over the fields below"
+    )
+    host: str | None = setting(None, "host name or socket directory")
+    port: int | None = setting(None, "TCP port", check=_port)
+    database: str | None = setting(None, "database name")
+    user: str | None = setting(None, "user name")
+    sslmode: str | None = setting(None, "disable, allow, prefer, require, verify-ca or verify-full")
+    connect_timeout: int = setting(10, "whole seconds", check=_not_negative)
+    application_name: str = setting("luigi-ufo", "application_name shown in pg_stat_activity")
+
+    def __post_init__(self) -> None:
+        check_fields(self, f"[{SECTION}]")
 
     @classmethod
-    def from_config(cls, section: ufo_postgres | None = None) -> ConnectionSettings:
-        """Read ``[ufo_postgres]`` now (not at import) unless a section object is given."""
-        from luigi_ufo.config import section_values, ufo_postgres
-
-        if section is None:
-            section = ufo_postgres()  # type: ignore[no-untyped-call]
-        return cls(**section_values(section, cls))
+    def from_config(cls) -> ConnectionSettings:
+        """Read the connection settings of ``[postgres_topn]`` now (not at import)."""
+        values = read_section(SECTION)
+        return cls(**{f.name: values[f.name] for f in fields(ConnectionSettings)})
 
     def params(self) -> dict[str, str]:
         """Return libpq keyword parameters; raise ConfigError for a DSN with a password."""
@@ -68,12 +77,12 @@ class ConnectionSettings:
             except psycopg2.ProgrammingError:
                 # The text may hold a secret, so neither it nor libpq's message is repeated.
                 raise ConfigError(
-                    "[ufo_postgres] dsn is not a valid libpq DSN or URI; write it as "
+                    "[postgres_topn] dsn is not a valid libpq DSN or URI; write it as "
                     "'host=H port=P dbname=D user=U' or 'postgresql://U@H:P/D'"
                 ) from None
             if "password" in parsed:
                 raise ConfigError(
-                    "[ufo_postgres] dsn contains a password; remove it and put the password in "
+                    "[postgres_topn] dsn contains a password; remove it and put the password in "
                     "PGPASSWORD or ~/.pgpass (PGPASSFILE) instead"
                 )
             params.update(parsed)
@@ -85,6 +94,22 @@ class ConnectionSettings:
         return " ".join(f"{k}={params[k]}" for k in _SHOWN if k in params)
 
 
+@dataclass(frozen=True)
+class PostgresTopNSettings(ConnectionSettings):
+    """Every ``[postgres_topn]`` setting: the connection, and where marker rows go."""
+
+    marker_table: str = setting("luigi_ufo_markers", "marker table; 'schema.table' allowed")
+
+    @classmethod
+    def from_config(cls) -> PostgresTopNSettings:
+        """Read ``[postgres_topn]`` now (command line, luigi.cfg / LUIGI_CONFIG_PATH)."""
+        return cls(**read_section(SECTION))
+
+
+#: ``[postgres_topn]``: the luigi.Config section of PostgresTopNSettings (was ``[postgres_topn]``).
+postgres_topn = config_section(SECTION, PostgresTopNSettings, was="ufo_postgres")
+
+
 @contextmanager
 def connect(settings: ConnectionSettings) -> Iterator[psycopg2.extensions.connection]:
     """Open a connection and always close it, whatever happens inside."""
@@ -93,7 +118,7 @@ def connect(settings: ConnectionSettings) -> Iterator[psycopg2.extensions.connec
     except psycopg2.OperationalError as exc:
         raise ServiceError(
             f"cannot connect to PostgreSQL ({settings.describe()}): {str(exc).strip()}; "
-            "check [ufo_postgres], that the server runs, and PGPASSWORD or ~/.pgpass"
+            "check [postgres_topn], that the server runs, and PGPASSWORD or ~/.pgpass"
         ) from exc
     try:
         yield conn

@@ -260,7 +260,7 @@ def load(
     """Replace the partition's rows with ``rows`` in one transaction and write the marker.
 
     Uses ``connection`` if given (left open), else opens and closes one from ``settings``
-    (default: ``[ufo_postgres]``). Raises LoadError after rolling back on any database error.
+    (default: ``[postgres_topn]``). Raises LoadError after rolling back on any database error.
     """
     start = time.perf_counter()
     table = spec.table.table

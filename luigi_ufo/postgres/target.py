@@ -43,7 +43,7 @@ class PostgresMarkerTarget(luigi.Target):
 
     @property
     def settings(self) -> ConnectionSettings:
-        """Return the connection settings (``[ufo_postgres]`` read now if none were given)."""
+        """Return the connection settings (``[postgres_topn]`` read now if none were given)."""
         return self._settings or ConnectionSettings.from_config()
 
     def exists(self) -> bool:
@@ -90,7 +90,7 @@ class PostgresMarkerTarget(luigi.Target):
             raise ServiceError(
                 f"checking {what} for {table_name} in {marker} failed "
                 f"({settings.describe()}): {str(exc).strip()}; check the server and "
-                "[ufo_postgres]"
+                "[postgres_topn]"
             ) from exc
 
     def remove(self) -> None:
@@ -110,5 +110,5 @@ class PostgresMarkerTarget(luigi.Target):
             raise ServiceError(
                 f"removing marker {self.update_id!r} for {self.table} from {self.marker_table} "
                 f"failed ({settings.describe()}): {str(exc).strip()}; check the server, the "
-                "DELETE privilege on the marker table and [ufo_postgres]"
+                "DELETE privilege on the marker table and [postgres_topn]"
             ) from exc

@@ -64,7 +64,7 @@ class PostgresTopNTask(luigi.Task):
         rank_column: name of the rank column (``integer``).
         skip_bad_rows: count and skip bad input rows instead of failing.
         lock_partition: serialize concurrent loads of the same partition.
-        marker_table: marker table name; default ``[ufo_postgres] marker_table``.
+        marker_table: marker table name; default ``[postgres_topn] marker_table``.
 
     Input: ``rows()`` if overridden, else ``self.input()`` (a dated target's CSV parts, any
     target with ``open("r")``, or a list of them).
@@ -111,16 +111,16 @@ class PostgresTopNTask(luigi.Task):
         return None
 
     def connection_settings(self) -> ConnectionSettings:
-        """Return where to load; default ``[ufo_postgres]``, read now."""
+        """Return where to load; default ``[postgres_topn]``, read now."""
         return ConnectionSettings.from_config()
 
     def marker_table_name(self) -> str:
-        """Return the marker table (attribute, else ``[ufo_postgres] marker_table``)."""
+        """Return the marker table (attribute, else ``[postgres_topn] marker_table``)."""
         if self.marker_table is not None:
             return self.marker_table
-        from luigi_ufo.config import ufo_postgres
+        from luigi_ufo.postgres.connection import PostgresTopNSettings
 
-        return str(ufo_postgres().marker_table)  # type: ignore[no-untyped-call]
+        return PostgresTopNSettings.from_config().marker_table
 
     def update_id(self) -> str:
         """Return the marker id of this run (the task id)."""

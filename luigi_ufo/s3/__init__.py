@@ -1,4 +1,4 @@
-"""S3 for dated datasets: S3DatedTarget, a boto3 client from ``[ufo_s3]``, Spark's s3a conf.
+"""S3 for dated datasets: S3DatedTarget, a boto3 client from ``[s3_endpoint]``, Spark's s3a conf.
 
 Importing this package does not import boto3; the client is built on first use.
 """

@@ -36,7 +36,7 @@ def botocore_config(settings: S3Settings) -> Any:
 
 
 def make_client(settings: S3Settings | None = None) -> Any:
-    """Return a new boto3 S3 client for ``settings`` (``[ufo_s3]`` when None)."""
+    """Return a new boto3 S3 client for ``settings`` (``[s3_endpoint]`` when None)."""
     try:
         import boto3
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
@@ -51,7 +51,7 @@ def make_client(settings: S3Settings | None = None) -> Any:
 
 
 def default_client(settings: S3Settings | None = None) -> Any:
-    """Return a shared client for ``settings`` (``[ufo_s3]`` when None), built once."""
+    """Return a shared client for ``settings`` (``[s3_endpoint]`` when None), built once."""
     import os
 
     settings = settings or S3Settings.from_config()

@@ -1,52 +1,60 @@
-"""S3 settings as a value object, resolved from ``[ufo_s3]`` at run time."""
+"""S3 settings as a value object, declared once and read from ``[s3_endpoint]`` at run time."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from luigi_ufo.errors import ConfigError
+from luigi_ufo.config import config_section, read_section
+from luigi_ufo.setting import check_fields, setting
 
+SECTION = "s3_endpoint"
 RETRY_MODES = ("standard", "adaptive", "legacy")
+
+
+def _http_url(value: str) -> str | None:
+    if value.startswith(("http://", "https://")):
+        return None
+    return "an http:// or https:// URL, e.g. http://127.0.0.1:9000"
+
+
+def _at_least_one(value: int) -> str | None:
+    return None if value >= 1 else "at least 1 (8 is a good value)"
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "a positive duration (10, 10s, 1m)"
 
 
 @dataclass(frozen=True)
 class S3Settings:
     """How boto3 and Spark's s3a reach S3; holds no secrets (credentials come from the chain)."""
 
-    endpoint_url: str | None = None
-    region: str = "us-east-1"
-    path_style: bool = False
-    retry_mode: str = "standard"
-    max_attempts: int = 8
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    endpoint_url: str | None = setting(
+        None, "S3 endpoint, e.g. http://127.0.0.1:9000 for MinIO; AWS if unset", check=_http_url
+    )
+    region: str = setting("us-east-1", "AWS region name")
+    path_style: bool = setting(False, "path-style addressing (MinIO, moto, LocalStack)")
+    retry_mode: str = setting(
+        "standard",
+        "botocore retry mode; 'adaptive' also rate-limits the client on throttling",
+        choices=RETRY_MODES,
+    )
+    max_attempts: int = setting(
+        8, "botocore max attempts per request (first try included)", check=_at_least_one
+    )
+    connect_timeout: float = setting(
+        10.0, "connect timeout (10, 10s)", form="duration", check=_positive
+    )
+    read_timeout: float = setting(60.0, "read timeout (60, 1m)", form="duration", check=_positive)
 
     def __post_init__(self) -> None:
-        if self.retry_mode not in RETRY_MODES:
-            raise ConfigError(
-                f"[ufo_s3] retry_mode {self.retry_mode!r} is unknown; use one of {RETRY_MODES}"
-            )
-        if self.max_attempts < 1:
-            raise ConfigError(
-                f"[ufo_s3] max_attempts {self.max_attempts!r} must be at least 1; 8 is a good value"
-            )
-        if self.connect_timeout <= 0 or self.read_timeout <= 0:
-            raise ConfigError(
-                f"[ufo_s3] timeouts ({self.connect_timeout!r}, {self.read_timeout!r}) must be "
-                "positive seconds"
-            )
-        if self.endpoint_url is not None and not self.endpoint_url.startswith(
-            ("http://", "https://")
-        ):
-            raise ConfigError(
-                f"[ufo_s3] endpoint_url {self.endpoint_url!r} lacks http:// or https://; "
-                "write e.g. 'http://127.0.0.1:9000'"
-            )
+        check_fields(self, f"[{SECTION}]")
 
     @classmethod
     def from_config(cls) -> S3Settings:
-        """Read ``[ufo_s3]`` now (luigi.cfg / LUIGI_CONFIG_PATH)."""
-        from luigi_ufo.config import section_values, ufo_s3
+        """Read ``[s3_endpoint]`` now (command line, luigi.cfg / LUIGI_CONFIG_PATH)."""
+        return cls(**read_section(SECTION))
 
-        values = section_values(ufo_s3(), cls)  # type: ignore[no-untyped-call]
-        return cls(**{**values, "endpoint_url": values["endpoint_url"] or None})
+
+#: ``[s3_endpoint]``: the luigi.Config section of S3Settings (formerly ``[ufo_s3]``).
+s3_endpoint = config_section(SECTION, S3Settings, was="ufo_s3")

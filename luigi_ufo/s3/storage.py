@@ -22,7 +22,7 @@ class S3Storage:
 
     @property
     def client(self) -> Any:
-        """Return the boto3 client, built from ``[ufo_s3]`` on first use when none was given."""
+        """Return the boto3 client, built from ``[s3_endpoint]`` on first use if none was given."""
         if self._client is None:
             from luigi_ufo.s3.client import default_client
 
@@ -122,11 +122,13 @@ def _storage_error(exc: BaseException, action: str, uri: str) -> StorageError:
     elif code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
         fix = "access denied; check the credentials the boto3 chain finds and the bucket policy"
     elif code in ("503", "SlowDown", "500", "InternalError", "ServiceUnavailable"):
-        fix = "S3 kept failing after all retries; raise [ufo_s3] max_attempts or use 'adaptive'"
+        fix = (
+            "S3 kept failing after all retries; raise [s3_endpoint] max_attempts or use 'adaptive'"
+        )
     elif type(exc).__name__ == "NoCredentialsError":
         fix = "no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID/SECRET in the env"
     elif type(exc).__name__ in ("EndpointConnectionError", "ConnectTimeoutError"):
-        fix = "cannot reach the S3 endpoint; check [ufo_s3] endpoint_url and the network"
+        fix = "cannot reach the S3 endpoint; check [s3_endpoint] endpoint_url and the network"
     else:
         fix = "see the cause above"
     detail = code or type(exc).__name__

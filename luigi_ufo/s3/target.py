@@ -18,7 +18,7 @@ class S3DatedTarget(DatedTarget):
         root: ``s3://bucket/prefix`` (``s3a://`` is accepted and normalised).
         date: the partition's date.
         flag: the success flag's file name.
-        client: a boto3 S3 client; a shared one built from ``[ufo_s3]`` when None.
+        client: a boto3 S3 client; a shared one built from ``[s3_endpoint]`` when None.
 
     Example:
         >>> t = S3DatedTarget("s3://lake/clicks", datetime.date(2024, 1, 15))

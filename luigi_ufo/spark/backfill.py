@@ -15,8 +15,9 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import luigi
 from luigi.task import BulkCompleteNotImplementedError
@@ -53,6 +54,8 @@ class SparkBackfill(luigi.Task):
     of_params: dict[str, Any] = luigi.DictParameter(
         default={}, description="other parameters of every task"
     )
+    #: Overrides of ``of``'s Spark settings for the one batch application (e.g. more memory).
+    spark_overrides: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
@@ -95,7 +98,11 @@ class SparkBackfill(luigi.Task):
         if not missing:
             return
         tasks = [self.task_for(d) for d in missing]
-        settings = tasks[0].spark_settings()
+        settings = (
+            tasks[0]
+            .spark_settings()
+            .override(self.spark_overrides, f"{type(self).__name__}.spark_overrides")
+        )
         if settings.timeout is not None:
             # The task's timeout is per date: each date would have had that long on its own.
             settings = dataclasses.replace(settings, timeout=settings.timeout * len(tasks))

@@ -6,44 +6,97 @@ Nothing here starts a process or reads configuration: a :class:`SubmitSpec` is a
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from luigi_ufo.errors import ConfigError
+from luigi_ufo.setting import setting, settings_of
 
 MASK = "***"
 DEPLOY_MODES = ("client", "cluster")
 WAIT_APP_COMPLETION = "spark.standalone.submit.waitAppCompletion"
 
 
+_MASTER = re.compile(
+    r"local(\[(\d+|\*)(,\d+)?\])?"
+    r"|local-cluster\[\d+,\d+,\d+\]"
+    r"|spark://[^\s:,/]+:\d+(,[^\s:,/]+:\d+)*"
+    r"|yarn"
+    r"|k8s://\S+"
+    r"|mesos://\S+"
+)
+MASTER_FORMS = (
+    "a Spark master URL: local, local[N], local[*], local[N,F], spark://host:port[,host:port], "
+    "yarn or k8s://https://host:port"
+)
+
+
+def check_master(master: str) -> str | None:
+    """Return what is wrong with a ``--master`` URL, or None (checked before any JVM starts)."""
+    if _MASTER.fullmatch(master):
+        return None
+    if master.startswith("sc://"):
+        return f"{MASTER_FORMS} (sc:// is a Spark Connect URL, not a master)"
+    return MASTER_FORMS
+
+
+def _positive(value: int) -> str | None:
+    return None if value >= 1 else "a positive whole number, or unset"
+
+
 @dataclass(frozen=True, kw_only=True)
 class SparkOptions:
     """The spark-submit options a configuration and a submit spec share (keyword-only).
 
-    The one list of them: :class:`~luigi_ufo.spark.settings.SparkSettings` and
-    :class:`SubmitSpec` both extend it, and the task maps one onto the other field by field.
+    The one declaration of them, each with its flag: :class:`~luigi_ufo.spark.settings.
+    SparkSettings` and :class:`SubmitSpec` both extend it, and :func:`build_argv` maps every
+    field with a flag onto argv.
     """
 
-    master: str = "local[*]"
-    deploy_mode: str = "client"
-    packages: tuple[str, ...] = ()
-    jars: tuple[str, ...] = ()
-    py_files: tuple[str, ...] = ()
-    files: tuple[str, ...] = ()
-    conf: Mapping[str, str] = field(default_factory=dict)
-    driver_memory: str | None = None
-    executor_memory: str | None = None
-    driver_cores: int | None = None
-    executor_cores: int | None = None
-    total_executor_cores: int | None = None
-    num_executors: int | None = None
-    queue: str | None = None
-    supervise: bool = False
-    properties_file: str | None = None
-    extra_args: tuple[str, ...] = ()
+    master: str = setting(
+        "local[*]",
+        "Spark master URL (local[N], spark://h:p, yarn, k8s://...)",
+        flag="--master",
+        check=check_master,
+    )
+    deploy_mode: str = setting(
+        "client", "where the driver runs", flag="--deploy-mode", choices=DEPLOY_MODES
+    )
+    packages: tuple[str, ...] = setting((), "Maven coordinates", flag="--packages")
+    jars: tuple[str, ...] = setting((), "jars for driver and executors", flag="--jars")
+    py_files: tuple[str, ...] = setting((), ".py/.zip/.egg files", flag="--py-files")
+    files: tuple[str, ...] = setting((), "files for executors' working dirs", flag="--files")
+    conf: Mapping[str, str] = setting(
+        {}, "Spark properties, merged key by key with a task's", merge=True
+    )
+    driver_memory: str | None = setting(None, "e.g. 2g", flag="--driver-memory")
+    executor_memory: str | None = setting(None, "e.g. 4g", flag="--executor-memory")
+    driver_cores: int | None = setting(
+        None, "cluster deploy mode", flag="--driver-cores", check=_positive
+    )
+    executor_cores: int | None = setting(
+        None, "per executor", flag="--executor-cores", check=_positive
+    )
+    total_executor_cores: int | None = setting(
+        None, "standalone/Mesos", flag="--total-executor-cores", check=_positive
+    )
+    num_executors: int | None = setting(None, "YARN/k8s", flag="--num-executors", check=_positive)
+    queue: str | None = setting(None, "YARN queue", flag="--queue")
+    supervise: bool = setting(
+        False, "restart the driver on failure (standalone cluster mode)", flag="--supervise"
+    )
+    properties_file: str | None = setting(
+        None,
+        "private (0600) spark-submit properties file, e.g. for secrets",
+        flag="--properties-file",
+    )
+    extra_args: tuple[str, ...] = setting((), "raw spark-submit arguments, before the script")
     # Environment of the spark-submit process (credentials travel here, never in argv).
-    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    env: Mapping[str, str] = setting(
+        {}, "spark-submit's environment, merged key by key with a task's", merge=True, repr=False
+    )
 
 
 @dataclass(frozen=True)
@@ -127,7 +180,7 @@ def validate(spec: SubmitSpec) -> None:
         )
     for option in ("driver_cores", "executor_cores", "total_executor_cores", "num_executors"):
         value = getattr(spec, option)
-        if value is not None and value < 1:
+        if value is not None and _positive(value):
             raise ConfigError(f"{option}={value!r} must be a positive integer, or unset")
     for key in [*spec.conf, *spec.private_conf]:
         if not key.startswith("spark."):
@@ -161,28 +214,18 @@ def build_argv(spec: SubmitSpec) -> list[str]:
 
 
 def _argv(spec: SubmitSpec) -> list[str]:
-    argv = [spec.spark_submit, "--master", spec.master, "--deploy-mode", spec.deploy_mode]
-    pairs: list[tuple[str, str | None]] = [
-        ("--name", spec.name),
-        ("--class", spec.main_class),
-        ("--packages", _join(spec.packages)),
-        ("--jars", _join(spec.jars)),
-        ("--py-files", _join(spec.py_files)),
-        ("--files", _join(spec.files)),
-        ("--driver-memory", spec.driver_memory),
-        ("--executor-memory", spec.executor_memory),
-        ("--driver-cores", _str(spec.driver_cores)),
-        ("--executor-cores", _str(spec.executor_cores)),
-        ("--total-executor-cores", _str(spec.total_executor_cores)),
-        ("--num-executors", _str(spec.num_executors)),
-        ("--queue", spec.queue),
-        ("--properties-file", spec.properties_file),
-    ]
-    for flag, value in pairs:
-        if value:
-            argv += [flag, value]
-    if spec.supervise:
-        argv.append("--supervise")
+    argv = [spec.spark_submit]
+    for option in settings_of(SparkOptions):
+        value = getattr(spec, option.name)
+        if option.flag is None or value in (None, (), False, ""):
+            continue
+        if value is True:
+            argv.append(option.flag)
+        else:
+            argv += [option.flag, ",".join(value) if isinstance(value, tuple) else str(value)]
+    for flag, name in (("--name", spec.name), ("--class", spec.main_class)):
+        if name:
+            argv += [flag, name]
     for key, value in sorted(effective_conf(spec).items()):
         # One argv element per property: values containing '=' or spaces survive intact.
         argv += ["--conf", f"{key}={value}"]
@@ -225,11 +268,3 @@ def format_argv(argv: Iterable[str]) -> str:
 
 def _nonempty(values: Iterable[str]) -> list[str]:
     return [v for v in values if v]
-
-
-def _join(values: tuple[str, ...]) -> str | None:
-    return ",".join(values) if values else None
-
-
-def _str(value: int | None) -> str | None:
-    return None if value is None else str(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 #: Credential variables the plugin documents (AWS for S3, libpq for PostgreSQL): their values
-#: are masked wherever they appear. ``[ufo_spark] secret_env`` names more.
+#: are masked wherever they appear. ``[spark_script] secret_env`` names more.
 CREDENTIAL_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "PGPASSWORD")
 #: Credentials Spark does not need: not in spark-submit's environment unless the task's ``env``
 #: sets them.

@@ -195,7 +195,7 @@ class SparkSubmitRunner:
         if shutil.which(self.spec.spark_submit, path=env.get("PATH")) is None:
             raise SparkSubmitError(
                 f"cannot start spark-submit {self.spec.spark_submit!r}: not found or not "
-                "executable; install pyspark or set [ufo_spark] spark_submit to an executable "
+                "executable; install pyspark or set [spark_script] spark_submit to an executable "
                 "spark-submit"
             )
         try:

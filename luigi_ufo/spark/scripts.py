@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib.resources
 import os
@@ -31,7 +32,7 @@ def scripts_root(scripts_dir: str | None) -> Path:
         # spark-submit needs a real file; a zipped install cannot provide one.
         raise ConfigError(
             f"package {PACKAGE_SCRIPTS!r} is not on the file system ({root!r}); install "
-            "luigi-ufo unzipped or set [ufo_spark] scripts_dir"
+            "luigi-ufo unzipped or set [spark_script] scripts_dir"
         )
     return root.resolve()
 
@@ -45,7 +46,7 @@ def resolve_script(name: str, scripts_dir: str | None = None) -> Script:
     if PurePath(name).is_absolute():
         raise ScriptNotFoundError(
             f"script {name!r} is an absolute path; give a name relative to the scripts "
-            "directory and set [ufo_spark] scripts_dir to its directory"
+            "directory and set [spark_script] scripts_dir to its directory"
         )
     root = scripts_root(scripts_dir)
     path = (root / name).resolve()
@@ -54,15 +55,13 @@ def resolve_script(name: str, scripts_dir: str | None = None) -> Script:
             f"script {name!r} resolves to {str(path)!r}, outside the scripts directory "
             f"{str(root)!r}; use a name inside it (no '..', no symlink leading out)"
         )
-    return Script(path=path, sha256=hashlib.sha256(_read_regular(name, path, root)).hexdigest())
+    data = _read_regular(name, path, root, scripts_dir)
+    return Script(path=path, sha256=hashlib.sha256(data).hexdigest())
 
 
-def _read_regular(name: str, path: Path, root: Path) -> bytes:
+def _read_regular(name: str, path: Path, root: Path, scripts_dir: str | None) -> bytes:
     """Read ``path`` if it is a regular file; never open a FIFO, socket or device."""
-    not_found = ScriptNotFoundError(
-        f"script {name!r} not found in {str(root)!r}; create it there or set "
-        "[ufo_spark] scripts_dir to the directory that holds it"
-    )
+    not_found = ScriptNotFoundError(_not_found(name, root, scripts_dir))
     try:
         mode = path.stat().st_mode
     except (FileNotFoundError, NotADirectoryError):
@@ -95,3 +94,19 @@ def _kind(mode: int) -> str:
         (stat.S_ISBLK, "a block device"),
     ]
     return next((label for test, label in kinds if test(mode)), f"mode {mode:o}")
+
+
+def _not_found(name: str, root: Path, scripts_dir: str | None) -> str:
+    # The package's own directory is no place for a user's script: never suggest it.
+    where = (
+        f"in [spark_script] scripts_dir {str(root)!r}"
+        if scripts_dir
+        else "among luigi-ufo's packaged scripts ([spark_script] scripts_dir is unset)"
+    )
+    existing = sorted(p.name for p in root.glob("*.py") if not p.name.startswith("_"))
+    match = difflib.get_close_matches(name, existing, n=1, cutoff=0.6)
+    hint = f"; did you mean {match[0]!r}?" if match else ""
+    return (
+        f"script {name!r} not found {where}{hint} Fix the task's `script`, or set "
+        "[spark_script] scripts_dir in luigi.cfg to the directory that holds your scripts"
+    )

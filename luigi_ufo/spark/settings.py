@@ -1,8 +1,7 @@
-"""Spark settings as a value object, resolved from ``[ufo_spark]`` at run time."""
+"""Spark settings as a value object, declared once and read from ``[spark_script]`` at run time."""
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import shutil
 from collections.abc import Mapping
@@ -10,66 +9,85 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from luigi_ufo.config import config_section, read_section
 from luigi_ufo.errors import ConfigError
+from luigi_ufo.setting import apply_overrides, check_fields, setting
 from luigi_ufo.spark.command import SparkOptions
 
-#: Fields merged key by key when a task overrides them; every other field is replaced.
-MERGED = ("conf", "env")
+SECTION = "spark_script"
+
+
+def _positive_seconds(value: float) -> str | None:
+    return None if value > 0 else "a positive duration (90, 90s, 10m, 1h), or unset"
+
+
+def _not_negative_seconds(value: float) -> str | None:
+    return None if value >= 0 else "a duration of zero or more (10, 10s)"
+
+
+def _positive_lines(value: int) -> str | None:
+    return None if value >= 1 else "a positive whole number of lines"
 
 
 @dataclass(frozen=True)
 class SparkSettings(SparkOptions):
-    """Every ``[ufo_spark]`` option; a task's non-None attribute of the same name overrides.
+    """Every ``[spark_script]`` setting; a task's ``spark_overrides`` entries override them.
 
     The spark-submit options come from :class:`SparkOptions`; these fields are the rest.
     """
 
-    spark_submit: str | None = None
-    scripts_dir: str | None = None
-    python: str | None = None
-    timeout: float | None = None
-    tail_lines: int = 40
-    kill_grace: float = 10.0
-    secret_env: tuple[str, ...] = ()
-    lease_timeout: float = 600.0
+    spark_submit: str | None = setting(None, "spark-submit path; default: the installed pyspark's")
+    scripts_dir: str | None = setting(None, "directory of user scripts; default: the package's own")
+    python: str | None = setting(None, "interpreter for driver and executors; default: this one")
+    timeout: float | None = setting(
+        None,
+        "time before the application is killed (90s, 10m, 1h); unset: none",
+        form="duration",
+        check=_positive_seconds,
+    )
+    tail_lines: int = setting(
+        40, "output lines kept for the error message of a failed run", check=_positive_lines
+    )
+    kill_grace: float = setting(
+        10.0,
+        "time between SIGTERM and SIGKILL when killing a run (10s)",
+        form="duration",
+        check=_not_negative_seconds,
+    )
+
+    secret_env: tuple[str, ...] = setting(
+        (), "more environment variables whose values are masked in logs and errors"
+    )
+    lease_timeout: float = setting(
+        600.0,
+        "time to wait for another live application writing the same output (10m)",
+        form="duration",
+        check=_not_negative_seconds,
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self, f"[{SECTION}]")
 
     @classmethod
     def from_config(cls) -> SparkSettings:
-        """Read ``[ufo_spark]`` now (luigi.cfg / LUIGI_CONFIG_PATH)."""
-        from luigi_ufo.config import section_values, ufo_spark
-
-        return cls.of(section_values(ufo_spark(), cls))
+        """Read ``[spark_script]`` now (command line, luigi.cfg / LUIGI_CONFIG_PATH)."""
+        return cls(**read_section(SECTION))
 
     @classmethod
     def of(cls, values: Mapping[str, Any]) -> SparkSettings:
-        """Build settings from plain values, normalising luigi's frozen containers."""
-        clean: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            if f.name not in values:
-                continue
-            value = values[f.name]
-            if f.name in MERGED:
-                value = {str(k): str(v) for k, v in dict(value or {}).items()}
-            elif f.name in ("packages", "jars", "py_files", "files", "extra_args", "secret_env"):
-                value = _strings(f.name, value)
-            elif value == "":
-                value = None if f.default is None else value
-            clean[f.name] = value
-        return cls(**clean)
+        """Build settings from plain values (text parsed like luigi.cfg's), checked."""
+        settings: SparkSettings = apply_overrides(cls(), values, "SparkSettings.of(...)")
+        return settings
 
-    def override(self, values: Mapping[str, Any]) -> SparkSettings:
-        """Return these settings with the non-None ``values`` applied (conf/env merged)."""
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown Spark setting(s) {unknown!r}; known: {sorted(known)!r}")
+    def override(self, values: Mapping[str, Any], where: str = "spark_overrides") -> SparkSettings:
+        """Return these settings with ``values`` applied (conf/env merged key by key)."""
         given = {k: v for k, v in values.items() if v is not None}
-        parsed = SparkSettings.of(given)
-        merged: dict[str, Any] = {}
-        for name in given:
-            value = getattr(parsed, name)
-            merged[name] = {**getattr(self, name), **value} if name in MERGED else value
-        return dataclasses.replace(self, **merged)
+        settings: SparkSettings = apply_overrides(self, given, where)
+        return settings
+
+
+#: ``[spark_script]``: the luigi.Config section of SparkSettings (formerly ``[ufo_spark]``).
+spark_script = config_section(SECTION, SparkSettings, was="ufo_spark")
 
 
 def default_spark_submit() -> str:
@@ -83,20 +101,6 @@ def default_spark_submit() -> str:
     if found is None:
         raise ConfigError(
             "no spark-submit found (pyspark is not installed and none is on PATH); "
-            "pip install 'luigi-ufo[spark]' or set [ufo_spark] spark_submit"
+            "pip install 'luigi-ufo[spark]' or set [spark_script] spark_submit"
         )
     return found
-
-
-def _strings(name: str, value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        # A comma-separated string is how spark-submit itself spells these lists.
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    try:
-        return tuple(str(v) for v in value)
-    except TypeError:
-        raise ConfigError(
-            f'Spark setting {name} = {value!r} is not a list; write e.g. ["a.jar", "b.jar"]'
-        ) from None

@@ -8,12 +8,14 @@ import logging
 import os
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import luigi
 
 from luigi_ufo.errors import ConfigError, MissingOutputError
+from luigi_ufo.setting import settings_by_name
 from luigi_ufo.spark.command import SparkOptions, SubmitSpec, credential_route
 from luigi_ufo.spark.credentials import credential_values, submit_environment
 from luigi_ufo.spark.logs import follow_luigi_console
@@ -40,10 +42,12 @@ class ExternalSparkScriptTask(luigi.Task):
 
     The script receives ``--input URI [URI ...]`` for the task's inputs and
     ``--output URI [URI ...]`` for its outputs (``s3://`` given as ``s3a://``), then
-    ``script_args``. Spark settings come from ``[ufo_spark]``; a class attribute or parameter
-    with the name of a setting (``master``, ``conf``, ``driver_memory``, ...) overrides it for
-    this task (``conf`` and ``env`` merge key by key). The script is found at run time and read by
-    spark-submit at submit time, so edits apply to the next run without restarting anything.
+    ``script_args``. Spark settings come from ``[spark_script]``; the class attribute
+    ``spark_overrides`` (a mapping from setting name to value: ``master``, ``conf``,
+    ``driver_memory``, ...) overrides them for this task (``conf`` and ``env`` merge key by key).
+    The task's own parameters are never settings, whatever their names. The script is found
+    at run time and read by spark-submit at submit time, so edits apply to the next run
+    without restarting anything.
 
     Args:
         script: file name of the script under the scripts directory (class attribute or
@@ -53,7 +57,7 @@ class ExternalSparkScriptTask(luigi.Task):
     Example:
         >>> class CountWords(ExternalSparkScriptTask):
         ...     script = "count_words.py"
-        ...     conf = {"spark.sql.shuffle.partitions": "4"}
+        ...     spark_overrides = {"conf": {"spark.sql.shuffle.partitions": "4"}}
         ...     def requires(self):
         ...         return Words()
         ...     def output(self):
@@ -65,40 +69,23 @@ class ExternalSparkScriptTask(luigi.Task):
     script: ClassVar[str] = ""
     #: Extra script arguments after --input/--output; may be redefined as a luigi.ListParameter.
     script_args: ClassVar[Sequence[Any]] = ()
-
-    # Per-task overrides of [ufo_spark]; None means "use the configuration".
+    #: Spark application name; default: the task id.
     app_name: ClassVar[str | None] = None
-    spark_submit: ClassVar[str | None] = None
-    master: ClassVar[str | None] = None
-    deploy_mode: ClassVar[str | None] = None
-    scripts_dir: ClassVar[str | None] = None
-    packages: ClassVar[Sequence[str] | None] = None
-    jars: ClassVar[Sequence[str] | None] = None
-    py_files: ClassVar[Sequence[str] | None] = None
-    files: ClassVar[Sequence[str] | None] = None
-    conf: ClassVar[Mapping[str, Any] | None] = None
-    env: ClassVar[Mapping[str, Any] | None] = None
-    driver_memory: ClassVar[str | None] = None
-    executor_memory: ClassVar[str | None] = None
-    driver_cores: ClassVar[int | None] = None
-    executor_cores: ClassVar[int | None] = None
-    total_executor_cores: ClassVar[int | None] = None
-    num_executors: ClassVar[int | None] = None
-    queue: ClassVar[str | None] = None
-    extra_args: ClassVar[Sequence[str] | None] = None
-    python: ClassVar[str | None] = None
-    timeout: ClassVar[float | None] = None
-    supervise: ClassVar[bool | None] = None
-    tail_lines: ClassVar[int | None] = None
-    kill_grace: ClassVar[float | None] = None
-    properties_file: ClassVar[str | None] = None
-    secret_env: ClassVar[Sequence[str] | None] = None
-    lease_timeout: ClassVar[float | None] = None
+
+    #: Per-task overrides of ``[spark_script]``, by setting name (``conf`` and ``env`` merge
+    #: key by key). A namespace of their own: the task's parameters never become settings.
+    spark_overrides: ClassVar[Mapping[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _adopt_setting_attributes(cls)
+        _check_overrides(cls)
 
     def spark_settings(self) -> SparkSettings:
-        """Return ``[ufo_spark]`` with this task's overrides applied."""
-        overrides = {name: getattr(self, name, None) for name in SparkSettings.__dataclass_fields__}
-        return SparkSettings.from_config().override(overrides)
+        """Return ``[spark_script]`` with this class's ``spark_overrides`` applied."""
+        return SparkSettings.from_config().override(
+            self.spark_overrides, f"{type(self).__name__}.spark_overrides"
+        )
 
     def input_uris(self) -> list[str]:
         """Return the Spark URIs of the task's inputs."""
@@ -278,11 +265,11 @@ def _private_file(path: str | None) -> str | None:
         mode = os.stat(path).st_mode
     except OSError as exc:
         raise ConfigError(
-            f"[ufo_spark] properties_file {path!r} cannot be read ({exc.strerror}); fix the path"
+            f"[spark_script] properties_file {path!r} cannot be read ({exc.strerror}); fix the path"
         ) from None
     if mode & 0o077:
         raise ConfigError(
-            f"[ufo_spark] properties_file {path!r} is readable by others (mode "
+            f"[spark_script] properties_file {path!r} is readable by others (mode "
             f"{mode & 0o777:o}); run `chmod 600 {path}`"
         )
     return path
@@ -297,6 +284,37 @@ def _flat(value: Any) -> list[Any]:
     if isinstance(value, (list, tuple)):
         return [t for v in value for t in _flat(v)]
     return [value]
+
+
+def _adopt_setting_attributes(cls: type[ExternalSparkScriptTask]) -> None:
+    # Before spark_overrides, a plain class attribute named like a setting overrode it. Still
+    # honoured, with a DeprecationWarning; a luigi.Parameter of that name is the user's own.
+    settings = settings_by_name(SparkSettings)
+    found = {
+        name: value
+        for name, value in vars(cls).items()
+        if name in settings
+        and not isinstance(value, luigi.Parameter)
+        and not callable(value)
+        and not isinstance(value, (property, classmethod, staticmethod))
+    }
+    if not found:
+        return
+    names = ", ".join(f"{n} = ..." for n in found)
+    warnings.warn(
+        f"{cls.__name__}: setting attribute(s) {names} are deprecated; write "
+        f"spark_overrides = {{{', '.join(repr(n) + ': ...' for n in found)}}} instead",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    for name in found:
+        delattr(cls, name)
+    cls.spark_overrides = {**cls.spark_overrides, **found}
+
+
+def _check_overrides(cls: type[ExternalSparkScriptTask]) -> None:
+    # At class definition, so a misspelt or ill-typed override fails at import, not mid-run.
+    SparkSettings().override(cls.spark_overrides, f"{cls.__name__}.spark_overrides")
 
 
 def _callback(task: luigi.Task, name: str) -> Any:

@@ -65,15 +65,16 @@ def per_user_server(say: Callable[[str], None] = lambda _: None) -> SharedServer
 def embedded_postgres(
     set_option: Callable[[str, str, str], None], say: Callable[[str], None] = lambda _: None
 ) -> Iterator[ServerStatus | None]:
-    """Use the per-user PostgreSQL unless ``[ufo_postgres]`` is configured; yield its status.
+    """Use the per-user PostgreSQL unless ``[postgres_topn]`` is configured; yield its status.
 
     The server is shared: a running one (from ``luigi-ufo db start``, a concurrent run, or a
     killed run) is used as it is; one this block starts is stopped when the last user leaves.
     The data directory persists, so results stay queryable between runs.
     """
-    if configured("ufo_postgres", POSTGRES_KEYS):
+    # [ufo_postgres] is the section's former name, still read.
+    if configured("postgres_topn", POSTGRES_KEYS) or configured("ufo_postgres", POSTGRES_KEYS):
         yield None
         return
     with per_user_server(say).use() as status:
-        set_option("ufo_postgres", "dsn", status.url)
+        set_option("postgres_topn", "dsn", status.url)
         yield status

@@ -6,10 +6,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from luigi_ufo.config import ufo
-from luigi_ufo.errors import ConfigError
+from luigi_ufo.config import config_section, read_section
+from luigi_ufo.setting import check_fields, setting
 
 DATA_DIR_ENV = "LUIGI_UFO_DATA_DIR"
+SECTION = "ufo"
 
 
 def data_dir() -> Path:
@@ -27,36 +28,48 @@ def data_dir() -> Path:
     return Path(xdg) / "luigi-ufo"
 
 
+def _at_least_one(value: int) -> str | None:
+    return None if value >= 1 else "at least 1, e.g. 10"
+
+
 @dataclass(frozen=True)
 class UfoSettings:
-    """Resolved ``[ufo]`` values."""
+    """Resolved ``[ufo]`` values (the reference pipeline's own section)."""
 
-    lake: str
-    encoding: str
-    delimiter: str
-    country_rule: str
-    decode_errors: str
-    top: int
+    lake: str = setting(
+        "",
+        "lake root, a directory or s3://bucket/prefix; default: [lake] root, else <data dir>/lake",
+    )
+    encoding: str = setting("utf-8", "export encoding, e.g. cp1252")
+    delimiter: str = setting(",", "export delimiter: ',' or 'tab'")
+    country_rule: str = setting(
+        "us-or-blank",
+        "Kaggle layout: which country values a US state code counts with",
+        choices=("us-or-blank", "us", "any"),
+    )
+    decode_errors: str = setting(
+        "strict",
+        "strict: fail on undecodable bytes; replace: count them as rejected",
+        choices=("strict", "replace"),
+    )
+    top: int = setting(10, "N of the top-N states", check=_at_least_one)
+
+    def __post_init__(self) -> None:
+        check_fields(self, f"[{SECTION}]")
 
     @classmethod
     def from_config(cls) -> UfoSettings:
-        """Read ``[ufo]`` now; an unset lake is ``<data dir>/lake``."""
-        section = ufo()  # type: ignore[no-untyped-call]
-        lake = str(section.lake) if section.lake else str(data_dir() / "lake")
-        if "://" not in lake:
-            # Spark resolves relative paths against its own working directory: make it absolute.
-            lake = os.path.abspath(os.path.expanduser(lake))
-        if int(section.top) < 1:
-            raise ConfigError(f"[ufo] top = {section.top!r} must be at least 1; set top = 10")
-        return cls(
-            lake=lake.rstrip("/"),
-            encoding=str(section.encoding),
-            delimiter=str(section.delimiter),
-            country_rule=str(section.country_rule),
-            decode_errors=str(section.decode_errors),
-            top=int(section.top),
-        )
+        """Read ``[ufo]`` now; an unset lake is ``[lake] root``, else ``<data dir>/lake``."""
+        from luigi_ufo.dated.lake import lake_root, normalize_root
+
+        values = read_section(SECTION)
+        lake = values["lake"] or lake_root() or str(data_dir() / "lake")
+        return cls(**{**values, "lake": normalize_root(lake)})
 
     def dataset(self, name: str) -> str:
         """Return the root URI of dataset ``name`` (``raw``, ``by_state``, ...) in the lake."""
         return f"{self.lake}/ufo/{name}"
+
+
+#: ``[ufo]``: the luigi.Config section of UfoSettings.
+ufo = config_section(SECTION, UfoSettings)

@@ -73,7 +73,7 @@ class AggregateUFOsByState(DatedTaskMixin, ExternalSparkScriptTask):
 
     date = luigi.DateParameter()
     script = "aggregate_by_state.py"
-    conf = SMALL_JOB_CONF
+    spark_overrides = {"conf": SMALL_JOB_CONF}  # noqa: RUF012 - read-only spec
 
     def requires(self) -> luigi.Task:
         return ReadUFOs(date=self.date)  # type: ignore[no-untyped-call]
@@ -103,7 +103,7 @@ class TopTenStates(DatedTaskMixin, ExternalSparkScriptTask):
 
     date = luigi.DateParameter()
     script = "top_10.py"
-    conf = SMALL_JOB_CONF
+    spark_overrides = {"conf": SMALL_JOB_CONF}  # noqa: RUF012 - read-only spec
 
     def requires(self) -> AggregateUFOsByState:
         return AggregateUFOsByState(date=self.date)  # type: ignore[no-untyped-call]

@@ -40,7 +40,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
-from urllib.parse import urlparse
 
 US_STATES = frozenset((
     "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
@@ -339,8 +338,12 @@ class _HadoopFS:
 
 
 def _local_path(uri: str) -> str:
-    parsed = urlparse(uri)
-    return parsed.path if parsed.scheme in ("", "file") else uri
+    # Hadoop's Path.toString() is not a URI: '#', '?' and '%' in it are literal characters, so
+    # urlparse would cut '/lake#1/x.csv' at the '#' and executors would open '/lake'.
+    for prefix in ("file://", "file:"):
+        if uri.startswith(prefix) and uri[len(prefix) :].startswith("/"):
+            return uri[len(prefix) :]
+    return uri
 
 
 def _ship_by_value() -> None:

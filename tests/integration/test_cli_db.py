@@ -238,7 +238,7 @@ def test_a_stale_lock_file_naming_another_process_is_not_an_obstacle(
 def test_a_failed_task_exits_1_with_its_error_and_stops_the_server(
     home: dict[str, str], postgres_left: Left, tmp_path: Path
 ) -> None:
-    Path(home["LUIGI_CONFIG_PATH"]).write_text("[ufo_spark]\nspark_submit = /bin/false\n")
+    Path(home["LUIGI_CONFIG_PATH"]).write_text("[spark_script]\nspark_submit = /bin/false\n")
     result = cli(home, *demo(home), check=False)
     assert result.returncode == 1, result.stderr[-4000:]
     failed = r"^AggregateUFOsByState\(date=2024-01-15\) failed: .*spark-submit exited with code 1"

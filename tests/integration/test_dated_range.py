@@ -65,14 +65,14 @@ def test_range_daily_over_s3_schedules_every_gap(
 ) -> None:
     assert len(MISSING) == 20
     assert len(INCOMPLETE) == 10
-    luigi_config("ufo_s3", "endpoint_url", s3_endpoint)
-    luigi_config("ufo_s3", "path_style", "true")
+    luigi_config("s3_endpoint", "endpoint_url", s3_endpoint)
+    luigi_config("s3_endpoint", "path_style", "true")
     seed = make_client(S3Settings(endpoint_url=s3_endpoint, path_style=True))
     _populate(lambda key, body: seed.put_object(Bucket=s3_bucket, Key=f"daily/{key}", Body=body))
     root = f"s3://{s3_bucket}/daily"
 
     sent: list[str] = []
-    shared: Any = default_client()  # the client targets built from [ufo_s3] use
+    shared: Any = default_client()  # the client targets built from [s3_endpoint] use
     shared.meta.events.register("before-send", lambda request, **_: sent.append(request.url))
     required = _range(root).requires()
     assert [task.date for task in required] == sorted(MISSING + INCOMPLETE)

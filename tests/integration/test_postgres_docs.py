@@ -35,7 +35,7 @@ def test_the_example_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    luigi_config("ufo_postgres", "dsn", postgres_dsn)
+    luigi_config("postgres_topn", "dsn", postgres_dsn)
     with connect(ConnectionSettings(dsn=postgres_dsn)) as conn, transaction(conn) as cur:
         cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("ufo", "top_states")))
     namespace: dict[str, Any] = {"__name__": "postgres_topn_doc"}

@@ -266,11 +266,11 @@ def test_a_missing_bucket_gives_a_clear_error(client: Any) -> None:
     assert S3DatedTarget(root, DAY0, client=client).exists() is False
 
 
-def test_client_comes_from_ufo_s3_config(
+def test_client_comes_from_s3_endpoint_config(
     s3_endpoint: str, s3_bucket: str, luigi_config: Callable[[str, str, str], None]
 ) -> None:
-    luigi_config("ufo_s3", "endpoint_url", s3_endpoint)
-    luigi_config("ufo_s3", "path_style", "true")
+    luigi_config("s3_endpoint", "endpoint_url", s3_endpoint)
+    luigi_config("s3_endpoint", "path_style", "true")
     target = S3DatedTarget(f"s3://{s3_bucket}/cfg", DAY0)
     with target.writer() as writer:
         writer.write_text("part-00000.csv", "a\n")

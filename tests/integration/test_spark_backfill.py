@@ -55,7 +55,7 @@ class Words(DatedTaskMixin, ExternalSparkScriptTask):
     date = luigi.DateParameter()
     root = luigi.Parameter()
     script = "words.py"
-    conf = SMALL_JOB_CONF
+    spark_overrides = {"conf": SMALL_JOB_CONF}  # noqa: RUF012
 
     def output(self) -> DatedTarget:
         return DatedTarget(f"{self.root}/shouted", self.date)
@@ -83,7 +83,7 @@ def test_ufo_dates_in_one_application_a_bad_date_fails_alone_and_a_rerun_finishe
 ) -> None:
     lake = tmp_path / "lake"
     luigi_config("ufo", "lake", str(lake))
-    luigi_config("ufo_spark", "master", spark_local_master)
+    luigi_config("spark_script", "master", spark_local_master)
     samples: dict[datetime.date, SampleSummary] = {
         day: write_sample(tmp_path / f"{day}.csv", 400, seed=i) for i, day in enumerate(DAYS)
     }
@@ -119,9 +119,9 @@ def test_a_users_script_with_closures_runs_per_date_and_its_traceback_surfaces(
     scripts = tmp_path / "scripts"
     scripts.mkdir()
     (scripts / "words.py").write_text(WORDS_SCRIPT, encoding="utf-8")
-    luigi_config("ufo_spark", "scripts_dir", str(scripts))
-    luigi_config("ufo_spark", "master", spark_local_master)
-    luigi_config("ufo_spark", "conf", json.dumps({"spark.ui.enabled": "false"}))
+    luigi_config("spark_script", "scripts_dir", str(scripts))
+    luigi_config("spark_script", "master", spark_local_master)
+    luigi_config("spark_script", "conf", json.dumps({"spark.ui.enabled": "false"}))
     (tmp_path / "words").mkdir()
     texts = {DAYS[0]: "b a", DAYS[1]: "c explode", DAYS[2]: "d"}
     for day, text in texts.items():
@@ -156,10 +156,10 @@ def test_dates_on_s3_through_s3a_in_one_application(
     import boto3
 
     luigi_config("ufo", "lake", f"s3://{s3_bucket}/lake")
-    luigi_config("ufo_s3", "endpoint_url", s3_endpoint)
-    luigi_config("ufo_s3", "path_style", "true")
-    luigi_config("ufo_spark", "master", spark_local_master)
-    luigi_config("ufo_spark", "jars", json.dumps(s3a_jars))
+    luigi_config("s3_endpoint", "endpoint_url", s3_endpoint)
+    luigi_config("s3_endpoint", "path_style", "true")
+    luigi_config("spark_script", "master", spark_local_master)
+    luigi_config("spark_script", "jars", json.dumps(s3a_jars))
     samples = {
         day: write_sample(tmp_path / f"{day}.csv", 300, seed=i) for i, day in enumerate(DAYS)
     }

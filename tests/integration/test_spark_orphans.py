@@ -77,7 +77,7 @@ def worker_env(
     """Environment of a Luigi worker process: config file, probe tasks, shared runtime dir."""
     config = tmp_path / "luigi.cfg"
     config.write_text(
-        f"[ufo_spark]\nscripts_dir = {SCRIPTS}\nmaster = {spark_local_master}\n"
+        f"[spark_script]\nscripts_dir = {SCRIPTS}\nmaster = {spark_local_master}\n"
         f"conf = {json.dumps(FAST_CONF)}\nkill_grace = 5\n"
     )
     tags: list[str] = []

@@ -62,10 +62,10 @@ def secrets(
 ) -> dict[str, str]:
     root = tmp_path / "scripts"
     shutil.copytree(SCRIPTS, root, ignore=shutil.ignore_patterns("__pycache__"))
-    luigi_config("ufo_spark", "scripts_dir", str(root))
-    luigi_config("ufo_spark", "master", spark_local_master)
-    luigi_config("ufo_spark", "conf", json.dumps(FAST_CONF))
-    luigi_config("ufo_spark", "secret_env", json.dumps(["MY_API_TOKEN"]))
+    luigi_config("spark_script", "scripts_dir", str(root))
+    luigi_config("spark_script", "master", spark_local_master)
+    luigi_config("spark_script", "conf", json.dumps(FAST_CONF))
+    luigi_config("spark_script", "secret_env", json.dumps(["MY_API_TOKEN"]))
     values = {name: f"{name.lower()}-{uuid.uuid4().hex}" for name in ECHO}
     for name, value in values.items():
         monkeypatch.setenv(name, value)

@@ -46,7 +46,7 @@ def test_task_runs_in_worker_process(method: str, tmp_path: Path, spark_local_ma
     # Workers started by spawn re-read configuration from files, so it comes from one here.
     config = tmp_path / "luigi.cfg"
     config.write_text(
-        "[ufo_spark]\n"
+        "[spark_script]\n"
         f"scripts_dir = {SCRIPTS}\n"
         f"master = {spark_local_master}\n"
         f"conf = {json.dumps(FAST_CONF)}\n"

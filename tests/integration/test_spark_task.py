@@ -34,12 +34,12 @@ SetConfig = Callable[[str, str, str], None]
 
 @pytest.fixture
 def scripts(tmp_path: Path, luigi_config: SetConfig, spark_local_master: str) -> Path:
-    """Copy the probe scripts to a fresh scripts dir and point [ufo_spark] at local[2]."""
+    """Copy the probe scripts to a fresh scripts dir and point [spark_script] at local[2]."""
     root = tmp_path / "scripts"
     shutil.copytree(SCRIPTS, root, ignore=shutil.ignore_patterns("__pycache__"))
-    luigi_config("ufo_spark", "scripts_dir", str(root))
-    luigi_config("ufo_spark", "master", spark_local_master)
-    luigi_config("ufo_spark", "conf", json.dumps(FAST_CONF))
+    luigi_config("spark_script", "scripts_dir", str(root))
+    luigi_config("spark_script", "master", spark_local_master)
+    luigi_config("spark_script", "conf", json.dumps(FAST_CONF))
     return root
 
 
@@ -164,9 +164,9 @@ def test_timeout_kills_the_application(scripts: Path, tmp_path: Path) -> None:
     task = TimedProbe(
         root=str(tmp_path / "out"),
         timeout=10.0,
+        tag=tag,
         script_args=["--mode", "slow", "--tasks", "2", "--sleep", "300"],
     )
-    task.env = {"LUIGI_UFO_TEST_TAG": tag}
     started = time.monotonic()
     with pytest.raises(SparkSubmitError, match="timed out after 10 s") as caught:
         task.run()
@@ -181,7 +181,8 @@ def test_sigterm_to_worker_kills_the_application(scripts: Path, tmp_path: Path) 
     tag = f"probe-{uuid.uuid4().hex}"
     config = tmp_path / "luigi.cfg"
     config.write_text(
-        f"[ufo_spark]\nscripts_dir = {scripts}\nmaster = local[2]\nconf = {json.dumps(FAST_CONF)}\n"
+        f"[spark_script]\nscripts_dir = {scripts}\nmaster = local[2]\n"
+        f"conf = {json.dumps(FAST_CONF)}\n"
     )
     code = (
         "import luigi, sys\n"
@@ -231,9 +232,9 @@ def _has_python_driver(tag: str, parent: int) -> bool:
 def test_standalone_master(
     scripts: Path, tmp_path: Path, spark_master: Any, luigi_config: SetConfig
 ) -> None:
-    luigi_config("ufo_spark", "master", spark_master.master_url)
-    luigi_config("ufo_spark", "total_executor_cores", "1")
-    luigi_config("ufo_spark", "executor_memory", "512m")
+    luigi_config("spark_script", "master", spark_master.master_url)
+    luigi_config("spark_script", "total_executor_cores", "1")
+    luigi_config("spark_script", "executor_memory", "512m")
     task = Probe(root=str(tmp_path / "out"))
     with _log_lines() as lines:
         assert build(task).status == luigi.LuigiStatusCode.SUCCESS
@@ -279,9 +280,9 @@ def test_no_secret_in_cmdline_with_s3(
 ) -> None:
     secret = f"sekret-{uuid.uuid4().hex}"
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-    luigi_config("ufo_s3", "endpoint_url", s3_endpoint)
-    luigi_config("ufo_s3", "path_style", "true")
-    luigi_config("ufo_spark", "jars", json.dumps(s3a_jars))
+    luigi_config("s3_endpoint", "endpoint_url", s3_endpoint)
+    luigi_config("s3_endpoint", "path_style", "true")
+    luigi_config("spark_script", "jars", json.dumps(s3a_jars))
     tag = f"probe-{uuid.uuid4().hex}"
     task = Probe(
         root=f"s3://{s3_bucket}/probe",
@@ -343,12 +344,12 @@ def test_standalone_s3_credentials_travel_only_by_private_properties_file(
     )
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(var, raising=False)
-    luigi_config("ufo_s3", "endpoint_url", s3_endpoint)
-    luigi_config("ufo_s3", "path_style", "true")
-    luigi_config("ufo_spark", "master", spark_master.master_url)
-    luigi_config("ufo_spark", "total_executor_cores", "1")
-    luigi_config("ufo_spark", "executor_memory", "512m")
-    luigi_config("ufo_spark", "jars", json.dumps(s3a_jars))
+    luigi_config("s3_endpoint", "endpoint_url", s3_endpoint)
+    luigi_config("s3_endpoint", "path_style", "true")
+    luigi_config("spark_script", "master", spark_master.master_url)
+    luigi_config("spark_script", "total_executor_cores", "1")
+    luigi_config("spark_script", "executor_memory", "512m")
+    luigi_config("spark_script", "jars", json.dumps(s3a_jars))
     from luigi_ufo.s3 import S3Settings, make_client
 
     client = make_client(S3Settings(endpoint_url=s3_endpoint, path_style=True))

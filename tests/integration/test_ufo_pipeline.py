@@ -69,8 +69,8 @@ def test_two_dates_through_luigid_with_two_workers_on_a_spark_cluster(
         tmp_path / "luigi.cfg",
         {
             "ufo": {"lake": str(tmp_path / "lake")},
-            "ufo_spark": {"master": spark_master.master_url, "total_executor_cores": "1"},
-            "ufo_postgres": {"dsn": postgres_dsn},
+            "spark_script": {"master": spark_master.master_url, "total_executor_cores": "1"},
+            "postgres_topn": {"dsn": postgres_dsn},
         },
     )
     scheduler = ("--scheduler-url", luigid.url)
@@ -113,9 +113,9 @@ def test_lake_on_s3_with_spark_on_s3a(
         tmp_path / "luigi.cfg",
         {
             "ufo": {"lake": f"s3://{s3_bucket}/lake"},
-            "ufo_s3": {"endpoint_url": s3_endpoint, "path_style": "true"},
-            "ufo_spark": {"master": "local[2]", "jars": json.dumps(s3a_jars)},
-            "ufo_postgres": {"dsn": postgres_dsn},
+            "s3_endpoint": {"endpoint_url": s3_endpoint, "path_style": "true"},
+            "spark_script": {"master": "local[2]", "jars": json.dumps(s3a_jars)},
+            "postgres_topn": {"dsn": postgres_dsn},
         },
     )
     import_raw(config, tmp_path, date, sample.path, "--local-scheduler")

@@ -52,6 +52,39 @@ def test_wrong_encoding_names_the_byte_offset_and_suggests_cp1252(
     assert "try --encoding cp1252" in err
 
 
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("spark_script", "master", "locl[2]", "[spark_script] master = 'locl[2]' is invalid"),
+        ("spark_script", "timeout", "10x", "[spark_script] timeout = '10x' is invalid"),
+        (
+            "postgres_topn",
+            "password",
+            "hunter2",
+            "[postgres_topn] password looks like a credential",
+        ),
+        ("ufo", "top", "ten", "[ufo] top = 'ten' is invalid: expected a whole number"),
+    ],
+)
+def test_bad_config_exits_2_before_any_service(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    luigi_config: object,
+    section: str,
+    key: str,
+    value: str,
+    message: str,
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(HEADER + "1/1/19,Reno,NV,,,,1/1/19\n", encoding="utf-8")
+    luigi_config(section, key, value)  # type: ignore[operator]
+    code, err = run(["run", "--input", str(path)], capsys)
+    assert code == 2
+    assert message in err
+    assert "hunter2" not in err
+    assert not (tmp_path / "data" / "postgres").exists()
+
+
 def test_check_export_accepts_each_layout_and_gzip(tmp_path: Path) -> None:
     plain = tmp_path / "a.csv"
     plain.write_text(HEADER + "1/1/19,Reno,NV,,,,1/1/19\n", encoding="utf-8")

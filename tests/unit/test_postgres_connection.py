@@ -68,9 +68,9 @@ def test_invalid_dsn_is_refused_without_echo() -> None:
 def test_from_config_reads_the_section_at_call_time(
     luigi_config: Callable[[str, str, str], None],
 ) -> None:
-    luigi_config("ufo_postgres", "host", "cfg-host")
-    luigi_config("ufo_postgres", "port", "5555")
-    luigi_config("ufo_postgres", "connect_timeout", "4")
+    luigi_config("postgres_topn", "host", "cfg-host")
+    luigi_config("postgres_topn", "port", "5555")
+    luigi_config("postgres_topn", "connect_timeout", "4")
     settings = ConnectionSettings.from_config()
     assert (settings.host, settings.port, settings.connect_timeout) == ("cfg-host", 5555, 4)
     assert settings.dsn is None

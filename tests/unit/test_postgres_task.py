@@ -67,7 +67,7 @@ def test_partition_columns_map_columns_to_parameters() -> None:
 
 
 def test_output_is_the_marker_of_this_run(luigi_config: Callable[[str, str, str], None]) -> None:
-    luigi_config("ufo_postgres", "marker_table", "meta.markers")
+    luigi_config("postgres_topn", "marker_table", "meta.markers")
     target = TopStates(date=DAY).output()
     assert target.update_id == TopStates(date=DAY).task_id
     assert target.table.quoted == '"ufo"."top_states"'

@@ -31,7 +31,7 @@ class Daily(DatedTaskMixin, ExternalSparkScriptTask):
     root = luigi.Parameter()
     date_param_name = "day"
     script = "daily.py"
-    conf = {"spark.sql.shuffle.partitions": "1"}  # noqa: RUF012
+    spark_overrides = {"conf": {"spark.sql.shuffle.partitions": "1"}}  # noqa: RUF012
 
     def requires(self) -> Raw:
         return Raw(day=self.day, root=self.root)
@@ -68,8 +68,8 @@ def scripts_dir(tmp_path: Path, luigi_config: Any) -> Path:
     root = tmp_path / "scripts"
     root.mkdir()
     (root / "daily.py").write_text("def main(argv=None, spark=None):\n    return 0\n")
-    luigi_config("ufo_spark", "scripts_dir", str(root))
-    luigi_config("ufo_spark", "master", "local[1]")
+    luigi_config("spark_script", "scripts_dir", str(root))
+    luigi_config("spark_script", "master", "local[1]")
     return root
 
 
@@ -137,8 +137,8 @@ def test_one_submission_carries_each_dates_own_arguments(
 def test_cluster_mode_ships_the_script_and_manifest(
     tmp_path: Path, scripts_dir: Path, luigi_config: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    luigi_config("ufo_spark", "master", "yarn")
-    luigi_config("ufo_spark", "deploy_mode", "cluster")
+    luigi_config("spark_script", "master", "yarn")
+    luigi_config("spark_script", "deploy_mode", "cluster")
     seen: dict[str, Any] = {}
 
     def fake_submit(task: Any, spec: Any, settings: Any, leases: Any = ()) -> None:
@@ -240,7 +240,7 @@ def test_find_file_falls_back_to_the_shipped_basename(
 def test_the_timeout_is_per_date(
     tmp_path: Path, scripts_dir: Path, luigi_config: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    luigi_config("ufo_spark", "timeout", "90")
+    luigi_config("spark_script", "timeout", "90")
     seen: dict[str, Any] = {}
 
     def fake_submit(task: Any, spec: Any, settings: Any, leases: Any = ()) -> None:

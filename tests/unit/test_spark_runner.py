@@ -143,7 +143,7 @@ def test_timeout_kills_process_group_and_descendants(fake: str, tmp_path: Path) 
 
 def test_missing_spark_submit_is_explained(tmp_path: Path) -> None:
     missing = str(tmp_path / "nope" / "spark-submit")
-    with pytest.raises(SparkSubmitError, match=r"cannot start spark-submit .*set \[ufo_spark\]"):
+    with pytest.raises(SparkSubmitError, match=r"cannot start spark-submit .*set \[spark_script\]"):
         runner(missing, "progress").run()
 
 

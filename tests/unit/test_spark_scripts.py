@@ -61,6 +61,24 @@ def test_missing_script(scripts: Path, name: str) -> None:
         resolve_script(name, str(scripts))
 
 
+def test_missing_script_names_the_closest_and_the_setting(scripts: Path) -> None:
+    with pytest.raises(ScriptNotFoundError) as caught:
+        resolve_script("jobb.py", str(scripts))
+    message = str(caught.value)
+    assert "did you mean 'job.py'?" in message
+    assert "[spark_script] scripts_dir" in message
+
+
+def test_missing_packaged_script_never_points_into_the_package() -> None:
+    with pytest.raises(ScriptNotFoundError) as caught:
+        resolve_script("top_11.py", None)
+    message = str(caught.value)
+    assert str(scripts_root(None)) not in message
+    assert "site-packages" not in message
+    assert "did you mean 'top_10.py'?" in message
+    assert "set [spark_script] scripts_dir in luigi.cfg" in message
+
+
 def test_empty_name() -> None:
     with pytest.raises(ScriptNotFoundError, match="script is empty"):
         resolve_script("", None)

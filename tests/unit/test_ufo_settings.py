@@ -35,7 +35,7 @@ def test_relative_lake_becomes_absolute_and_s3_stays(
 
 def test_top_must_be_positive(luigi_config: SetOption) -> None:
     luigi_config("ufo", "top", "0")
-    with pytest.raises(ConfigError, match=r"\[ufo\] top = 0"):
+    with pytest.raises(ConfigError, match=r"\[ufo\] top = '0' is invalid: expected at least 1"):
         UfoSettings.from_config()
 
 
@@ -66,9 +66,9 @@ def test_configured_services_replace_embedded_ones(luigi_config: SetOption) -> N
     assert embedded.use_local_scheduler()
     luigi_config("core", "default_scheduler_url", "http://scheduler:8082")
     assert not embedded.use_local_scheduler()
-    assert not embedded.configured("ufo_postgres", embedded.POSTGRES_KEYS)
-    luigi_config("ufo_postgres", "host", "db.example")
-    assert embedded.configured("ufo_postgres", embedded.POSTGRES_KEYS)
+    assert not embedded.configured("postgres_topn", embedded.POSTGRES_KEYS)
+    luigi_config("postgres_topn", "host", "db.example")
+    assert embedded.configured("postgres_topn", embedded.POSTGRES_KEYS)
 
 
 def test_config_overrides_are_undone() -> None:

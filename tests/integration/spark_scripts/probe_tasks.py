@@ -10,7 +10,7 @@ from typing import Any
 import luigi
 
 from luigi_ufo.dated import dated_target
-from luigi_ufo.spark import ExternalSparkScriptTask
+from luigi_ufo.spark import ExternalSparkScriptTask, SparkSettings
 
 DATE = datetime.date(2026, 11, 24)
 _JVM_FAST = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
@@ -46,9 +46,17 @@ class Probe(ExternalSparkScriptTask):
 
 
 class TimedProbe(Probe):
-    """A per-task override given as a parameter: ``timeout`` in seconds."""
+    """A per-task override derived from a parameter: ``timeout`` in seconds."""
 
     timeout = luigi.FloatParameter()
+    tag = luigi.Parameter(default="")
+
+    def spark_settings(self) -> SparkSettings:
+        return (
+            super()
+            .spark_settings()
+            .override({"timeout": self.timeout, "env": {"LUIGI_UFO_TEST_TAG": self.tag}})
+        )
 
 
 class PgProbe(Probe):
