@@ -48,9 +48,12 @@ class SparkBackfill(luigi.Task):
             --start 2024-01-01 --stop 2025-01-01
     """
 
-    of = luigi.TaskParameter(description="the dated ExternalSparkScriptTask to backfill")
-    start = luigi.DateParameter(description="first date, inclusive")
-    stop = luigi.DateParameter(description="last date, exclusive (as RangeDaily's --stop)")
+    # Annotated, so luigi's mypy plugin takes them for constructor arguments.
+    of: Any = luigi.TaskParameter(description="the dated ExternalSparkScriptTask to backfill")
+    start: datetime.date = luigi.DateParameter(description="first date, inclusive")
+    stop: datetime.date = luigi.DateParameter(
+        description="last date, exclusive (as RangeDaily's --stop)"
+    )
     of_params: dict[str, Any] = luigi.DictParameter(
         default={}, description="other parameters of every task"
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +25,20 @@ def python_blocks() -> list[str]:
 
 def test_the_doc_has_local_and_s3_examples() -> None:
     blocks = python_blocks()
-    assert len(blocks) == 2
-    assert "RangeDaily" in blocks[0]
-    assert "S3DatedTarget" in blocks[1]
+    assert len(blocks) == 3
+    assert "lake_target" in blocks[0]
+    assert "RangeDaily" in blocks[1]
+    assert "S3DatedTarget" in blocks[2]
 
 
 def test_the_examples_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_endpoint: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    s3_endpoint: str,
+    luigi_config: Callable[[str, str, str], None],
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    luigi_config("lake", "root", "s3://my-bucket/lake")
     client = make_client(S3Settings(endpoint_url=s3_endpoint, path_style=True))
     client.create_bucket(Bucket="my-lake")
     namespace: dict[str, Any] = {"__name__": "dated_targets_doc", "S3_ENDPOINT": s3_endpoint}
@@ -45,3 +52,5 @@ def test_the_examples_run(
         client.delete_bucket(Bucket="my-lake")
         luigi.task_register.Register.clear_instance_cache()
     assert (tmp_path / "lake/clicks/2024-01-07/_SUCCESS").exists()
+    views = namespace["PageViews"](date=datetime.date(2024, 1, 15)).output()
+    assert views.uri == "s3://my-bucket/lake/page_views/2024-01-15/"

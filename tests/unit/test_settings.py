@@ -1,10 +1,10 @@
-"""Settings declared once: sections, old names, validation at config time, credentials, overrides."""
+"""Settings declared once: sections, old names, config-time validation, credentials, overrides."""
 
 from __future__ import annotations
 
 import datetime
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ SetConfig = Callable[[str, str, str], None]
 
 
 @pytest.fixture
-def cfg(monkeypatch: pytest.MonkeyPatch) -> Iterator[UseConfig]:
+def cfg(monkeypatch: pytest.MonkeyPatch) -> UseConfig:
     """Replace luigi's configuration by the text of a luigi.cfg, as read from a file."""
 
     def use(text: str) -> None:
@@ -37,7 +37,7 @@ def cfg(monkeypatch: pytest.MonkeyPatch) -> Iterator[UseConfig]:
         parser.read_string(text)
         monkeypatch.setattr(luigi.configuration, "get_config", lambda: parser)
 
-    yield use
+    return use
 
 
 # --- sections named for what they configure; old names still read ----------------------------
@@ -95,9 +95,12 @@ def test_command_line_flags_of_luigi_keep_working(cfg: UseConfig) -> None:
 
 def test_bad_command_line_value_is_a_config_error(cfg: UseConfig) -> None:
     cfg("")
-    with CmdlineParser.global_instance(["WithUserParameters", "--spark-script-timeout", "ten"]):
-        with pytest.raises(ConfigError, match=r"--spark-script-timeout\) = 'ten' is invalid"):
-            SparkSettings.from_config()
+    argv = ["WithUserParameters", "--spark-script-timeout", "ten"]
+    with (
+        CmdlineParser.global_instance(argv),
+        pytest.raises(ConfigError, match=r"--spark-script-timeout\) = 'ten' is invalid"),
+    ):
+        SparkSettings.from_config()
 
 
 # --- one declaration per setting ----------------------------------------------------------------
@@ -150,7 +153,8 @@ def test_defaults_are_written_once() -> None:
         ("[ufo]\ntop = ten\n", r"\[ufo\] top = 'ten' is invalid: expected a whole number, e.g. 10"),
         (
             "[spark_script]\ntimeout = 10x\n",
-            r"\[spark_script\] timeout = '10x' is invalid: expected a duration: seconds \(90\) or a number with s, m or h \(90s, 10m, 1h\)",
+            r"\[spark_script\] timeout = '10x' is invalid: expected a duration: seconds \(90\) "
+            r"or a number with s, m or h \(90s, 10m, 1h\)",
         ),
         (
             "[spark_script]\ntimeout = 0\n",
@@ -279,7 +283,8 @@ def test_misspelt_section_names_are_warned_about(
     cfg(f"[{section}]\nmaster = yarn\n")
     with pytest.warns(
         ConfigWarning,
-        match=rf"section \[{section}\] is not a luigi-ufo section and is ignored; did you mean \[{suggested}\]\?",
+        match=rf"section \[{section}\] is not a luigi-ufo section and is ignored; "
+        rf"did you mean \[{suggested}\]\?",
     ):
         SparkSettings.from_config()
 
@@ -388,7 +393,7 @@ def test_ufo_lake_defaults_to_the_lake_root_then_the_data_dir(
     assert UfoSettings.from_config().lake == "s3://b/p"
 
 
-# --- per-task overrides in their own namespace ------------------------------------------------------
+# --- per-task overrides in their own namespace ---------------------------------------------
 
 
 class WithUserParameters(ExternalSparkScriptTask):
@@ -418,7 +423,8 @@ def test_user_parameters_named_like_settings_stay_the_users(cfg: UseConfig, tmp_
 def test_old_style_setting_attributes_are_deprecated_but_honoured() -> None:
     with pytest.warns(
         DeprecationWarning,
-        match=r"OldStyle: setting attribute\(s\) conf = \.\.\., driver_memory = \.\.\. are deprecated; write spark_overrides = \{'conf': \.\.\., 'driver_memory': \.\.\.\}",
+        match=r"OldStyle: setting attribute\(s\) conf = \.\.\., driver_memory = \.\.\. are "
+        r"deprecated; write spark_overrides = \{'conf': \.\.\., 'driver_memory': \.\.\.\}",
     ):
 
         class OldStyle(ExternalSparkScriptTask):
@@ -433,7 +439,8 @@ def test_old_style_setting_attributes_are_deprecated_but_honoured() -> None:
 def test_misspelt_or_ill_typed_override_fails_at_class_definition() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"Typo.spark_overrides has 'driver_memroy', which is not a setting; did you mean 'driver_memory'\?",
+        match=r"Typo.spark_overrides has 'driver_memroy', which is not a setting; "
+        r"did you mean 'driver_memory'\?",
     ):
 
         class Typo(ExternalSparkScriptTask):

@@ -1,0 +1,102 @@
+"""User-style subclasses of the Spark and dated bases type-check under mypy strict + luigi's plugin.
+
+PostgresTopNTask has its own test (test_postgres_task_typing.py).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+USER_MODULE = '''
+import datetime
+from typing import Any
+
+import luigi
+
+from luigi_ufo.dated import DatedTarget, DatedTaskMixin, dated_target, lake_target
+from luigi_ufo.s3 import S3DatedTarget
+from luigi_ufo.spark import ExternalSparkScriptTask, SparkBackfill, SparkSettings
+
+
+class Clicks(DatedTaskMixin, luigi.ExternalTask):
+    date: datetime.date = luigi.DateParameter()
+
+    def output(self) -> DatedTarget:
+        return lake_target("clicks", self.date)
+
+
+class CountClicks(DatedTaskMixin, ExternalSparkScriptTask):
+    """Its own parameters are named like Spark settings: they stay its own."""
+
+    date: datetime.date = luigi.DateParameter()
+    env: str = luigi.Parameter(default="prod")
+    files: tuple[str, ...] = luigi.ListParameter(default=())
+    memory: str = luigi.Parameter(default="2g")
+    script = "count_clicks.py"
+    script_args = ("--min", "2")
+    spark_overrides = {"conf": {"spark.sql.shuffle.partitions": "4"}, "timeout": "10m"}
+
+    def requires(self) -> Clicks:
+        return Clicks(date=self.date)
+
+    def output(self) -> DatedTarget:
+        return dated_target("/lake/click_counts", self.date)
+
+    def spark_settings(self) -> SparkSettings:
+        return super().spark_settings().override({"executor_memory": self.memory})
+
+
+class ToS3(ExternalSparkScriptTask):
+    date: datetime.date = luigi.DateParameter()
+    script = "copy.py"
+
+    def output(self) -> S3DatedTarget:
+        return S3DatedTarget("s3://bucket/clicks", self.date)
+
+
+class BigBackfill(SparkBackfill):
+    spark_overrides = {"driver_memory": "4g"}
+
+
+day = datetime.date(2024, 1, 7)
+task = CountClicks(date=day, env="staging", files=("a.csv",))
+who: str = task.env
+names: tuple[str, ...] = task.files
+ToS3(date=day)
+BigBackfill(of=CountClicks, start=day, stop=day + datetime.timedelta(days=7))
+target: DatedTarget = DatedTarget("/lake/x", day)
+uri: str = S3DatedTarget("s3://bucket/x", "2024-01-07").spark_uri
+settings: Any = task.spark_settings()
+# A misspelt parameter is a constructor error for mypy (strict's warn_unused_ignores proves it).
+CountClicks(dat=day)  # type: ignore[call-arg]
+'''
+
+
+def test_user_subclasses_of_spark_and_dated_bases_pass_mypy_strict(tmp_path: Path) -> None:
+    (tmp_path / "user_tasks.py").write_text(textwrap.dedent(USER_MODULE), encoding="utf-8")
+    (tmp_path / "mypy.ini").write_text(
+        f"[mypy]\nstrict = true\nplugins = luigi.mypy\nmypy_path = {ROOT}\n", encoding="utf-8"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(tmp_path / "mypy.ini"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "user_tasks.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success: no issues found in 1 source file" in result.stdout
