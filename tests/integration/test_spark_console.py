@@ -66,7 +66,8 @@ def run_luigi(tmp_path: Path, luigid: Any, *args: str) -> subprocess.CompletedPr
     config = tmp_path / "luigi.cfg"
     config.write_text(
         "[core]\nautoload_range = false\n\n"
-        f"[ufo_spark]\nscripts_dir = {scripts}\nmaster = local[2]\nconf = {json.dumps(FAST_CONF)}\n"
+        f"[spark_script]\nscripts_dir = {scripts}\nmaster = local[2]\n"
+        f"conf = {json.dumps(FAST_CONF)}\n"
     )
     env = {
         **os.environ,
