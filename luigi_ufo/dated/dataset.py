@@ -68,18 +68,6 @@ class Gaps:
         """Tell whether every date in the range is complete."""
         return not self.to_run
 
-    def as_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (dates as ``YYYY-MM-DD``)."""
-        return {
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "complete": len(self.complete),
-            "missing": [d.isoformat() for d in self.missing],
-            "incomplete": [d.isoformat() for d in self.incomplete],
-            "invalid_names": list(self.invalid_names),
-            "requests": self.requests,
-        }
-
 
 @dataclass
 class Scan:

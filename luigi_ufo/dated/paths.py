@@ -16,7 +16,8 @@ Scheme = Literal["s3", "local"]
 _NAME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 # S3 bucket naming rules (lowercase, digits, dots, hyphens; 3-63 chars; alnum at both ends).
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_S3_SCHEMES = ("s3://", "s3a://", "s3n://")
+#: URI schemes of S3 (boto3 and Luigi use s3://, Hadoop s3a://, old Hadoop s3n://).
+S3_SCHEMES = ("s3://", "s3a://", "s3n://")
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def parse_root(root: str) -> Root:
             "pass 's3://bucket/prefix' or a local directory path"
         )
     lowered = root.lower()
-    for scheme in _S3_SCHEMES:
+    for scheme in S3_SCHEMES:
         if lowered.startswith(scheme):
             return _parse_s3(root, root[len(scheme) :])
     if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]+:", root) and not lowered.startswith("file:"):
@@ -141,19 +142,19 @@ def split_rel_key(rel: str) -> tuple[datetime.date, str] | None:
     return None if date is None else (date, rest)
 
 
-def date_from_uri(root: Root, uri: str) -> datetime.date | None:
-    """Return the date of a partition or object URI under ``root``, or None if it is not one."""
-    base = root.uri + "/"
-    if not uri.startswith(base):
-        return None
-    rel = uri[len(base) :]
-    if "/" not in rel:
-        rel += "/"
-    split = split_rel_key(rel)
-    return None if split is None else split[0]
-
-
 def is_part_name(rel: str) -> bool:
     """Tell whether a path inside a partition is a data part (no ``_``/``.`` segment, no dir)."""
     segments = rel.split("/")
     return bool(segments[-1]) and not any(s.startswith(("_", ".")) or not s for s in segments)
+
+
+def is_s3_uri(uri: str) -> bool:
+    """Tell whether ``uri`` is on S3 (any of :data:`S3_SCHEMES`, any case)."""
+    return uri.lower().startswith(S3_SCHEMES)
+
+
+def to_s3a(uri: str) -> str:
+    """Return ``uri`` as Spark's s3a reads it: ``s3://`` and ``s3n://`` become ``s3a://``."""
+    if is_s3_uri(uri):
+        return "s3a://" + uri.split("://", 1)[1]
+    return uri

@@ -11,7 +11,13 @@ import luigi
 
 from luigi_ufo.dated.codec import OwningGzipFile, is_gz
 from luigi_ufo.dated.dataset import DEFAULT_FLAG, DatedDataset, Gaps
-from luigi_ufo.dated.paths import coerce_date, is_part_name, partition_rel, partition_uri
+from luigi_ufo.dated.paths import (
+    coerce_date,
+    is_part_name,
+    partition_rel,
+    partition_uri,
+    to_s3a,
+)
 from luigi_ufo.dated.storage import Storage
 from luigi_ufo.dated.writer import PartitionWriter
 from luigi_ufo.errors import DatedTargetError
@@ -70,9 +76,7 @@ class DatedTarget(luigi.Target):
     @property
     def spark_uri(self) -> str:
         """Return the partition URI Spark reads and writes (``s3a://`` on S3)."""
-        if self.dataset.root.scheme == "s3":
-            return "s3a://" + self.uri[len("s3://") :]
-        return self.uri
+        return to_s3a(self.uri)
 
     @property
     def flag_uri(self) -> str:

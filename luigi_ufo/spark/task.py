@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import luigi
+from luigi.task import flatten
 
+from luigi_ufo.dated.paths import is_s3_uri, to_s3a
 from luigi_ufo.errors import ConfigError, MissingOutputError
 from luigi_ufo.setting import settings_by_name
 from luigi_ufo.spark.command import SparkOptions, SubmitSpec, credential_route
@@ -25,7 +27,6 @@ from luigi_ufo.spark.settings import SparkSettings, default_spark_submit
 
 logger = logging.getLogger("luigi_ufo.spark")
 
-_S3_SCHEMES = ("s3://", "s3a://", "s3n://")
 #: Shared options SubmitSpec takes from the settings as they are (build_spec derives the
 #: others), so a new SparkOptions field reaches spark-submit with no edit here.
 PASSED_THROUGH = tuple(
@@ -89,11 +90,11 @@ class ExternalSparkScriptTask(luigi.Task):
 
     def input_uris(self) -> list[str]:
         """Return the Spark URIs of the task's inputs."""
-        return [spark_uri(t) for t in _flat(self.input())]  # type: ignore[no-untyped-call]
+        return [spark_uri(t) for t in flatten(self.input())]  # type: ignore[no-untyped-call]
 
     def output_uris(self) -> list[str]:
         """Return the Spark URIs of the task's outputs."""
-        return [spark_uri(t) for t in _flat(self.output())]  # type: ignore[no-untyped-call]
+        return [spark_uri(t) for t in flatten(self.output())]  # type: ignore[no-untyped-call]
 
     def app_options(self) -> list[str]:
         """Return the script's arguments; override to pass something else."""
@@ -132,7 +133,7 @@ class ExternalSparkScriptTask(luigi.Task):
 
     def check_outputs(self, result: RunResult) -> None:
         """Raise MissingOutputError unless every output exists after a successful run."""
-        outputs = _flat(self.output())  # type: ignore[no-untyped-call]
+        outputs = flatten(self.output())  # type: ignore[no-untyped-call]
         missing = [spark_uri(t) for t in outputs if not t.exists()]
         if missing:
             raise MissingOutputError(
@@ -188,7 +189,7 @@ def submit(
 
 def any_on_s3(uris: Sequence[str]) -> bool:
     """Whether any of ``uris`` is on S3 (spark-submit then gets the s3a settings)."""
-    return any(u.startswith(_S3_SCHEMES) for u in uris)
+    return any(is_s3_uri(u) for u in uris)
 
 
 def build_spec(
@@ -252,9 +253,7 @@ def spark_uri(target: Any) -> str:
             f"target {target!r} has neither .spark_uri nor .path, so its URI cannot be passed "
             "to the script; override app_options() to pass the arguments yourself"
         )
-    if uri.startswith(("s3://", "s3n://")):
-        return "s3a://" + uri.split("://", 1)[1]
-    return uri
+    return to_s3a(uri)
 
 
 def _private_file(path: str | None) -> str | None:
@@ -273,17 +272,6 @@ def _private_file(path: str | None) -> str | None:
             f"{mode & 0o777:o}); run `chmod 600 {path}`"
         )
     return path
-
-
-def _flat(value: Any) -> list[Any]:
-    # luigi.task.flatten, typed: a target, or any nesting of dicts/lists/tuples of targets.
-    if value is None:
-        return []
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _flat(v)]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _flat(v)]
-    return [value]
 
 
 def _adopt_setting_attributes(cls: type[ExternalSparkScriptTask]) -> None:

@@ -13,7 +13,6 @@ from luigi_ufo.dated import DatedTarget, Gaps, parse_partition_name, parse_root,
 from luigi_ufo.dated.paths import (
     Root,
     coerce_date,
-    date_from_uri,
     is_part_name,
     partition_uri,
     split_rel_key,
@@ -38,8 +37,6 @@ def test_date_key_round_trip_for_any_date_and_root(date: datetime.date, root: st
     parsed = parse_root(root)
     uri = partition_uri(parsed, date)
     assert uri.endswith(f"/{partition_name(date)}/")
-    assert date_from_uri(parsed, uri) == date
-    assert date_from_uri(parsed, uri + "part-00000.csv") == date
     assert parse_partition_name(partition_name(date)) == date
     assert split_rel_key(partition_name(date) + "/_SUCCESS") == (date, "_SUCCESS")
 
@@ -170,4 +167,19 @@ def test_gaps_to_run_merges_missing_and_incomplete_in_order() -> None:
     )
     assert gaps.to_run == (d(2024, 1, 1), d(2024, 1, 3), d(2024, 1, 4), d(2024, 1, 5))
     assert not gaps.ok
-    assert gaps.as_dict()["missing"] == ["2024-01-01", "2024-01-05"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "s3a", "on_s3"),
+    [
+        ("s3://b/p/", "s3a://b/p/", True),
+        ("s3n://b/p/", "s3a://b/p/", True),
+        ("s3a://b/p/", "s3a://b/p/", True),
+        ("/lake/p/", "/lake/p/", False),
+        ("file:/lake/p/", "file:/lake/p/", False),
+    ],
+)
+def test_one_s3_to_s3a_rewrite(uri: str, s3a: str, on_s3: bool) -> None:
+    from luigi_ufo.dated.paths import is_s3_uri, to_s3a
+
+    assert (to_s3a(uri), is_s3_uri(uri)) == (s3a, on_s3)
