@@ -11,7 +11,10 @@ from typing import Protocol
 from luigi_ufo.errors import ServiceError
 from luigi_ufo.testing.backend import Backend
 
-__all__ = ["Service", "http_get", "wait_until"]
+__all__ = ["PROGRESS_LIMIT", "Service", "http_get", "wait_until"]
+
+#: A start that keeps making progress is waited for up to this many times its timeout.
+PROGRESS_LIMIT = 5
 
 
 class Service(Protocol):
@@ -45,9 +48,16 @@ def wait_until(
     timeout: float,
     alive: Callable[[], bool] = lambda: True,
     log_tail: Callable[[], str] = lambda: "",
+    progress: Callable[[], object] | None = None,
 ) -> float:
-    """Poll ``ready`` until true; return the seconds waited or raise ServiceError with the log."""
-    start = time.monotonic()
+    """Poll ``ready`` until true; return the seconds waited or raise ServiceError with the log.
+
+    With ``progress`` (e.g. the log's length), ``timeout`` bounds the time since its value last
+    changed: a start that keeps making progress on a loaded machine is waited for, up to
+    ``PROGRESS_LIMIT`` times ``timeout``; a stuck one fails after ``timeout``.
+    """
+    start = last_change = last_poll = time.monotonic()
+    seen = progress() if progress is not None else None
     while True:
         try:
             if ready():
@@ -59,9 +69,18 @@ def wait_until(
                 f"{what} exited before it was ready; log tail:\n{log_tail()}\n"
                 "fix the cause shown in the log above"
             )
-        if time.monotonic() - start > timeout:
+        now = time.monotonic()
+        if progress is not None and now - last_poll >= min(1.0, timeout / 4):
+            last_poll = now
+            current = progress()
+            if current != seen:
+                seen, last_change = current, now
+        stalled = now - last_change > timeout
+        if stalled or now - start > PROGRESS_LIMIT * timeout:
+            since = "without progress " if progress is not None and stalled else ""
             raise ServiceError(
-                f"{what} was not ready after {timeout!r} s; log tail:\n{log_tail()}\n"
+                f"{what} was not ready after {now - start:.0f} s ({since}limit {timeout!r} s); "
+                f"log tail:\n{log_tail()}\n"
                 "check the log above or raise the timeout on a slow machine"
             )
         time.sleep(0.1)

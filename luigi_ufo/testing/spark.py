@@ -358,6 +358,8 @@ def _start_docker() -> SparkCluster:
             timeout=READY_TIMEOUT,
             alive=lambda: _docker.running(container),
             log_tail=cluster.log_tail,
+            # Two JVMs starting in one container on a busy machine: wait while they keep logging.
+            progress=lambda: len(container.get_wrapped_container().logs()),
         )
     except BaseException:
         cluster.stop()
