@@ -1,0 +1,1 @@
+"""Clicks per page, top pages per day: a small pipeline on luigi-ufo's base classes."""
