@@ -12,18 +12,7 @@ import datetime
 import luigi
 
 from luigi_ufo import DatedTarget, ExternalSparkScriptTask, PostgresTopNTask
-from luigi_ufo.dated import DatedTaskMixin, dated_target
-
-
-class clicks(luigi.Config):  # luigi names the config section after the class
-    """``[clicks]``: where this project's lake lives (a directory or ``s3://bucket/prefix``)."""
-
-    lake: str = luigi.Parameter(default="lake")
-
-
-def lake_target(dataset: str, date: datetime.date) -> DatedTarget:
-    """Return the dated partition of ``dataset`` for ``date`` in the configured lake."""
-    return dated_target(f"{clicks().lake}/{dataset}", date)
+from luigi_ufo.dated import DatedTaskMixin, lake_target
 
 
 class RawClicks(DatedTaskMixin, luigi.ExternalTask):

@@ -27,5 +27,5 @@ def test_environment_is_the_one_pytest_was_started_with() -> None:
 
 
 def test_lake_setting_for_one_test(luigi_config: Callable[[str, str, str], None]) -> None:
-    luigi_config("clicks", "lake", "/elsewhere")
+    luigi_config("lake", "root", "/elsewhere")
     assert CountClicks(date=DAY).output().uri == "/elsewhere/clicks_by_page/2024-03-01/"
