@@ -29,7 +29,8 @@ def _rates(row: Row, size: int, rows: int, seconds: float | None = None) -> Row:
 
 
 def _read_states(directory: Path) -> Counter[str]:
-    with (directory / "part-00000.csv").open(encoding="utf-8", newline="") as fh:
+    (part,) = directory.glob("part-*.csv")
+    with part.open(encoding="utf-8", newline="") as fh:
         return Counter({s: int(n) for s, n in list(csv.reader(fh))[1:]})
 
 

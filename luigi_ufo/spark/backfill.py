@@ -24,7 +24,13 @@ from luigi.task import BulkCompleteNotImplementedError
 
 from luigi_ufo.errors import BackfillError, ConfigError, SparkSubmitError
 from luigi_ufo.spark.scripts import Script, resolve_script
-from luigi_ufo.spark.task import ExternalSparkScriptTask, any_on_s3, build_spec, submit
+from luigi_ufo.spark.task import (
+    ExternalSparkScriptTask,
+    any_on_s3,
+    build_spec,
+    remove_flags,
+    submit,
+)
 
 logger = logging.getLogger("luigi_ufo.spark")
 
@@ -144,6 +150,8 @@ class SparkBackfill(luigi.Task):
                 uses_s3=any_on_s3(uris),
                 secrets=secrets,
             )
+            for task in tasks:
+                remove_flags(task.output())  # type: ignore[no-untyped-call]
             try:
                 submit(self, spec, settings, leases=[u for t in tasks for u in t.output_uris()])
             except SparkSubmitError as exc:

@@ -128,7 +128,9 @@ class ExternalSparkScriptTask(luigi.Task):
     def run(self) -> None:
         """Submit the script, wait for it, then check that every output exists."""
         settings = self.spark_settings()
-        result = submit(self, self.submit_spec(settings), settings, leases=self.output_uris())
+        spec = self.submit_spec(settings)
+        remove_flags(self.output())  # type: ignore[no-untyped-call]
+        result = submit(self, spec, settings, leases=self.output_uris())
         self.check_outputs(result)
 
     def check_outputs(self, result: RunResult) -> None:
@@ -185,6 +187,18 @@ def submit(
         app = f"application {result.app_id}" if result.app_id else "spark-submit exited 0"
         on_status(f"done: {app} in {result.duration_s:.0f} s")
     return result
+
+
+def remove_flags(outputs: Any) -> None:
+    """Remove the success flag of every output that has one, before its data is replaced.
+
+    A kill anywhere in the replacement (Spark's own overwrite delete included) then leaves an
+    incomplete output, never an old flag over deleted or half-written data.
+    """
+    for target in flatten(outputs):  # type: ignore[no-untyped-call]
+        remove = getattr(target, "remove_flag", None)
+        if callable(remove):
+            remove()
 
 
 def any_on_s3(uris: Sequence[str]) -> bool:

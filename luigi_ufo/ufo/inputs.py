@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import codecs
 import csv
 import io
 import os
@@ -16,34 +15,26 @@ def check_export(path: str, *, encoding: str, delimiter: str, decode_errors: str
     """Return the layout name of the export at ``path``, or raise InputFormatError.
 
     The whole file is decoded (about 1 GB/s) so a wrong encoding fails here, with its byte
-    offset, instead of inside a Spark job.
+    offset, instead of inside a Spark job. Fields of any size are read: only the header is parsed.
     """
     try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise InputFormatError(
-            f"unknown encoding {encoding!r}; use a Python codec name such as utf-8 or cp1252"
-        ) from None
-    try:
+        codec = rules.check_encoding(encoding)
         sep = rules.parse_delimiter(delimiter)
-    except argparse.ArgumentTypeError as exc:
+    except (rules.InputError, argparse.ArgumentTypeError) as exc:
         raise InputFormatError(str(exc)) from None
     if not os.path.isfile(path):
         raise InputFormatError(f"input {path!r} is not a file; give the path of a NUFORC export")
     try:
         with open(path, "rb") as raw, rules.maybe_gunzip(raw) as data:
-            if decode_errors == "strict":
+            head = data.read(1 << 20)
+        if decode_errors == "strict":
+            with open(path, "rb") as raw, rules.maybe_gunzip(raw) as data:
                 found = rules.find_decode_error(data, encoding)
-                if found is not None:
-                    offset, bad = found
-                    hint = "--encoding cp1252" if encoding.lower() != "cp1252" else "--encoding"
-                    raise InputFormatError(
-                        f"{path}: bytes {bad!r} at byte offset {offset} are not valid "
-                        f"{encoding!r}; the export is in another encoding: try {hint} "
-                        "(or --decode-errors replace to count such rows as rejected)"
-                    )
-        with open(path, "rb") as raw, rules.maybe_gunzip(raw) as data:
-            text = io.TextIOWrapper(data, encoding=encoding, errors="replace", newline="")
+            if found is not None:
+                hint = rules.suggest_encoding(head, encoding, sep)
+                raise InputFormatError(rules.decode_error_message(path, *found, encoding, hint))
+        with open(path, "rb") as raw, rules.maybe_gunzip(raw) as data, rules.unlimited_fields():
+            text = io.TextIOWrapper(data, encoding=codec, errors="replace", newline="")
             header = next(csv.reader(text, delimiter=sep), None)
     except (OSError, EOFError) as exc:
         raise InputFormatError(f"cannot read {path!r} ({exc}); is it a complete file?") from None
@@ -52,4 +43,5 @@ def check_export(path: str, *, encoding: str, delimiter: str, decode_errors: str
     try:
         return str(rules.detect_layout(header, source=path).name)
     except rules.InputError as exc:
-        raise InputFormatError(str(exc)) from None
+        options = rules.Options(encoding=encoding, delimiter=sep)
+        raise InputFormatError(f"{exc}{rules.encoding_hint(head, options)}") from None

@@ -28,6 +28,12 @@ def data_dir() -> Path:
     return Path(xdg) / "luigi-ufo"
 
 
+def _fraction(value: float) -> str | None:
+    return (
+        None if 0.0 <= value <= 1.0 else "from 0 to 1, e.g. 1.0 (fail only when all are rejected)"
+    )
+
+
 def _at_least_one(value: int) -> str | None:
     return None if value >= 1 else "at least 1, e.g. 10"
 
@@ -53,6 +59,12 @@ class UfoSettings:
         choices=("strict", "replace"),
     )
     top: int = setting(10, "N of the top-N states", check=_at_least_one)
+    max_rejected_fraction: float = setting(
+        1.0,
+        "fail, loading nothing, when more than this share of the records is rejected; "
+        "1.0: only when all are",
+        check=_fraction,
+    )
 
     def __post_init__(self) -> None:
         check_fields(self, f"[{SECTION}]")

@@ -95,6 +95,7 @@ class AggregateUFOsByState(DatedTaskMixin, ExternalSparkScriptTask):
             *("--delimiter", settings.delimiter),
             *("--country-rule", settings.country_rule),
             *("--decode-errors", settings.decode_errors),
+            *("--max-rejected-fraction", repr(settings.max_rejected_fraction)),
         ]
 
 

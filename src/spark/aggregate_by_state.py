@@ -4,7 +4,10 @@ Run by ``AggregateUFOsByState`` exactly as by hand::
 
     spark-submit aggregate_by_state.py --input RAW_DIR_OR_FILE --output BY_STATE_DIR \
         --rejected-output REJECTED_DIR [--encoding utf-8] [--delimiter ,] \
-        [--country-rule us-or-blank] [--decode-errors strict]
+        [--country-rule us-or-blank] [--decode-errors strict] [--max-rejected-fraction 1.0]
+
+or as ``main(argv, spark)`` with a classic or a Spark Connect session: the script uses only the
+DataFrame API (no RDD, no SparkContext, no JVM gateway).
 
 Rule R1 (../shared/data/ufo/README.md): parse RFC-4180 CSV (``"`` quotes, ``""`` inside a field,
 fields may span lines); drop records equal to the header; ``state = upper(trim(State))``; keep the
@@ -17,29 +20,37 @@ Country rules (Kaggle layout only; the NUFORC layout has no country column):
 ``us``: country must be ``us``; ``any``: the country is ignored.
 
 Every record after a file's first header is either counted under its state or counted under one
-reason of ``REASONS``, so ``sum(states) + sum(rejected) == records``. Outputs are tiny CSV datasets
-(``state,sightings`` and ``reason,records``), written part file first and ``_SUCCESS`` last, the
-rejected counts before the states so the states' flag means both are complete.
+reason of ``REASONS``, so ``sum(states) + sum(rejected) == records``. A run whose records are all
+(or more than ``--max-rejected-fraction``) rejected fails naming the main reason and a sample
+record, and writes nothing. Outputs are tiny CSV datasets (``state,sightings`` and
+``reason,records``) replaced crash-safely: the old ``_SUCCESS`` goes first, Spark's writer commits
+the part and writes the new ``_SUCCESS`` last, the rejected counts before the states so the
+states' flag means both are complete.
 
 Why not ``spark.read.csv(multiLine=True)``: a multi-line CSV file is one unsplittable partition
 either way, and Spark's parser took 5.8 s of job time on the 16 MB primary file where Python's C
 ``csv`` module takes 0.2 s; Spark also cannot fail on, or count, undecodable bytes. So Spark
-distributes files (one task per file) and Python parses each file as a stream.
+distributes files (one task per file, a Python UDF returning the file's counts) and Python
+parses each file as a stream, with no limit on a field's size.
 """
 
 from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import csv
 import gzip
 import io
+import itertools
+import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
+from urllib.parse import unquote, urlparse
 
 US_STATES = frozenset((
     "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
@@ -61,6 +72,10 @@ DECODE_ERRORS = ("strict", "replace")
 NUFORC_HEADER = ("date/time", "city", "state", "shape", "duration", "summary", "posted")
 STATE_HEADER = ("state", "sightings")
 REJECTED_HEADER = ("reason", "records")
+INT_COLUMNS = frozenset({"sightings", "records"})
+#: Encodings tried, when a header is not recognised, to tell the user which --encoding fits.
+CANDIDATE_ENCODINGS = ("utf-8", "cp1252", "utf-16")
+_SAMPLE_CHARS = 200
 # A lone surrogate can only come from the surrogateescape handler: it marks an undecodable byte.
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -93,6 +108,7 @@ class Options:
     delimiter: str = ","
     country_rule: str = "us-or-blank"
     decode_errors: str = "strict"
+    max_rejected_fraction: float = 1.0
 
 
 @dataclass
@@ -102,11 +118,8 @@ class FileCounts:
     states: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
     records: int = 0
-
-    def add(self, other: FileCounts) -> None:
-        self.states.update(other.states)
-        self.rejected.update(other.rejected)
-        self.records += other.records
+    #: The first record of each rejection reason, as "FILE, line N: 'RECORD'".
+    samples: dict[str, str] = field(default_factory=dict)
 
     @property
     def counted(self) -> int:
@@ -155,9 +168,20 @@ def classify_record(record: list[str], layout: Layout, country_rule: str = "us-o
 
 
 def count_records(
-    records: Iterable[list[str]], options: Options = Options(), *, source: str = "<input>"
+    records: Iterable[list[str]],
+    options: Options = Options(),
+    *,
+    source: str = "<input>",
+    line_of: Callable[[], int] | None = None,
+    quote_left_open: Callable[[int], bool] | None = None,
 ) -> FileCounts:
-    """Count a file's records (its header first) by rule R1."""
+    """Count a file's records (its header first) by rule R1.
+
+    ``line_of()`` gives the number of the last line read (a csv reader's ``line_num``), so each
+    reason's first record is kept with the line where it starts. ``quote_left_open(line)`` tells
+    whether the last record, from ``line``, is a quote never closed (checked only when that
+    record is malformed and spans lines).
+    """
     it = iter(records)
     try:
         header = next(it)
@@ -167,15 +191,70 @@ def count_records(
     counts = FileCounts()
     tally: Counter[str] = Counter()
     check_bytes = options.decode_errors == "replace"
+    start = end = line_of() if line_of else 1
+    key, record = "", header
     for record in it:
+        start, end = end + 1, line_of() if line_of else end + 1
         if check_bytes and any(_UNDECODABLE.search(f) for f in record):
-            tally["undecodable_bytes"] += 1
+            key = "undecodable_bytes"
         else:
-            tally[classify_record(record, layout, options.country_rule)] += 1
+            key = classify_record(record, layout, options.country_rule)
+        tally[key] += 1
+        if key in REASONS and key not in counts.samples:
+            text = render_record(record, options.delimiter)
+            counts.samples[key] = f"{source}, line {start}: {text!r}"
+    spans_lines = any("\n" in f or "\r" in f for f in record)
+    if key == "malformed_record" and spans_lines and quote_left_open and quote_left_open(start):
+        raise InputError(
+            f"{source}: the record starting at line {start} has a quote that is never closed, "
+            f"so it swallows the {end - start} lines after it to the end of the file: fix its "
+            "quoting (a field holding a quote is quoted, with its quotes doubled)"
+        )
     for key, n in tally.items():
         (counts.rejected if key in REASONS else counts.states)[key] = n
     counts.records = sum(tally.values())
     return counts
+
+
+def render_record(record: list[str], delimiter: str = ",") -> str:
+    """Return a record as one CSV line, cut to a readable length (for error messages)."""
+    out = io.StringIO(newline="")
+    csv.writer(out, delimiter=delimiter, lineterminator="").writerow(record)
+    text = out.getvalue()
+    return text if len(text) <= _SAMPLE_CHARS else text[:_SAMPLE_CHARS] + "..."
+
+
+def rejected_fraction_error(
+    counts: FileCounts, limit: float, *, source: str = "the input"
+) -> str | None:
+    """Return why ``counts`` must not be written (all, or more than ``limit``, rejected), or None.
+
+    Such a run is a wrong export or wrong settings, not a date with no sightings: writing its
+    empty counts would load an empty top-N over the date's good rows.
+    """
+    rejected = counts.records - counts.counted
+    if counts.records == 0 or (rejected < counts.records and rejected <= limit * counts.records):
+        return None
+    reason, n = max(counts.rejected.items(), key=lambda kv: (kv[1], kv[0]))
+    sample = counts.samples.get(reason, "no sample kept")
+    share = "all" if rejected == counts.records else f"{rejected / counts.records:.1%}"
+    return (
+        f"{source}: {rejected} of {counts.records} records ({share}) were rejected, above "
+        f"--max-rejected-fraction {limit}; most are {reason!r} ({n}), e.g. {sample}; "
+        f"nothing was written. {_REASON_FIXES.get(reason, 'Check the export and the settings')}, "
+        "or raise [ufo] max_rejected_fraction if this is expected"
+    )
+
+
+_REASON_FIXES = {
+    "malformed_record": "Check --delimiter and that every record has the header's columns",
+    "undecodable_bytes": "Check --encoding (e.g. cp1252 for older NUFORC exports)",
+    "foreign_country": "Check --country-rule",
+    "not_us_state": "Check that the State column holds US state codes",
+    "blank_state": "Check that the State column is filled",
+    "repeated_header": "Check that the file holds data and not only headers",
+    "blank_line": "Check that the file holds data and not only blank lines",
+}
 
 
 def parse_delimiter(text: str) -> str:
@@ -184,6 +263,17 @@ def parse_delimiter(text: str) -> str:
     value = named.get(text.lower(), text)
     if len(value) != 1 or value in {'"', "\r", "\n"}:
         raise argparse.ArgumentTypeError(f"delimiter {text!r} must be one character (or 'tab')")
+    return value
+
+
+def parse_fraction(text: str) -> float:
+    """Return a fraction between 0 and 1 given as text."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"fraction {text!r} must be a number from 0 to 1")
     return value
 
 
@@ -207,6 +297,8 @@ def find_decode_error(data: IO[bytes], encoding: str) -> tuple[int, bytes] | Non
         except UnicodeDecodeError as exc:
             start = consumed - pending + exc.start
             return start, bytes(exc.object[exc.start : exc.end])
+        except UnicodeError:  # a codec's own check, e.g. a missing byte-order mark
+            return consumed - pending, chunk[:4]
         if not chunk:
             return None
         consumed += len(chunk)
@@ -216,26 +308,101 @@ def _csv_reader(text: IO[str], delimiter: str) -> Any:
     return csv.reader(text, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
 
 
+@contextlib.contextmanager
+def unlimited_fields() -> Iterator[None]:
+    """Lift the csv module's 128 KiB field limit while reading: large fields are legitimate."""
+    old = csv.field_size_limit()
+    try:
+        csv.field_size_limit(sys.maxsize)
+    except OverflowError:  # a C long of 32 bits (Windows)
+        csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def check_encoding(name: str) -> str:
+    """Return the codec name to decode an export with, or raise InputError naming the fix.
+
+    UTF-8 reads as ``utf-8-sig``, so a byte-order mark never sticks to the first header field
+    (``\\ufeff"Date / Time"`` is then a quoted field like any other).
+    """
+    try:
+        info = codecs.lookup(name)
+        io.TextIOWrapper(io.BytesIO(b""), encoding=name)
+    except LookupError as exc:
+        what = (
+            f"encoding {name!r} is not a text encoding"
+            if "text encoding" in str(exc)
+            else f"unknown encoding {name!r}"
+        )
+        raise InputError(
+            f"{what} (--encoding); use the text encoding the export is written in, "
+            "such as utf-8, cp1252 or latin-1"
+        ) from None
+    return "utf-8-sig" if info.name == "utf-8" else name
+
+
+def suggest_encoding(head: bytes, encoding: str, delimiter: str) -> str:
+    """Return an encoding (of ``CANDIDATE_ENCODINGS``) under which ``head`` starts with a known
+    header, or ""."""
+    for candidate in CANDIDATE_ENCODINGS:
+        if codecs.lookup(candidate).name == codecs.lookup(encoding).name:
+            continue
+        text = head.decode(check_encoding(candidate), errors="ignore")
+        header = next(_csv_reader(io.StringIO(text, newline=""), delimiter), None)
+        with contextlib.suppress(InputError):
+            detect_layout(header or [])
+            return candidate
+    return ""
+
+
 def count_stream(
     opener: Callable[[], IO[bytes]], options: Options = Options(), *, source: str = "<input>"
 ) -> FileCounts:
     """Count one file (plain or gzip) read from ``opener()``; raise InputError on bad input."""
     errors = "surrogateescape" if options.decode_errors == "replace" else "strict"
+    encoding = check_encoding(options.encoding)
     with (
         opener() as raw,
-        io.TextIOWrapper(
-            maybe_gunzip(raw), encoding=options.encoding, errors=errors, newline=""
-        ) as text,
+        io.TextIOWrapper(maybe_gunzip(raw), encoding=encoding, errors=errors, newline="") as text,
+        unlimited_fields(),
     ):
         reader = _csv_reader(text, options.delimiter)
+
+        def quote_left_open(line: int) -> bool:
+            with opener() as again:
+                lines = io.TextIOWrapper(maybe_gunzip(again), encoding=encoding, newline="")
+                tail = "".join(itertools.islice(lines, line - 1, None))
+            try:
+                list(
+                    csv.reader(
+                        io.StringIO(tail, newline=""), delimiter=options.delimiter, strict=True
+                    )
+                )
+            except csv.Error as exc:
+                return "unexpected end of data" in str(exc)
+            return False
+
         try:
-            return count_records(reader, options, source=source)
-        except UnicodeDecodeError:
+            return count_records(
+                reader,
+                options,
+                source=source,
+                line_of=lambda: reader.line_num,
+                quote_left_open=quote_left_open,
+            )
+        except UnicodeError:
             pass
+        except InputError as exc:
+            if "is not a NUFORC export" not in str(exc):
+                raise
+            raise InputError(f"{exc}{encoding_hint(_head(opener), options)}") from None
         except csv.Error as exc:
             raise InputError(
-                f"{source}: unreadable CSV near line {reader.line_num} ({exc}); an unbalanced "
-                "quote swallows the rest of the file: fix that record, or check --delimiter"
+                f"{source}: unreadable CSV near line {reader.line_num} ({exc}); fix that record, "
+                "or check --delimiter and --encoding"
             ) from None
         except EOFError:
             raise InputError(
@@ -244,11 +411,38 @@ def count_stream(
     with opener() as raw:
         found = find_decode_error(maybe_gunzip(raw), options.encoding)
     offset, bad = found if found else (-1, b"")
-    hint = "--encoding cp1252" if options.encoding.lower() != "cp1252" else "another --encoding"
-    raise InputError(
-        f"{source}: bytes {bad!r} at byte offset {offset} (of the decompressed data) are not "
-        f"valid {options.encoding!r}; try {hint}, or --decode-errors replace to count such "
-        f"records as 'undecodable_bytes'"
+    hint = suggest_encoding(_head(opener), options.encoding, options.delimiter)
+    raise InputError(decode_error_message(source, offset, bad, options.encoding, hint))
+
+
+def encoding_hint(head: bytes, options: Options) -> str:
+    """Return "; it reads as an export with --encoding X" when some X fits ``head``, or ""."""
+    found = suggest_encoding(head, options.encoding, options.delimiter)
+    return f"; it reads as an export with --encoding {found}" if found else ""
+
+
+def _head(opener: Callable[[], IO[bytes]]) -> bytes:
+    with opener() as raw:
+        return maybe_gunzip(raw).read(_CHUNK)
+
+
+def decode_error_message(source: str, offset: int, bad: bytes, encoding: str, fits: str) -> str:
+    """Return the error for undecodable bytes at ``offset``, naming the encoding to try.
+
+    ``fits`` is :func:`suggest_encoding`'s finding ("" if none).
+    """
+    if fits:
+        fix = f"--encoding {fits} (the header reads with it)"
+    else:
+        fix = (
+            "--encoding cp1252"
+            if codecs.lookup(encoding).name != "cp1252"
+            else "another --encoding"
+        )
+    return (
+        f"{source}: bytes {bad!r} at byte offset {offset} are not valid {encoding!r} (offsets "
+        f"count the decompressed data); try {fix}, or --decode-errors replace to count such "
+        "records as 'undecodable_bytes'"
     )
 
 
@@ -256,7 +450,7 @@ def count_local_file(path: str, options: Options) -> FileCounts | str:
     """Count a local file; return the error message instead of raising (it crosses a process)."""
     try:
         return count_stream(lambda: open(path, "rb"), options, source=path)
-    except (InputError, OSError, LookupError) as exc:
+    except (InputError, OSError) as exc:
         return str(exc)
 
 
@@ -264,17 +458,8 @@ def count_bytes(uri: str, data: bytes, options: Options) -> FileCounts | str:
     """Count a file whose bytes Spark read (remote file systems); return errors as text."""
     try:
         return count_stream(lambda: io.BytesIO(data), options, source=uri)
-    except (InputError, LookupError) as exc:
+    except InputError as exc:
         return str(exc)
-
-
-def render_csv(header: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> bytes:
-    """Return a small CSV document (header first) as UTF-8 bytes."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
 
 
 def state_rows(counts: FileCounts) -> list[tuple[str, int]]:
@@ -287,63 +472,72 @@ def rejected_rows(counts: FileCounts) -> list[tuple[str, int]]:
     return [(reason, counts.rejected.get(reason, 0)) for reason in REASONS]
 
 
-# --- Spark side: file listing and tiny writes through Hadoop's FileSystem (file:, s3a:, hdfs:) ---
+# --- Spark side: DataFrame API only, so one file runs under spark-submit and Spark Connect ---
+
+#: What the counting UDF returns per file: ("state", code, n), ("rejected", reason, n),
+#: ("records", "", n), ("sample", reason, 0) with ``detail`` its first record, or
+#: ("error", "", 0) with ``detail`` the file's error message.
+COUNT_ROWS = "array<struct<kind:string,key:string,n:bigint,detail:string>>"
+CountRow = tuple[str, str, int, str]
 
 
-class _HadoopFS:
-    """Hadoop FileSystem access from the driver, so s3a:// and local paths work the same."""
-
-    def __init__(self, spark: Any) -> None:
-        self._jvm = spark.sparkContext._jvm
-        self._conf = spark.sparkContext._jsc.hadoopConfiguration()
-
-    def _fs(self, uri: str) -> tuple[Any, Any]:
-        path = self._jvm.org.apache.hadoop.fs.Path(uri)
-        return path.getFileSystem(self._conf), path
-
-    def list_files(self, uri: str) -> list[tuple[str, str]]:
-        """Return (uri, scheme) of the data files at ``uri`` (a file, or a directory's files)."""
-        fs, path = self._fs(uri)
-        if not fs.exists(path):
-            raise InputError(f"input {uri!r} does not exist; check --input")
-        statuses = (
-            fs.listStatus(path)
-            if fs.getFileStatus(path).isDirectory()
-            else [fs.getFileStatus(path)]
-        )
-        files = []
-        for status in statuses:
-            name = status.getPath().getName()
-            if status.isFile() and not name.startswith(("_", ".")):
-                files.append((status.getPath().toString(), fs.getScheme()))
-        if not files:
-            raise InputError(f"input {uri!r} holds no data files (only flags or hidden files)")
-        return sorted(files)
-
-    def write_dataset(self, uri: str, data: bytes) -> None:
-        """Replace the dataset at ``uri`` with one part file, then write its ``_SUCCESS`` flag."""
-        fs, path = self._fs(uri)
-        fs.setWriteChecksum(False)  # no .part-00000.csv.crc beside a 400-byte file
-        if fs.exists(path):
-            fs.delete(path, True)
-        fs.mkdirs(path)
-        path_cls = self._jvm.org.apache.hadoop.fs.Path
-        for name, payload in (("part-00000.csv", data), ("_SUCCESS", b"")):
-            stream = fs.create(path_cls(path, name), True)
-            try:
-                if payload:
-                    stream.write(bytearray(payload))
-            finally:
-                stream.close()
+def count_rows(result: FileCounts | str) -> list[CountRow]:
+    """Flatten one file's counts (or its error message) into rows of ``COUNT_ROWS``."""
+    if isinstance(result, str):
+        return [("error", "", 0, result)]
+    rows: list[CountRow] = [("records", "", result.records, "")]
+    rows += [("state", k, n, "") for k, n in result.states.items()]
+    rows += [("rejected", k, n, "") for k, n in result.rejected.items()]
+    rows += [("sample", k, 0, text) for k, text in result.samples.items()]
+    return rows
 
 
-def _local_path(uri: str) -> str:
-    # Hadoop's Path.toString() is not a URI: '#', '?' and '%' in it are literal characters, so
-    # urlparse would cut '/lake#1/x.csv' at the '#' and executors would open '/lake'.
-    for prefix in ("file://", "file:"):
-        if uri.startswith(prefix) and uri[len(prefix) :].startswith("/"):
-            return uri[len(prefix) :]
-    return uri
+def merge_rows(rows: Iterable[tuple[Any, ...]]) -> FileCounts:
+    """Add up the rows of every file; raise InputError for the first file that failed."""
+    rows = sorted(rows, key=lambda r: (r[0] != "error", r[3] or ""))  # first bad file by name
+    if rows and rows[0][0] == "error":
+        raise InputError(rows[0][3])
+    total = FileCounts()
+    for kind, key, n, detail in rows:
+        if kind == "records":
+            total.records += n
+        elif kind == "state":
+            total.states[key] += n
+        elif kind == "rejected":
+            total.rejected[key] += n
+        else:
+            total.samples.setdefault(key, detail)
+    return total
+
+
+def list_files(spark: Any, uri: str) -> list[str]:
+    """Return the data files at ``uri`` (a file, or a directory's files without ``_``/``.``).
+
+    Spark's file index lists them (file:, s3a:, hdfs: alike); ``inputFiles()`` runs no job and
+    reads no content.
+    """
+    from pyspark.errors import AnalysisException
+
+    try:
+        files = spark.read.format("binaryFile").load(uri).inputFiles()
+    except AnalysisException as exc:
+        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc):
+            raise InputError(f"input {uri!r} does not exist; check --input") from None
+        raise
+    if not files:
+        raise InputError(f"input {uri!r} holds no data files (only flags or hidden files)")
+    return sorted(files)
+
+
+def _local_path(uri: str) -> str | None:
+    """Return the local path of ``uri``, or None if it is on another file system.
+
+    ``file:`` URIs come from Spark's file index, percent-encoded; a path without a scheme (an
+    --output argument) is taken as it is: '#', '?' and '%' in it are literal characters.
+    """
+    if uri.startswith("file:"):
+        return unquote(urlparse(uri).path)
+    return None if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", uri) else uri
 
 
 def _ship_by_value() -> None:
@@ -355,27 +549,56 @@ def _ship_by_value() -> None:
         cloudpickle.register_pickle_by_value(sys.modules[__name__])  # type: ignore[no-untyped-call]
 
 
-def count_files(spark: Any, files: list[tuple[str, str]], options: Options) -> FileCounts:
-    """Count every file in a Spark task of its own; raise InputError for the first bad file."""
-    sc = spark.sparkContext
+def count_files(spark: Any, files: list[str], options: Options) -> FileCounts:
+    """Count every file in Spark tasks; raise InputError for the first bad file."""
+    from pyspark.sql import functions as F
+
     _ship_by_value()
-    local = [_local_path(u) for u, scheme in files if scheme == "file"]
-    remote = [u for u, scheme in files if scheme != "file"]
-    results: list[FileCounts | str] = []
+    local = [p for p in (_local_path(u) for u in files) if p is not None]
+    remote = [u for u in files if _local_path(u) is None]
+    frames = []
     if local:
-        # Executors open local paths themselves and stream them: no file is held in memory whole.
-        rdd = sc.parallelize(local, len(local))
-        results += rdd.map(lambda p: count_local_file(p, options)).collect()
+        # One task per file; executors open local paths themselves and stream them.
+        count_local = F.udf(
+            lambda i: count_rows(count_local_file(local[i], options)), COUNT_ROWS, useArrow=False
+        )
+        frames.append(spark.range(0, len(local), 1, len(local)).select(count_local("id")))
     if remote:
         # Remote bytes come through Hadoop (s3a://...): each file is read whole into a task.
-        rdd = sc.binaryFiles(",".join(remote), minPartitions=len(remote))
-        results += rdd.map(lambda kv: count_bytes(kv[0], kv[1], options)).collect()
-    total = FileCounts()
-    for result in results:
-        if isinstance(result, str):
-            raise InputError(result)
-        total.add(result)
-    return total
+        count_remote = F.udf(
+            lambda u, b: count_rows(count_bytes(u, b, options)), COUNT_ROWS, useArrow=False
+        )
+        content = spark.read.format("binaryFile").load(remote)
+        frames.append(content.select(count_remote("path", "content")))
+    union = frames[0] if len(frames) == 1 else frames[0].unionAll(frames[1])
+    rows = union.select(F.explode(union.columns[0]).alias("r")).select("r.*").collect()
+    return merge_rows(tuple(r) for r in rows)
+
+
+def remove_local_flag(uri: str) -> None:
+    """Delete the ``_SUCCESS`` flag of a local dataset before it is replaced.
+
+    Spark's overwrite deletes the directory first; on a local file system that delete goes file
+    by file, so a kill in it could leave the flag without the data. HDFS deletes a directory in
+    one operation and s3a a small partition in one bulk request; in every mode the task removed
+    the flags before the run (this covers runs by hand).
+    """
+    path = _local_path(uri)
+    if path is not None:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            os.remove(os.path.join(path, "_SUCCESS"))
+
+
+def replace_dataset(spark: Any, uri: str, header: tuple[str, ...], rows: list[Any]) -> None:
+    """Replace the dataset at ``uri`` with ``rows`` in one CSV part; ``_SUCCESS`` comes last.
+
+    The old flag goes first, then Spark's writer deletes the old data, writes the part and
+    commits, writing the new flag last: a kill anywhere leaves no flag or the complete new one.
+    """
+    schema = ", ".join(f"{name} {'bigint' if name in INT_COLUMNS else 'string'}" for name in header)
+    frame = spark.createDataFrame(rows, schema)
+    remove_local_flag(uri)
+    frame.coalesce(1).write.mode("overwrite").option("header", True).csv(uri)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -390,6 +613,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--delimiter", type=parse_delimiter, default=",", help="',' or 'tab'")
     parser.add_argument("--country-rule", choices=COUNTRY_RULES, default="us-or-blank")
     parser.add_argument("--decode-errors", choices=DECODE_ERRORS, default="strict")
+    parser.add_argument(
+        "--max-rejected-fraction",
+        type=parse_fraction,
+        default=1.0,
+        help="fail, writing nothing, when more than this share of the records is rejected "
+        "(default 1.0: only when all are)",
+    )
     return parser
 
 
@@ -404,19 +634,31 @@ def _session(spark: Any) -> tuple[Any, bool]:
 def main(argv: list[str] | None = None, spark: Any = None) -> int:
     """Aggregate the inputs and write both outputs; return the process exit code."""
     args = build_parser().parse_args(argv)
+    options = Options(
+        args.encoding,
+        args.delimiter,
+        args.country_rule,
+        args.decode_errors,
+        args.max_rejected_fraction,
+    )
     try:
-        codecs.lookup(args.encoding)
-    except LookupError:
-        print(f"aggregate_by_state: error: unknown --encoding {args.encoding!r}", file=sys.stderr)
+        check_encoding(args.encoding)
+    except InputError as exc:
+        print(f"aggregate_by_state: error: {exc}", file=sys.stderr)
         return 2
-    options = Options(args.encoding, args.delimiter, args.country_rule, args.decode_errors)
     spark, owned = _session(spark)
     try:
-        fs = _HadoopFS(spark)
-        files = [f for uri in args.input for f in fs.list_files(uri)]
+        files = [f for uri in args.input for f in list_files(spark, uri)]
         counts = count_files(spark, files, options)
-        fs.write_dataset(args.rejected_output, render_csv(REJECTED_HEADER, rejected_rows(counts)))
-        fs.write_dataset(args.output, render_csv(STATE_HEADER, state_rows(counts)))
+        refused = rejected_fraction_error(
+            counts, options.max_rejected_fraction, source=", ".join(args.input)
+        )
+        if refused:
+            raise InputError(refused)
+        # The states' flag means both outputs are complete: it goes first and comes back last.
+        remove_local_flag(args.output)
+        replace_dataset(spark, args.rejected_output, REJECTED_HEADER, rejected_rows(counts))
+        replace_dataset(spark, args.output, STATE_HEADER, state_rows(counts))
     except InputError as exc:
         print(f"aggregate_by_state: error: {exc}", file=sys.stderr)
         return 2

@@ -5,16 +5,25 @@ from __future__ import annotations
 import csv
 import gzip
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 from luigi_ufo.scripts import aggregate_by_state, top_10
+
+from tests import ufo_exports
 
 pytestmark = pytest.mark.integration
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ufo"
+# ../shared beside the checkout (or beside the directory holding a git worktree of it).
+DATA = next(
+    (p / "shared" / "data" / "ufo" for p in Path(__file__).resolve().parents[2:5]
+     if (p / "shared" / "data" / "ufo").is_dir()),
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "ufo",
+)  # fmt: skip
 PRIMARY = DATA / "ufon_raw_2019-03-21.csv.gz"
 KAGGLE = DATA / "kaggle_scrubbed_5col.csv.gz"
 HEADER = "Date / Time,City,State,Shape,Duration,Summary,Posted\n"
@@ -44,7 +53,8 @@ def real_file(path: Path) -> Path:
 
 def read_csv(directory: Path) -> list[list[str]]:
     assert (directory / "_SUCCESS").exists()
-    with (directory / "part-00000.csv").open(encoding="utf-8", newline="") as fh:
+    (part,) = directory.glob("part-*.csv")
+    with part.open(encoding="utf-8", newline="") as fh:
         return list(csv.reader(fh))
 
 
@@ -165,8 +175,12 @@ CASES: dict[str, tuple[bytes, dict[str, int], dict[str, int]]] = {
         {},
     ),
     "malformed": (
-        (HEADER + "1/1/19,Reno,NV\n1/1/19,Reno,NV,Disk,5,x,1/2/19,extra\n\n").encode(),
-        {},
+        (
+            HEADER
+            + "1/1/19,Reno,NV\n1/1/19,Reno,NV,Disk,5,x,1/2/19,extra\n\n"
+            + "1/1/19,Reno,NV,Disk,5,x,1/2/19\n"
+        ).encode(),
+        {"NV": 1},
         {"malformed_record": 2, "blank_line": 1},
     ),
     "crlf": (
@@ -199,7 +213,9 @@ def test_cp1252_export_fails_clearly_then_reads_with_its_encoding(
     raw = tmp_path / "raw"
     raw.mkdir()
     data = (
-        HEADER + "1/1/19,Montr\xe9al,QC,,,,1/1/19\n1/1/19,Reno,NV,,,\u201cx\u201d,1/1/19\n"
+        HEADER
+        + "1/1/19,Montr\xe9al,QC,,,,1/1/19\n1/1/19,Reno,NV,,,\u201cx\u201d,1/1/19\n"
+        + "1/1/19,Erie,PA,,,,1/1/19\n"
     ).encode("cp1252")
     (raw / "export.csv").write_bytes(data)
     argv = aggregate_argv(raw, tmp_path / "o", tmp_path / "r")
@@ -210,9 +226,9 @@ def test_cp1252_export_fails_clearly_then_reads_with_its_encoding(
     assert "--encoding cp1252" in err
     assert not (tmp_path / "o").exists()
     states, reasons = aggregate(spark, tmp_path, raw, "--encoding", "cp1252")
-    assert (states, reasons["not_us_state"]) == ({"NV": 1}, 1)
+    assert (states, reasons["not_us_state"]) == ({"NV": 1, "PA": 1}, 1)
     states, reasons = aggregate(spark, tmp_path, raw, "--decode-errors", "replace")
-    assert (states, reasons["undecodable_bytes"]) == ({}, 2)
+    assert (states, reasons["undecodable_bytes"]) == ({"PA": 1}, 2)
 
 
 def test_wrong_header_fails_and_writes_nothing(
@@ -238,3 +254,54 @@ def test_several_files_and_tab_delimiter(spark: Any, tmp_path: Path) -> None:
     (raw / ".hidden").write_text("not data", encoding="utf-8")
     states, _ = aggregate(spark, tmp_path, raw, "--delimiter", "tab")
     assert states == {"NV": 3}
+
+
+def test_all_rejected_fails_names_the_reason_and_keeps_the_old_outputs(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "export.csv").write_text(HEADER + "1/1/19,Reno,NV,,,,1/1/19\n", encoding="utf-8")
+    assert aggregate(spark, tmp_path, raw)[0] == {"NV": 1}
+    before = {p: p.read_bytes() for p in tmp_path.glob("*/*") if p.parent.name != "raw"}
+    # Every record with a trailing comma: 8 fields, all malformed.
+    bad = HEADER + "".join(f"1/1/19,Reno,{s},,,,1/1/19,\n" for s in ["NV", "CA", "TX"])
+    (raw / "export.csv").write_text(bad, encoding="utf-8")
+    argv = aggregate_argv(raw, tmp_path / "by_state", tmp_path / "rejected")
+    assert aggregate_by_state.main(argv, spark=spark) == 2
+    err = capsys.readouterr().err
+    assert "3 of 3 records (all) were rejected" in err
+    assert "most are 'malformed_record' (3)" in err
+    assert f"{raw / 'export.csv'}, line 2: '1/1/19,Reno,NV,,,,1/1/19,'" in err
+    assert before == {p: p.read_bytes() for p in tmp_path.glob("*/*") if p.parent.name != "raw"}
+    # A threshold below 1 fails a mostly rejected export too.
+    (raw / "export.csv").write_text(bad + "1/1/19,Reno,NV,,,,1/1/19\n", encoding="utf-8")
+    assert aggregate_by_state.main([*argv, "--max-rejected-fraction", "0.5"], spark=spark) == 2
+    assert "3 of 4 records (75.0%) were rejected" in capsys.readouterr().err
+    assert aggregate(spark, tmp_path, raw)[0] == {"NV": 1}
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+@given(export=ufo_exports.exports)
+def test_generated_exports_through_spark_match_an_independent_r1_count(
+    spark: Any, export: ufo_exports.Export
+) -> None:
+    want = ufo_exports.expected(export)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw"
+        raw.mkdir()
+        (raw / "export.csv").write_bytes(ufo_exports.render(export))
+        argv = aggregate_argv(raw, Path(tmp) / "s", Path(tmp) / "r")
+        code = aggregate_by_state.main(argv, spark=spark)
+        if want.records == 0 or sum(want.states.values()) == 0:
+            assert code == (0 if want.records == 0 else 2)
+            return
+        assert code == 0
+        states = {s: int(n) for s, n in read_csv(Path(tmp) / "s")[1:]}
+        reasons = {r: int(n) for r, n in read_csv(Path(tmp) / "r")[1:]}
+    assert states == dict(want.states)
+    assert sum(states.values()) + sum(reasons.values()) == want.records
+    assert (reasons["blank_line"], reasons["malformed_record"]) == (
+        want.blank_lines,
+        want.malformed,
+    )

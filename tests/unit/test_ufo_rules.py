@@ -6,14 +6,17 @@ import argparse
 import csv
 import gzip
 import io
+from collections import Counter
 from collections.abc import Callable
 from typing import IO
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from luigi_ufo.scripts import aggregate_by_state as agg
 from luigi_ufo.scripts import top_10
+
+from tests import ufo_exports
 
 HEADER = "Date / Time,City,State,Shape,Duration,Summary,Posted\n"
 NUFORC = agg.detect_layout(HEADER.strip().split(","))
@@ -210,9 +213,6 @@ def test_outputs_list_every_reason_and_sort_states() -> None:
         "not_us_state": 1,
         "blank_state": 1,
     }
-    assert (
-        agg.render_csv(agg.STATE_HEADER, agg.state_rows(counts)) == b"state,sightings\nNY,2\nCA,1\n"
-    )
 
 
 STATES = st.sampled_from(["CA", "ca", " NY", "ON", "", "PR", "TX ", "Date / Time"])
@@ -239,7 +239,7 @@ def test_every_record_is_counted_or_rejected(rows: list[tuple[str, str, bool]]) 
 def test_top_n_orders_by_count_then_code() -> None:
     counts = top_10.parse_counts("state,sightings\nWA,5\nCA,9\nAZ,5\nNY,1\n")
     assert top_10.top_n(counts, 3) == [(1, "CA", 9), (2, "AZ", 5), (3, "WA", 5)]
-    assert top_10.render_csv(top_10.top_n(counts, 1)) == b"rank,state,sightings\n1,CA,9\n"
+    assert top_10.top_n(counts, 1) == [(1, "CA", 9)]
 
 
 def test_top_10_rejects_other_inputs() -> None:
@@ -257,5 +257,110 @@ def test_truncated_gzip_is_a_clear_error() -> None:
 
 def test_unbalanced_quote_names_the_line() -> None:
     text = HEADER + '1/1/19,Reno,NV,Light,5,"never closed,1/2/19\n' + "x" * 200_000 + "\n"
-    with pytest.raises(agg.InputError, match="unreadable CSV near line"):
-        count(text)
+    with pytest.raises(agg.InputError, match="record starting at line 2 has a quote that is never"):
+        count(text + "1/1/19,Reno,NV,Light,5,x,1/2/19\n")
+
+
+def test_closed_multiline_last_record_is_malformed_not_an_open_quote() -> None:
+    counts = count(HEADER + '1/1/19,Reno,"two\nlines"\n')
+    assert dict(counts.rejected) == {"malformed_record": 1}
+
+
+def test_large_fields_are_legitimate() -> None:
+    # A 200 KB quoted field and a 10 MB line are above the csv module's default limit.
+    big = HEADER + f'1/1/19,Reno,NV,Light,5,"{"y, " * 70_000}",1/2/19\n'
+    line = HEADER + f"1/1/19,Reno,NV,Light,5,{'z' * 10_000_000},1/2/19\n"
+    for text in (big, line):
+        assert dict(count(text).states) == {"NV": 1}
+    assert agg.csv.field_size_limit() == 131_072  # restored after reading
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("rot13", "encoding 'rot13' is not a text encoding"),
+        ("no-such-codec", "unknown encoding 'no-such-codec'"),
+    ],
+)
+def test_bad_encoding_names_the_value_and_the_fix(name: str, message: str) -> None:
+    with pytest.raises(agg.InputError, match=message) as info:
+        count(HEADER, encoding=name)
+    assert "such as utf-8, cp1252 or latin-1" in str(info.value)
+
+
+@pytest.mark.parametrize("size", [0, 1])
+def test_utf16_on_a_utf8_file_names_the_encoding_that_fits(size: int) -> None:
+    # An even byte count decodes to CJK text (a wrong header); an odd one ends mid-character.
+    text = HEADER + "1/1/19,Reno,NV,Light,5,x,1/2/19\n" + "a" * size
+    with pytest.raises(agg.InputError, match="'utf-16'") as info:
+        count(text, encoding="utf-16")
+    assert "try --encoding utf-8" in str(info.value)
+
+
+def test_bom_and_quoted_first_header_field() -> None:
+    text = (
+        '\ufeff"Date / Time",City,State,Shape,Duration,Summary,Posted\n1/1/19,Reno,NV,,,,1/2/19\n'
+    )
+    assert dict(count(text).states) == {"NV": 1}
+    assert dict(count(text, encoding="UTF8").states) == {"NV": 1}
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1", "utf-8-sig", "utf-16", "utf-8"])
+def test_the_family_of_encodings_reads_with_its_own(encoding: str) -> None:
+    text = HEADER + "1/1/19,Montr\xe9al,QC,,,,1/2/19\n1/1/19,Reno,NV,,,caf\xe9,1/2/19\n"
+    counts = agg.count_stream(opener(text.encode(encoding)), agg.Options(encoding=encoding))
+    assert (dict(counts.states), dict(counts.rejected)) == ({"NV": 1}, {"not_us_state": 1})
+
+
+def test_all_rejected_names_the_dominant_reason_a_sample_and_the_file() -> None:
+    # The issue's case: every record has a trailing comma, so 8 fields instead of 7.
+    text = HEADER + "".join(f"1/1/19,Reno,{s},Light,5,x,1/2/19,\n" for s in ["NV", "CA", "TX"])
+    counts = agg.count_stream(opener(text.encode()), source="/in/export.csv")
+    message = agg.rejected_fraction_error(counts, 1.0, source="/in")
+    assert message is not None
+    assert "3 of 3 records (all) were rejected" in message
+    assert "most are 'malformed_record' (3)" in message
+    assert "/in/export.csv, line 2: '1/1/19,Reno,NV,Light,5,x,1/2/19,'" in message
+    assert "nothing was written" in message
+    assert "--delimiter" in message
+
+
+def test_rejected_fraction_threshold() -> None:
+    text = HEADER + "".join(f"1/1/19,x,{s},,,,1/1/19\n" for s in ["NY", "ON", "ON", "ON", ""])
+    counts = count(text)  # 4 of 5 rejected
+    assert agg.rejected_fraction_error(counts, 1.0) is None
+    assert agg.rejected_fraction_error(counts, 0.8) is None
+    message = agg.rejected_fraction_error(counts, 0.5)
+    assert message is not None
+    assert "4 of 5 records (80.0%)" in message
+    assert "most are 'not_us_state' (3)" in message
+    assert agg.rejected_fraction_error(count(HEADER), 1.0) is None  # no records: nothing to judge
+
+
+@pytest.mark.parametrize("text", ["-0.1", "1.5", "x"])
+def test_parse_fraction_rejects(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="from 0 to 1"):
+        agg.parse_fraction(text)
+
+
+def test_count_rows_round_trip_and_errors() -> None:
+    counts = count(HEADER + "1/1/19,x,NY,,,,1/1/19\n1/1/19,x,ON,,,,1/1/19\n\n")
+    merged = agg.merge_rows(agg.count_rows(counts) + agg.count_rows(counts))
+    assert (merged.states, merged.records) == (Counter({"NY": 2}), 6)
+    assert merged.rejected == Counter({"not_us_state": 2, "blank_line": 2})
+    assert merged.samples == counts.samples
+    rows = agg.count_rows(counts) + agg.count_rows("b.csv: bad") + agg.count_rows("a.csv: bad")
+    with pytest.raises(agg.InputError, match=r"^a\.csv: bad$"):
+        agg.merge_rows(rows)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ufo_exports.exports)
+def test_generated_exports_match_an_independent_r1_count(export: ufo_exports.Export) -> None:
+    counts = agg.count_stream(opener(ufo_exports.render(export)))
+    want = ufo_exports.expected(export)
+    assert counts.records == want.records
+    assert counts.counted + sum(counts.rejected.values()) == counts.records
+    assert counts.states == want.states
+    assert counts.rejected["blank_line"] == want.blank_lines
+    assert counts.rejected["malformed_record"] == want.malformed

@@ -39,11 +39,22 @@ def test_top_must_be_positive(luigi_config: SetOption) -> None:
         UfoSettings.from_config()
 
 
+@pytest.mark.parametrize("value", ["-0.5", "1.01"])
+def test_max_rejected_fraction_is_a_fraction(luigi_config: SetOption, value: str) -> None:
+    luigi_config("ufo", "max_rejected_fraction", value)
+    with pytest.raises(
+        ConfigError,
+        match=rf"\[ufo\] max_rejected_fraction = '{value}' is invalid: expected from 0 to 1",
+    ):
+        UfoSettings.from_config()
+
+
 def test_task_arguments_come_from_ufo_section(luigi_config: SetOption, tmp_path: Path) -> None:
     luigi_config("ufo", "lake", str(tmp_path))
     luigi_config("ufo", "encoding", "cp1252")
     luigi_config("ufo", "delimiter", "tab")
     luigi_config("ufo", "top", "5")
+    luigi_config("ufo", "max_rejected_fraction", "0.25")
     date = datetime.date(2024, 1, 15)
     task = AggregateUFOsByState(date=date)
     args = task.app_options()
@@ -57,6 +68,7 @@ def test_task_arguments_come_from_ufo_section(luigi_config: SetOption, tmp_path:
         *("--delimiter", "tab"),
         *("--country-rule", "us-or-blank"),
         *("--decode-errors", "strict"),
+        *("--max-rejected-fraction", "0.25"),
     ]
     top = TopTenStates(date=date)
     assert top.app_options()[-2:] == ["--top", "5"]
