@@ -7,14 +7,18 @@ with the same columns; the table is emptied before each timed run, outside the t
   a table with the same primary key: the floor for any COPY-based loader.
 - luigi_ufo load(): ``luigi_ufo.postgres.load`` with already ranked rows (one transaction:
   create-if-missing, delete partition, streamed COPY, marker upsert, commit).
-- PostgresTopNTask.run(): the whole task path from a dated CSV part file: read + parse + rank +
-  load.
+- PostgresTopNTask.run(): the whole task path from a dated CSV part file: its bytes streamed
+  into COPY of a temporary table, checked and ranked in SQL, inserted, in one transaction.
 - PostgresTopNTask.run() rerun: the same, when the partition already holds the rows it replaces.
 - luigi CopyToTable: Luigi 3.8.1's ``luigi.contrib.postgres.CopyToTable.run()`` with ``rows()``
   over the same tuples, nothing deleted; once into the table it creates itself (no primary
   key), once into a table with the same DDL as the others (primary key included).
 - executemany: ``cursor.executemany`` INSERT of a smaller sample (it is far slower); compare
   its rows/s, not its seconds.
+
+A second section runs ``PostgresTopNTask.run()`` keeping the top 10 of 10,000,000 input rows in
+a child process (once: it takes minutes) and records the child's peak resident memory
+(``VmHWM`` of ``/proc/self/status``) in MB.
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import json
+import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -122,6 +130,77 @@ class _Partition(luigi.ExternalTask):
         return DatedTarget(self.root, self.date)
 
 
+class _TopTen(PostgresTopNTask):
+    """Top 10 of a big dated CSV, for the memory measurement."""
+
+    root = luigi.Parameter()
+    dsn = luigi.Parameter(significant=False)
+    date = luigi.DateParameter()
+    table = "bench_top_ten"
+    n = 10
+    rank_by = "m"
+    key_columns = ("k",)
+    column_types = {"m": "bigint"}  # noqa: RUF012
+
+    def requires(self) -> luigi.Task:
+        return _Partition(root=self.root, date=self.date)
+
+    def connection_settings(self) -> ConnectionSettings:
+        return ConnectionSettings(dsn=self.dsn)
+
+
+# Runs in a child process: one top-10 run, then its own peak RSS in KiB. VmHWM, not
+# ru_maxrss: on Linux ru_maxrss survives fork + exec, so it would report this parent's peak.
+_MEMORY_CHILD = """
+import json, sys, time, datetime
+from benchmarks.bench_topn_load import _TopTen
+task = _TopTen(root=sys.argv[1], dsn=sys.argv[2], date=datetime.date.fromisoformat(sys.argv[3]))
+start = time.perf_counter()
+task.run()
+seconds = time.perf_counter() - start
+with open("/proc/self/status", encoding="ascii") as fh:
+    peak = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+print(json.dumps({"seconds": seconds, "peak_kib": peak, "rows": task.load_result.rows}))
+"""
+
+
+def _write_big_part(root: Path, rows: int) -> None:
+    """Write ``rows`` aggregate rows (k,m) as one dated part, in chunks (bounded memory)."""
+    with DatedTarget(str(root), DAY).writer() as writer, writer.open("part-00000.csv") as out:
+        out.write("k,m\n")
+        rng = random.Random(7)
+        for start in range(0, rows, 100_000):
+            stop = min(start + 100_000, rows)
+            out.write("".join(f"key-{i:08d},{rng.randrange(10**9)}\n" for i in range(start, stop)))
+
+
+def _peak_memory(dsn: str, tmp: str, rows: int, runs: int) -> Row:
+    root = Path(tmp) / "big"
+    _write_big_part(root, rows)
+    samples, peaks = [], []
+    for _ in range(runs):
+        proc = subprocess.run(
+            [sys.executable, "-c", _MEMORY_CHILD, str(root), dsn, DAY.isoformat()],
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        )
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert result["rows"] == 10, result
+        samples.append(float(result["seconds"]))
+        peaks.append(int(result["peak_kib"]) / 1024)
+    row = Row(
+        "PostgresTopNTask.run() top 10, child process",
+        samples,
+        {"rows": rows, "peak_rss_mb": max(peaks)},
+        baseline=True,
+    )
+    row.extra["rows_per_s"] = rows / row.median
+    return row
+
+
 def _copy_to_table(dsn: str, rows: list[tuple[Any, ...]], name: str) -> type[CopyToTable]:
     params = psycopg2.extensions.parse_dsn(dsn)
 
@@ -144,7 +223,8 @@ def _copy_to_table(dsn: str, rows: list[tuple[Any, ...]], name: str) -> type[Cop
 def run(quick: bool) -> dict[str, list[Row]]:
     size = 2_000 if quick else 1_000_000
     sample = 500 if quick else 50_000
-    runs = 1 if quick else 5
+    # LUIGI_UFO_BENCH_TOPN_RUNS sets the runs per variant (default 5, recorded in the results).
+    runs = 1 if quick else int(os.environ.get("LUIGI_UFO_BENCH_TOPN_RUNS", "5"))
     rng = random.Random(42)
     records = [Record((), (f"key-{i:07d}",), rng.randrange(1_000_000)) for i in range(size)]
     ranked = top_n(records, size)
@@ -256,5 +336,13 @@ def run(quick: bool) -> dict[str, list[Row]]:
                 sample,
             )
         )
+        memory = _peak_memory(dsn, tmp, 20_000 if quick else 10_000_000, 1)
         luigi.task_register.Register.clear_instance_cache()
-    return {f"{size:,} aggregate rows, fsync off, shared_buffers 256MB": out}
+    averages = os.getloadavg()
+    machine = "load average at the end " + " / ".join(f"{a:.1f}" for a in averages)
+    return {
+        f"{size:,} aggregate rows, fsync off, shared_buffers 256MB ({machine})": out,
+        f"top 10 of {memory.extra['rows']:,} input rows: peak memory of the task's process": [
+            memory
+        ],
+    }

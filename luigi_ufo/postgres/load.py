@@ -14,7 +14,7 @@ import datetime
 import io
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import islice
@@ -28,7 +28,17 @@ from luigi_ufo.postgres import sql as q
 from luigi_ufo.postgres.connection import ConnectionSettings, connect, transaction
 from luigi_ufo.postgres.topn import Ranked, Ties
 
-__all__ = ["LoadResult", "LoadSpec", "default_type", "load", "partition_lock_key"]
+__all__ = [
+    "LoadResult",
+    "LoadSpec",
+    "Writer",
+    "copy_text",
+    "copy_writer",
+    "default_type",
+    "load",
+    "load_with",
+    "partition_lock_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +109,17 @@ class LoadSpec:
                     f"partition column {column!r} has value {value!r}; a run must be identified "
                     "by non-empty values"
                 )
+            if "\x00" in copy_text(value):
+                raise InvalidSpecError(
+                    f"partition column {column!r} has value {value!r}, which contains a NUL "
+                    "character (\\x00) that PostgreSQL cannot store in text; remove it from "
+                    "the parameter value"
+                )
+        if "\x00" in update_id:
+            raise InvalidSpecError(
+                f"update_id {update_id!r} contains a NUL character (\\x00), which PostgreSQL "
+                "cannot store in text; remove it from the task's parameter values"
+            )
         if rank_column in types:
             raise InvalidSpecError(
                 f"column_types sets the rank column {rank_column!r}; it is always {RANK_TYPE}"
@@ -169,7 +190,7 @@ class _CopyStream:
         return self.read(size)
 
 
-def _text(value: object) -> str:
+def copy_text(value: object) -> str:
     """Return a partition value as COPY text (rendered once per load, not once per row)."""
     if isinstance(value, str):
         return value
@@ -181,7 +202,7 @@ def _text(value: object) -> str:
 
 
 def _rows(spec: LoadSpec, ranked: Iterable[Ranked]) -> Iterator[tuple[Any, ...]]:
-    partition = tuple(_text(v) for v in spec.partition_values)
+    partition = tuple(copy_text(v) for v in spec.partition_values)
     for r in ranked:
         yield (*partition, *r.group, r.rank, *r.key, r.measure)
 
@@ -233,7 +254,23 @@ def _check_columns(cur: psycopg2.extensions.cursor, spec: q.TableSpec) -> None:
         )
 
 
-def _run(conn: psycopg2.extensions.connection, spec: LoadSpec, ranked: Iterable[Ranked]) -> Any:
+Writer = Callable[[psycopg2.extensions.cursor], int]
+"""Writes a partition's new rows with the cursor of the load's transaction; returns the count."""
+
+
+def copy_writer(spec: LoadSpec, ranked: Iterable[Ranked]) -> Writer:
+    """Return a writer streaming ``ranked`` rows with ``COPY ... FROM STDIN`` (CSV)."""
+
+    def write(cur: psycopg2.extensions.cursor) -> int:
+        stream = _CopyStream(_rows(spec, ranked))
+        # The stream yields str, which psycopg2 encodes in the connection's encoding.
+        cur.copy_expert(q.copy_from_stdin(spec.table), cast(Any, stream), size=1 << 16)
+        return stream.count
+
+    return write
+
+
+def _run(conn: psycopg2.extensions.connection, spec: LoadSpec, write: Writer) -> tuple[int, int]:
     table = spec.table
     with transaction(conn) as cur:
         _ensure_table(cur, spec.marker_table, q.create_marker_table(spec.marker_table))
@@ -243,11 +280,9 @@ def _run(conn: psycopg2.extensions.connection, spec: LoadSpec, ranked: Iterable[
             _lock(cur, partition_lock_key(spec))
         cur.execute(q.delete_partition(table, spec.partition_values))
         replaced = cur.rowcount
-        stream = _CopyStream(_rows(spec, ranked))
-        # The stream yields str, which psycopg2 encodes in the connection's encoding.
-        cur.copy_expert(q.copy_from_stdin(table), cast(Any, stream), size=1 << 16)
+        written = write(cur)
         cur.execute(q.upsert_marker(spec.marker_table, spec.update_id, table.table))
-    return replaced, stream.count
+    return replaced, written
 
 
 def load(
@@ -262,20 +297,29 @@ def load(
     Uses ``connection`` if given (left open), else opens and closes one from ``settings``
     (default: ``[postgres_topn]``). Raises LoadError after rolling back on any database error.
     """
+    return load_with(spec, copy_writer(spec, rows), settings=settings, connection=connection)
+
+
+def load_with(
+    spec: LoadSpec,
+    write: Writer,
+    *,
+    settings: ConnectionSettings | None = None,
+    connection: psycopg2.extensions.connection | None = None,
+) -> LoadResult:
+    """Like :func:`load`, with the partition's new rows written by ``write``."""
     start = time.perf_counter()
     table = spec.table.table
     try:
         if connection is not None:
-            replaced, written = _run(connection, spec, rows)
+            replaced, written = _run(connection, spec, write)
         else:
             with connect(settings or ConnectionSettings.from_config()) as conn:
-                replaced, written = _run(conn, spec, rows)
+                replaced, written = _run(conn, spec, write)
     except psycopg2.Error as exc:
-        # Server text on one line: "ERROR: ... DETAIL: ... CONTEXT: COPY t, line 5001, ...".
-        detail = " ".join((exc.pgerror or str(exc)).split())
         raise LoadError(
             f"loading into {table} ({spec.partition_text()}) failed and was rolled back, so the "
-            f"table keeps its previous rows: {detail}; fix the cause and rerun"
+            f"table keeps its previous rows: {_describe(exc)}"
         ) from exc
     seconds = time.perf_counter() - start
     logger.info(
@@ -287,3 +331,20 @@ def load(
         seconds,
     )
     return LoadResult(table=str(table), rows=written, replaced=replaced, seconds=seconds)
+
+
+def _describe(exc: psycopg2.Error) -> str:
+    """Return what went wrong and the fix, on one line."""
+    # Server text on one line: "ERROR: ... DETAIL: ... CONTEXT: COPY t, line 5001, ...".
+    detail = " ".join((exc.pgerror or str(exc)).split())
+    # No SQLSTATE (libpq lost the socket), 08: connection exception, 57P: shutdown/terminate.
+    code = exc.pgcode or ""
+    if isinstance(exc, psycopg2.OperationalError) and (not code or code.startswith(("08", "57P"))):
+        # A terminated backend or a stopped server: libpq's own text is often just
+        # "invalid socket" or "server closed the connection unexpectedly".
+        return (
+            f"the connection to the server was lost during the load ({detail}), e.g. the "
+            "backend was terminated (pg_terminate_backend, an administrator or a restart) or "
+            "the server stopped; nothing was committed: check the server and rerun"
+        )
+    return f"{detail}; fix the cause and rerun"

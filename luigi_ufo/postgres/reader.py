@@ -22,7 +22,7 @@ from typing import Any
 from luigi_ufo.errors import BadInputError
 from luigi_ufo.postgres.topn import Record
 
-__all__ = ["ReadResult", "parse_measure", "read_records"]
+__all__ = ["ReadResult", "RecordReader", "parse_measure", "read_records"]
 
 _NUMBER = re.compile(r"\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*")
 _INT = re.compile(r"\s*[+-]?\d+\s*")
@@ -31,12 +31,16 @@ _EXAMPLES = 5
 
 @dataclass
 class ReadResult:
-    """Records read, the key columns used, and how many bad rows were skipped."""
+    """Records read, the key columns used, and how many bad rows were skipped, by reason.
+
+    ``records`` stays empty when the rows were checked and ranked inside PostgreSQL.
+    """
 
     key_columns: tuple[str, ...]
     records: list[Record]
     skipped: int = 0
     examples: list[str] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
 
 
 def parse_measure(value: Any) -> int | float | Decimal:
@@ -67,7 +71,13 @@ def _getter(indices: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]
     return lambda row: tuple(row[i] for i in indices)
 
 
-class _Reader:
+# Reasons a row is skipped (keys of ReadResult.reasons).
+FIELD_COUNT = "field count"
+EMPTY_COLUMN = "empty key or group"
+BAD_MEASURE = "bad measure"
+
+
+class RecordReader:
     """Accumulates records from any number of sources under one column spec."""
 
     def __init__(
@@ -85,7 +95,8 @@ class _Reader:
         self.skip_bad_rows = skip_bad_rows
         self.result = ReadResult(key_columns=keys or (), records=[])
 
-    def _infer_keys(self, columns: Iterable[str], where: str) -> tuple[str, ...]:
+    def infer_keys(self, columns: Iterable[str], where: str) -> tuple[str, ...]:
+        """Return the key columns, inferring them from the first header (or dict row) seen."""
         if self.keys is None:
             keys = tuple(c for c in columns if c not in self.exclude)
             if not keys:
@@ -97,13 +108,15 @@ class _Reader:
             self.keys = self.result.key_columns = keys
         return self.keys
 
-    def bad(self, where: str, problem: str) -> None:
+    def bad(self, where: str, problem: str, reason: str) -> None:
+        """Raise BadInputError for a bad row, or count it under ``reason`` when skipping."""
         if not self.skip_bad_rows:
             raise BadInputError(
                 f"{where}: {problem}; fix the input, or set skip_bad_rows = True to count and "
                 "skip such rows"
             )
         self.result.skipped += 1
+        self.result.reasons[reason] = self.result.reasons.get(reason, 0) + 1
         if len(self.result.examples) < _EXAMPLES:
             self.result.examples.append(f"{where}: {problem}")
 
@@ -112,13 +125,7 @@ class _Reader:
         header = next(reader, None)
         if header is None:
             return  # an empty part (no header, no rows) adds nothing
-        keys = self._infer_keys(header, where)
-        missing = [c for c in (*self.groups, *keys, self.rank_by) if c not in header]
-        if missing:
-            raise BadInputError(
-                f"{where}: header {header!r} lacks column(s) {missing!r}; "
-                "fix rank_by/key_columns/group_by or the file"
-            )
+        keys = self.check_header(header, where)
         key_of = _getter([header.index(c) for c in keys])
         group_of = _getter([header.index(c) for c in self.groups])
         measure_at = header.index(self.rank_by)
@@ -131,36 +138,62 @@ class _Reader:
                 self.bad(
                     f"{where}:{reader.line_num}",
                     f"row has {len(row)} fields, the header {width} (row {row!r})",
+                    FIELD_COUNT,
                 )
                 continue
             key = key_of(row)
             group = group_of(row)
-            if "" in key or "" in group:
-                column = next(c for c in (*self.groups, *keys) if row[header.index(c)] == "")
-                self.bad(f"{where}:{reader.line_num}", f"column {column!r} is empty (value '')")
-                continue
             text = row[measure_at]
-            if _INT.fullmatch(text):
-                measure: Any = int(text)
+            if "" not in key and "" not in group and _INT.fullmatch(text):
+                append(make((group, key, int(text), f"{where}:{reader.line_num}")))
             else:
-                try:
-                    measure = parse_measure(text)
-                except BadInputError as exc:
-                    self.bad(f"{where}:{reader.line_num}", f"column {self.rank_by!r}: {exc}")
-                    continue
-            append(make((group, key, measure, f"{where}:{reader.line_num}")))
+                record = self.judge(group, key, text, f"{where}:{reader.line_num}")
+                if record is not None:
+                    append(record)
+
+    def check_header(self, header: Sequence[str], where: str) -> tuple[str, ...]:
+        """Return the key columns, or raise if ``header`` lacks a needed column."""
+        keys = self.infer_keys(header, where)
+        missing = [c for c in (*self.groups, *keys, self.rank_by) if c not in header]
+        if missing:
+            raise BadInputError(
+                f"{where}: header {list(header)!r} lacks column(s) {missing!r}; "
+                "fix rank_by/key_columns/group_by or the file"
+            )
+        return keys
+
+    def judge(
+        self, group: tuple[str, ...], key: tuple[str, ...], text: str, where: str
+    ) -> Record | None:
+        """Return the CSV row's record, or None after counting it as bad (raise if not skipping).
+
+        A row is bad when a group or key value is empty or the measure is not a finite number.
+        """
+        keys = self.keys or ()
+        for column, value in zip((*self.groups, *keys), (*group, *key), strict=True):
+            if value == "":
+                self.bad(where, f"column {column!r} is empty (value '')", EMPTY_COLUMN)
+                return None
+        try:
+            measure = parse_measure(text)
+        except BadInputError as exc:
+            self.bad(where, f"column {self.rank_by!r}: {exc}", BAD_MEASURE)
+            return None
+        return Record(group, key, measure, where)
 
     def read_dict(self, row: Mapping[str, Any], where: str) -> None:
-        keys = self._infer_keys(row, where)
+        keys = self.infer_keys(row, where)
         for column in (*self.groups, *keys):
             value = row.get(column)
             if value is None or value == "":
-                self.bad(where, f"column {column!r} is missing or empty (value {value!r})")
+                self.bad(
+                    where, f"column {column!r} is missing or empty (value {value!r})", EMPTY_COLUMN
+                )
                 return
         try:
             measure = parse_measure(row.get(self.rank_by))
         except BadInputError as exc:
-            self.bad(where, f"column {self.rank_by!r}: {exc}")
+            self.bad(where, f"column {self.rank_by!r}: {exc}", BAD_MEASURE)
             return
         self.result.records.append(
             Record(
@@ -171,7 +204,16 @@ class _Reader:
             )
         )
 
+    def finish(self, source: Any) -> ReadResult:
+        """Return the result; raise if no header or row told the key columns."""
+        if self.keys is None:
+            raise BadInputError(
+                f"input {source!r} has no rows, so key columns cannot be inferred; set key_columns"
+            )
+        return self.result
+
     def read(self, source: Any) -> None:
+        """Read a target, a dated target, a list/dict of targets, or an iterable of dict rows."""
         if hasattr(source, "iter_parts") and hasattr(source, "open_part"):
             base = getattr(source, "uri", repr(source))
             for name in source.iter_parts():
@@ -225,7 +267,7 @@ def read_records(
     The default key is every column of the CSV header (or of the first dict row) except
     ``rank_by``, ``group_by`` and ``exclude`` (the rank and partition column names).
     """
-    reader = _Reader(
+    reader = RecordReader(
         rank_by,
         tuple(key_columns) if key_columns is not None else None,
         tuple(group_by),
@@ -233,8 +275,4 @@ def read_records(
         skip_bad_rows,
     )
     reader.read(source)
-    if reader.keys is None:
-        raise BadInputError(
-            f"input {source!r} has no rows, so key columns cannot be inferred; set key_columns"
-        )
-    return reader.result
+    return reader.finish(source)

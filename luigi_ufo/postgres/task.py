@@ -13,7 +13,8 @@ from luigi.task import flatten
 from luigi_ufo.errors import InvalidSpecError
 from luigi_ufo.postgres.connection import ConnectionSettings
 from luigi_ufo.postgres.load import LoadResult, LoadSpec, load
-from luigi_ufo.postgres.reader import ReadResult, read_records
+from luigi_ufo.postgres.reader import ReadResult, RecordReader, read_records
+from luigi_ufo.postgres.staged import NeedsPython, csv_parts, rank_in_database
 from luigi_ufo.postgres.target import PostgresMarkerTarget
 from luigi_ufo.postgres.topn import Ties, check_n, check_ties, top_n
 
@@ -215,31 +216,71 @@ class PostgresTopNTask(luigi.Task):
         )
 
     def run(self) -> None:
-        """Read and rank the input, then load it in one transaction."""
+        """Rank the input and load the top rows in one transaction.
+
+        CSV files are streamed into PostgreSQL and checked and ranked there (see
+        :mod:`luigi_ufo.postgres.staged`); ``rows()``, other targets and CSV that only
+        Python reads exactly (quoted fields, float measures, ...) are read and ranked in Python.
+        Both give the same rows, ranks, errors and counts.
+        """
         self._require()
         n = check_n(self.n)
         ties = check_ties(self.ties)
         source = self.rows()
+        if source is None:
+            source = self.input()  # type: ignore[no-untyped-call]
+            parts = csv_parts(source)
+            if parts is not None:
+                try:
+                    read, loaded = rank_in_database(
+                        parts,
+                        reader=self._reader(),
+                        n=n,
+                        ties=ties,
+                        spec_for=self.load_spec,
+                        settings=self.connection_settings(),
+                    )
+                except NeedsPython as exc:
+                    logger.info("%s reads its input in Python: %s", self.task_id, exc)
+                else:
+                    self._finish(read, loaded)
+                    return
         read = read_records(
-            self.input() if source is None else source,  # type: ignore[no-untyped-call]
+            source,
             rank_by=self.rank_by,
             key_columns=self.key_columns,
             group_by=tuple(self.group_by),
             exclude=(self.rank_column, *self.partition()),
             skip_bad_rows=self.skip_bad_rows,
         )
+        spec = self.load_spec(read.key_columns)
+        ranked = top_n(read.records, n, ties)
+        self._finish(read, load(spec, ranked, settings=self.connection_settings()))
+
+    def _reader(self) -> RecordReader:
+        return RecordReader(
+            self.rank_by,
+            tuple(self.key_columns) if self.key_columns is not None else None,
+            tuple(self.group_by),
+            (self.rank_column, *self.partition()),
+            self.skip_bad_rows,
+        )
+
+    def _finish(self, read: ReadResult, loaded: LoadResult) -> None:
         if read.skipped:
             logger.warning(
-                "%s skipped %d bad input row(s), e.g. %s", self.task_id, read.skipped, read.examples
+                "%s skipped %d bad input row(s) (%s), e.g. %s",
+                self.task_id,
+                read.skipped,
+                ", ".join(f"{reason}: {count}" for reason, count in read.reasons.items()),
+                read.examples,
             )
             # Luigi sets this callback only inside a worker; None when run() is called directly.
             notify = getattr(self, "set_status_message", None)
             if callable(notify):
                 notify(f"skipped {read.skipped} bad input row(s)")
-        spec = self.load_spec(read.key_columns)
-        ranked = top_n(read.records, n, ties)
         self.read_result = read
-        self.load_result = load(spec, ranked, settings=self.connection_settings())
+        self.load_result = loaded
 
 
 def _instantiate(factory: Any, name: str | None, value: Any) -> luigi.Task:

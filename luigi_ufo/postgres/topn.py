@@ -31,7 +31,17 @@ from typing import Any, Literal, NamedTuple, get_args
 
 from luigi_ufo.errors import BadInputError, InvalidSpecError
 
-__all__ = ["TIES", "Measure", "Ranked", "Record", "Ties", "check_n", "check_ties", "top_n"]
+__all__ = [
+    "TIES",
+    "Measure",
+    "Ranked",
+    "Record",
+    "Ties",
+    "check_n",
+    "check_ties",
+    "duplicate_key_error",
+    "top_n",
+]
 
 Ties = Literal["stable", "with_ties", "dense"]
 TIES: tuple[str, ...] = get_args(Ties)
@@ -136,14 +146,19 @@ def top_n(records: Iterable[Record], n: int, ties: Ties = "stable") -> list[Rank
     return out
 
 
+def duplicate_key_error(record: Record) -> BadInputError:
+    """Return the error for ``record``, the second row of its key in its group."""
+    return BadInputError(
+        f"key {record.key!r} appears twice in group {record.group!r}{_where(record)}; "
+        "key_columns must identify one row per group: aggregate upstream or add a column"
+    )
+
+
 def _raise_duplicate(bucket: list[Record]) -> None:
     seen: set[tuple[Any, ...]] = set()
     for record in bucket:
         if record.key in seen:
-            raise BadInputError(
-                f"key {record.key!r} appears twice in group {record.group!r}{_where(record)}; "
-                "key_columns must identify one row per group: aggregate upstream or add a column"
-            )
+            raise duplicate_key_error(record)
         seen.add(record.key)
 
 

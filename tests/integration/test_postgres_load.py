@@ -408,3 +408,30 @@ def test_marker_target_without_marker_table(settings: ConnectionSettings) -> Non
         table="t", update_id="x", marker_table=f"none_{uuid.uuid4().hex[:8]}", settings=settings
     )
     assert not target.exists()
+
+
+def test_terminated_backend_says_the_connection_was_lost_and_what_to_do(
+    settings: ConnectionSettings, table: str
+) -> None:
+    # libpq's own text for this is "invalid socket" or "server closed the connection
+    # unexpectedly"; the error must say what happened and the fix.
+    with connect(settings) as conn:
+        pid = conn.get_backend_pid()
+
+        def rows_then_kill() -> Iterator[Ranked]:
+            for i, row in enumerate(ranked(60000)):
+                if i == 20000:
+                    found = fetch(settings, "SELECT pg_terminate_backend(%s)", (pid,))
+                    assert found == [(True,)]
+                    while fetch(settings, "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)):
+                        time.sleep(0.05)  # gone from the server: the next write cannot succeed
+                yield row
+
+        spec = spec_for(table, DAY1)
+        with pytest.raises(LoadError) as info:
+            load(spec, rows_then_kill(), connection=conn)
+    message = str(info.value)
+    assert "the connection to the server was lost during the load" in message
+    assert "pg_terminate_backend" in message
+    assert "nothing was committed: check the server and rerun" in message
+    assert not marker_exists(settings, spec)

@@ -130,3 +130,16 @@ def test_load_spec_validation(kw: dict[str, Any], message: str) -> None:
 )
 def test_partition_types_follow_the_values(value: Any, sql_type: str) -> None:
     assert build(partition={"p": value}).table.partition[0].type == sql_type
+
+
+def test_nul_in_a_partition_value_is_a_clear_error() -> None:
+    # psycopg2 used to raise a raw ValueError composing the DELETE of the partition.
+    with pytest.raises(
+        InvalidSpecError,
+        match=r"partition column 'region' has value 'u\\x00s', which contains a NUL .* remove it",
+    ):
+        build(partition={"region": "u\x00s"})
+    with pytest.raises(InvalidSpecError, match=r"update_id 'run\\x00' contains a NUL"):
+        build(update_id="run\x00")
+    with pytest.raises(InvalidSpecError, match=r"partition column 'region' has value 'u\\x00s'"):
+        TopStates(date=DAY, region="u\x00s").load_spec(["state"])
