@@ -90,3 +90,11 @@ def duckdb_r1(path: Path, con: Any = None) -> Counter[str]:
         GROUP BY 1
     """
     return Counter(dict(con.execute(query, [str(path)]).fetchall()))
+
+
+def scripts_run_under_connect() -> bool:
+    """Whether both packaged scripts are DataFrame-only, so connect-mode variants can run."""
+    from luigi_ufo.spark.connect_guard import find_unsupported
+
+    names = ("aggregate_by_state.py", "top_10.py")
+    return not any(find_unsupported((SCRIPTS / name).read_text(encoding="utf-8")) for name in names)

@@ -18,11 +18,15 @@ import time
 from pathlib import Path
 
 from benchmarks._common import Row
-from benchmarks._ufo import fresh_dir, remove, sample_file
+from benchmarks._ufo import fresh_dir, remove, sample_file, scripts_run_under_connect
 from luigi_ufo.dated import dated_target
+from luigi_ufo.testing.connect import start_spark_connect
 
 NAME = "backfill"
-TITLE = "Backfill of missing dates: RangeDaily (spark-submit per date) vs SparkBackfill (local[2])"
+TITLE = (
+    "Backfill of missing dates: RangeDaily (spark-submit per date) vs SparkBackfill, submitted "
+    "or through a warm Connect server (local[2])"
+)
 START = datetime.date(2024, 1, 1)
 
 
@@ -48,12 +52,18 @@ def _fresh(work: Path, raw: Path) -> Path:
     return lake
 
 
-def _luigi(work: Path, raw: Path, dates: list[datetime.date], task: list[str]) -> float:
-    """Run ``python -m luigi <task> --start --stop`` on a fresh lake; return its wall time."""
+def _luigi(
+    work: Path, raw: Path, dates: list[datetime.date], task: list[str], connect_url: str = ""
+) -> float:
+    """Run ``python -m luigi <task> --start --stop`` on a fresh lake; return its wall time.
+
+    With ``connect_url`` the tasks run with ``mode = connect`` against that server.
+    """
     lake = _fresh(work, raw)
     config = work / "luigi.cfg"
+    connect = f"mode = connect\nconnect_url = {connect_url}\n" if connect_url else ""
     config.write_text(
-        f"[ufo]\nlake = {lake}\n[spark_script]\nmaster = local[2]\n", encoding="utf-8"
+        f"[ufo]\nlake = {lake}\n[spark_script]\nmaster = local[2]\n{connect}", encoding="utf-8"
     )
     stop = dates[-1] + datetime.timedelta(days=1)
     argv = [sys.executable, "-m", "luigi", "--module", "luigi_ufo.ufo", *task]
@@ -72,7 +82,7 @@ PER_DATE += ["--days-back", "100000", "--task-limit", "100000"]
 ONE_APP = ["SparkBackfill", "--of", "AggregateUFOsByState"]
 
 
-def _section(days: int, runs: int) -> list[Row]:
+def _section(days: int, runs: int, with_per_date: bool = True) -> list[Row]:
     dates = [START + datetime.timedelta(days=i) for i in range(days)]
     work = fresh_dir("luigi-ufo-bench-backfill-")
     try:
@@ -80,15 +90,31 @@ def _section(days: int, runs: int) -> list[Row]:
         _raw_lake(raw, dates)
         per_date: list[float] = []
         one_app: list[float] = []
-        for _ in range(runs):  # round-robin: load on the shared machine hits both alike
-            per_date.append(_luigi(work, raw, dates, PER_DATE))
-            one_app.append(_luigi(work, raw, dates, ONE_APP))
+        connected: list[float] = []
+        server = start_spark_connect() if scripts_run_under_connect() else None
+        try:
+            if server is not None:
+                # Warm: the server has run the script once, as a server kept up between runs.
+                _luigi(work, raw, dates[:1], ONE_APP, server.url)
+            for _ in range(runs):  # round-robin: load on the shared machine hits all alike
+                if with_per_date:
+                    per_date.append(_luigi(work, raw, dates, PER_DATE))
+                one_app.append(_luigi(work, raw, dates, ONE_APP))
+                if server is not None:
+                    connected.append(_luigi(work, raw, dates, ONE_APP, server.url))
+        finally:
+            if server is not None:
+                server.stop()
     finally:
         remove(work)
     rows = [
         Row("RangeDaily, one spark-submit per date, --workers 2", per_date, baseline=True),
         Row("SparkBackfill, one application, main(argv, spark) per date", one_app),
+        Row("SparkBackfill, connect, warm server, main(argv, spark) per date", connected),
     ]
+    rows = [r for r in rows if r.samples]
+    if not with_per_date:
+        rows[0].baseline = True
     for row in rows:
         row.extra["s_per_date"] = row.median / days
     return rows
@@ -99,10 +125,17 @@ def run(quick: bool) -> dict[str, list[Row]]:
 
     365 dates with one spark-submit each take about 20 minutes a run on two cores:
     ``LUIGI_UFO_BENCH_BACKFILL_365_RUNS`` sets their number of runs (default 5, recorded in the
-    results), ``LUIGI_UFO_BENCH_BACKFILL_DAYS=30`` leaves them out.
+    results), ``LUIGI_UFO_BENCH_BACKFILL_DAYS=30`` leaves them out, and
+    ``LUIGI_UFO_BENCH_BACKFILL_365_PER_DATE=0`` leaves out RangeDaily at 365 dates (SparkBackfill
+    submit is then the baseline of SparkBackfill connect).
     """
     if quick:
         return {"2 missing dates": _section(2, 1)}
     runs = {30: 5, 365: int(os.environ.get("LUIGI_UFO_BENCH_BACKFILL_365_RUNS", "5"))}
     limit = int(os.environ.get("LUIGI_UFO_BENCH_BACKFILL_DAYS", "365"))
-    return {f"{days} missing dates": _section(days, n) for days, n in runs.items() if days <= limit}
+    per_date_365 = os.environ.get("LUIGI_UFO_BENCH_BACKFILL_365_PER_DATE", "1") != "0"
+    return {
+        f"{days} missing dates": _section(days, n, with_per_date=days < 365 or per_date_365)
+        for days, n in runs.items()
+        if days <= limit
+    }

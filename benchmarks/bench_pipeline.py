@@ -18,7 +18,15 @@ from collections import Counter
 from pathlib import Path
 
 from benchmarks._common import Row
-from benchmarks._ufo import PRIMARY, SCRIPTS, duckdb_r1, fresh_dir, remove, sample_file
+from benchmarks._ufo import (
+    PRIMARY,
+    SCRIPTS,
+    duckdb_r1,
+    fresh_dir,
+    remove,
+    sample_file,
+    scripts_run_under_connect,
+)
 from benchmarks._ufo import spark_submit as submit
 from luigi_ufo.ufo.tasks import SMALL_JOB_CONF as PIPELINE_CONF
 
@@ -45,23 +53,43 @@ def _input(quick: bool) -> Path:
 def _cold_run(source: Path) -> tuple[float, dict[str, float], dict[str, object]]:
     """Run ``luigi-ufo run`` with a fresh data dir (new lake, initdb) and Spark on local[2]."""
     home = fresh_dir("luigi-ufo-bench-")
-    config = home / "luigi.cfg"
-    config.write_text("[spark_script]\nmaster = local[2]\n", encoding="utf-8")
-    env = {**os.environ, "LUIGI_UFO_DATA_DIR": str(home / "data"), "LUIGI_CONFIG_PATH": str(config)}
-    command = [str(Path(sys.executable).with_name("luigi-ufo")), "run", "--input", str(source)]
     try:
-        start = time.perf_counter()
-        result = subprocess.run(
-            [*command, "--date", "2024-01-15", "--json"],
-            env=env,
-            cwd=home,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        wall = time.perf_counter() - start
+        return _run(source, home, "")
     finally:
         remove(home)
+
+
+def _home_env(home: Path, connect_url: str) -> dict[str, str]:
+    config = home / "luigi.cfg"
+    connect = f"mode = connect\nconnect_url = {connect_url}\n" if connect_url else ""
+    config.write_text(f"[spark_script]\nmaster = local[2]\n{connect}", encoding="utf-8")
+    return {
+        **os.environ,
+        "LUIGI_UFO_DATA_DIR": str(home / "data"),
+        "LUIGI_CONFIG_PATH": str(config),
+    }
+
+
+def _luigi_ufo() -> str:
+    return str(Path(sys.executable).with_name("luigi-ufo"))
+
+
+def _run(
+    source: Path, home: Path, connect_url: str
+) -> tuple[float, dict[str, float], dict[str, object]]:
+    """Run ``luigi-ufo run`` in ``home`` (its data dir and luigi.cfg); return wall, stages, doc."""
+    env = _home_env(home, connect_url)
+    command = [_luigi_ufo(), "run", "--input", str(source)]
+    start = time.perf_counter()
+    result = subprocess.run(
+        [*command, "--date", "2024-01-15", "--json"],
+        env=env,
+        cwd=home,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(f"luigi-ufo run failed:\n{result.stderr[-3000:]}")
     line = next(x for x in result.stderr.splitlines() if "total" in x and "AggregateUFOs" in x)
@@ -89,7 +117,42 @@ def _end_to_end(source: Path, runs: int) -> list[Row]:
         )
     ]
     rows += [Row(f"  stage: {name}", per_stage[name]) for name in STAGES]
+    if scripts_run_under_connect():
+        rows.append(_warm(source, runs, doc))
     return rows
+
+
+def _warm(source: Path, runs: int, cold: dict[str, object]) -> Row:
+    """``luigi-ufo run`` in the edit loop: a warm Connect server, ``luigi-ufo db`` kept up.
+
+    One data dir for all runs (each run re-imports the export and recomputes every stage); the
+    first, unmeasured run warms the server. The answer must equal the cold run's.
+    """
+    from luigi_ufo.testing.connect import start_spark_connect
+
+    home = fresh_dir("luigi-ufo-bench-warm-")
+    server = start_spark_connect(conf=PIPELINE_CONF)
+    env = _home_env(home, server.url)
+    subprocess.run(
+        [_luigi_ufo(), "db", "start"], env=env, cwd=home, check=True, capture_output=True
+    )
+    try:
+        _run(source, home, server.url)
+        walls: list[float] = []
+        for _ in range(runs):
+            wall, _, doc = _run(source, home, server.url)
+            if doc.get("top") != cold.get("top") or doc.get("counted") != cold.get("counted"):
+                raise RuntimeError(f"connect answer {doc!r} differs from the cold run's {cold!r}")
+            walls.append(wall)
+    finally:
+        subprocess.run([_luigi_ufo(), "db", "stop"], env=env, cwd=home, check=False)
+        server.stop()
+        remove(home)
+    return Row(
+        "luigi-ufo run, warm server (connect mode, luigi-ufo db up)",
+        walls,
+        {"target_s": 3.0, "same_answer": "yes"},
+    )
 
 
 def _aggregation(source: Path, runs: int, tmp: Path, quick: bool) -> list[Row]:

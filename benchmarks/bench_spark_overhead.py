@@ -3,7 +3,9 @@
 The same trivial script (a 3-row CSV written to --output) runs three ways on local[2] and on a
 standalone master started with luigi_ufo.testing.spark: bare ``spark-submit`` (baseline),
 through ExternalSparkScriptTask, and through luigi.contrib.spark.SparkSubmitTask, each inside
-``luigi.build`` with the local scheduler. Every run writes a fresh output directory.
+``luigi.build`` with the local scheduler. On local[2] a fourth way runs the same task with
+``mode = connect`` against a warm Spark Connect server (local[2], same conf) started for the
+section. Every run writes a fresh output directory.
 """
 
 from __future__ import annotations
@@ -67,6 +69,15 @@ class _UfoTrivial(ExternalSparkScriptTask):
         super().check_outputs(result)
 
 
+class _ConnectTrivial(_UfoTrivial):
+    """The same task through a warm Spark Connect server ([spark_script] connect_url)."""
+
+    mode = "connect"
+
+    def check_outputs(self, result: RunResult) -> None:
+        ExternalSparkScriptTask.check_outputs(self, result)
+
+
 class _ContribTrivial(SparkSubmitTask):  # type: ignore[misc]
     out = luigi.Parameter()
     app = luigi.Parameter()
@@ -119,7 +130,9 @@ def _configure(master: str, scripts: Path, spark_submit: str) -> None:
     config.set("spark", "pyspark-python", sys.executable)
 
 
-def _section(master: str, runs: int, scripts: Path, work: Path, warmup: bool) -> list[Row]:
+def _section(
+    master: str, runs: int, scripts: Path, work: Path, warmup: bool, connect_url: str | None = None
+) -> list[Row]:
     spark_submit = default_spark_submit()
     script = scripts / "trivial.py"
     _configure(master, scripts, spark_submit)
@@ -132,6 +145,12 @@ def _section(master: str, runs: int, scripts: Path, work: Path, warmup: bool) ->
             False,
         ),
     ]
+    if connect_url is not None:
+        luigi.configuration.get_config().set("spark_script", "connect_url", connect_url)
+        connected = _built(lambda: _ConnectTrivial(out=_fresh(work)))
+        # A warm server has run the job once already: that is the point of keeping it up.
+        connected()
+        variants.append(("ExternalSparkScriptTask, connect, warm server", connected, False))
     for _, fn, _ in variants if warmup else ():
         # One unmeasured run each warms the page cache for the JVM's jars, equally for all.
         fn()
@@ -147,11 +166,14 @@ def _section(master: str, runs: int, scripts: Path, work: Path, warmup: bool) ->
     task = samples["ExternalSparkScriptTask"]
     outside = sorted(w - s for w, s in zip(task, _SUBMIT_SECONDS, strict=True))
     rows[1].extra["outside_spark_submit_median_s"] = outside[len(outside) // 2]
+    if connect_url is not None:
+        rows[-1].extra["speedup_vs_bare"] = rows[0].median / rows[-1].median
     return rows
 
 
 def run(quick: bool) -> dict[str, list[Row]]:
     """Time the three variants on local[2] and on a standalone master (quick: local, 1 run)."""
+    from luigi_ufo.testing.connect import start_spark_connect
     from luigi_ufo.testing.spark import start_spark
 
     logging.getLogger("luigi_ufo.spark").setLevel(logging.WARNING)
@@ -162,7 +184,15 @@ def run(quick: bool) -> dict[str, list[Row]]:
         (scripts / "trivial.py").write_text(SCRIPT)
         work = Path(tmp) / "work"
         work.mkdir()
-        sections = {"local[2]": _section("local[2]", runs, scripts, work, warmup=not quick)}
+        server = start_spark_connect(conf=CONF)
+        try:
+            sections = {
+                "local[2]": _section(
+                    "local[2]", runs, scripts, work, warmup=not quick, connect_url=server.url
+                )
+            }
+        finally:
+            server.stop()
         if quick:
             return sections
         cluster = start_spark()

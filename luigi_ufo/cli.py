@@ -37,6 +37,7 @@ from luigi_ufo._pause import pause_point
 from luigi_ufo.cli_progress import ProgressSink, Quiet, open_display, reporting
 from luigi_ufo.config import check_all_sections, config_overrides
 from luigi_ufo.errors import ConfigError, LuigiUfoError, PipelineFailedError, ServiceError
+from luigi_ufo.spark import connect_cli
 from luigi_ufo.ufo import embedded
 from luigi_ufo.ufo.inputs import check_export
 from luigi_ufo.ufo.settings import UfoSettings, data_dir
@@ -166,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("url", help="print its libpq URL (for psql, psycopg2, luigi.cfg's dsn)")
     psql = actions.add_parser("psql", help="open psql on it; arguments after -- go to psql")
     psql.add_argument("psql_args", nargs="*", metavar="-- PSQL_ARG")
+    connect_cli.add_parser(sub)
     return parser
 
 
@@ -405,6 +407,8 @@ def _interrupts() -> Iterator[list[int]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``luigi-ufo`` command; return the exit status."""
     args = build_parser().parse_args(argv)
+    if args.command == "connect":
+        return connect_cli.main(args)
     verbose = getattr(args, "verbose", False)
     code, message = EXIT_FAILED, ""
     with _interrupts() as received:

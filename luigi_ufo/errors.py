@@ -57,6 +57,14 @@ class LeaseError(SparkError):
     """A partition is still being written by another live Spark application."""
 
 
+class SparkConnectError(SparkSubmitError):
+    """A script run through Spark Connect raised, returned non-zero, timed out or was stopped."""
+
+
+class ConnectUnsupportedError(SparkError, ConfigError):
+    """A script uses SparkContext, the RDD API or ``_jvm``, which Spark Connect does not have."""
+
+
 class BackfillError(SparkError):
     """Some dates of a SparkBackfill are still incomplete after its application ended."""
 

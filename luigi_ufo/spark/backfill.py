@@ -23,11 +23,15 @@ import luigi
 from luigi.task import BulkCompleteNotImplementedError
 
 from luigi_ufo.errors import BackfillError, ConfigError, SparkSubmitError
+from luigi_ufo.spark.connect import ConnectRunner
 from luigi_ufo.spark.scripts import Script, resolve_script
+from luigi_ufo.spark.settings import SparkSettings
 from luigi_ufo.spark.task import (
     ExternalSparkScriptTask,
+    _callback,
     any_on_s3,
     build_spec,
+    connect_secrets,
     remove_flags,
     submit,
 )
@@ -102,7 +106,7 @@ class SparkBackfill(luigi.Task):
         return [self.task_for(d).requires() for d in self.missing_dates()]  # type: ignore[no-untyped-call]
 
     def run(self) -> None:
-        """Submit one application for the missing dates; fail naming any still incomplete."""
+        """Run the missing dates in one application or Connect session; name any left undone."""
         missing = self.missing_dates()
         if not missing:
             return
@@ -131,6 +135,56 @@ class SparkBackfill(luigi.Task):
         uris = [u for t in tasks for u in t.input_uris() + t.output_uris()]
         secrets = sorted({v for t in tasks for v in t.secret_values()})
         failure: SparkSubmitError | None = None
+        if settings.connect:
+            failure = self._connect(tasks, settings, runs, secrets)
+        else:
+            failure = self._submit(tasks, settings, script, runs, uris, secrets)
+        attempted = set(missing)
+        left = [d for d in self.missing_dates() if d in attempted]
+        if left:
+            raise BackfillError(_incomplete_message(self, left, len(missing), failure))
+        if failure is not None:
+            logger.warning(
+                "%s: every date is complete, but the application failed: %s", self.task_id, failure
+            )
+
+    def _connect(
+        self,
+        tasks: list[ExternalSparkScriptTask],
+        settings: SparkSettings,
+        runs: list[dict[str, Any]],
+        secrets: list[str],
+    ) -> SparkSubmitError | None:
+        """Run every date through the Connect server at ``connect_url`` in one remote session."""
+        spec = dataclasses.replace(
+            tasks[0].connect_spec(settings),
+            name=self.task_id,
+            secrets=connect_secrets(settings, secrets),
+        )
+        runner = ConnectRunner(
+            spec,
+            timeout=settings.timeout,
+            on_percent=_callback(self, "set_progress_percentage"),
+            on_status=_callback(self, "set_status_message"),
+        )
+        for task in tasks:
+            remove_flags(task.output())  # type: ignore[no-untyped-call]
+        try:
+            runner.run_batch(runs)
+        except SparkSubmitError as exc:
+            return exc
+        return None
+
+    def _submit(
+        self,
+        tasks: list[ExternalSparkScriptTask],
+        settings: SparkSettings,
+        script: Script,
+        runs: list[dict[str, Any]],
+        uris: list[str],
+        secrets: list[str],
+    ) -> SparkSubmitError | None:
+        """Submit batch_main.py once for ``runs``; return its failure, if any."""
         with tempfile.TemporaryDirectory(prefix="luigi-ufo-backfill-") as tmp:
             manifest = Path(tmp) / f"{self.of.get_task_family()}-manifest.json"
             # Written 0600 in a 0700 directory: the arguments may name private locations.
@@ -155,15 +209,8 @@ class SparkBackfill(luigi.Task):
             try:
                 submit(self, spec, settings, leases=[u for t in tasks for u in t.output_uris()])
             except SparkSubmitError as exc:
-                failure = exc
-        attempted = set(missing)
-        left = [d for d in self.missing_dates() if d in attempted]
-        if left:
-            raise BackfillError(_incomplete_message(self, left, len(missing), failure))
-        if failure is not None:
-            logger.warning(
-                "%s: every date is complete, but the application failed: %s", self.task_id, failure
-            )
+                return exc
+        return None
 
 
 def _incomplete_message(

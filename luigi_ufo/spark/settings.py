@@ -8,13 +8,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from luigi_ufo.config import config_section, read_section
 from luigi_ufo.errors import ConfigError
 from luigi_ufo.setting import apply_overrides, check_fields, setting
 from luigi_ufo.spark.command import SparkOptions
+from luigi_ufo.spark.connect_settings import TOKEN_ENV
 
 SECTION = "spark_script"
+#: How a task's script runs: spark-submit per run, or main(argv, spark) on a Connect server.
+MODES = ("submit", "connect")
 
 
 def _positive_seconds(value: float) -> str | None:
@@ -23,6 +27,23 @@ def _positive_seconds(value: float) -> str | None:
 
 def _not_negative_seconds(value: float) -> str | None:
     return None if value >= 0 else "a duration of zero or more (10, 10s)"
+
+
+def _connect_url(url: str) -> str | None:
+    if "token=" in url.lower():
+        # Raised, not returned: the returned text is shown next to the value, here a secret.
+        raise ConfigError(
+            f"[{SECTION}] connect_url carries a token (its value is not shown); remove "
+            f";token=... from it and export {TOKEN_ENV} instead (the client and `luigi-ufo "
+            "connect start` both read it)"
+        )
+    parts = urlsplit(url)
+    if parts.scheme != "sc" or not parts.hostname:
+        return (
+            "a Spark Connect URL sc://host:port, e.g. sc://127.0.0.1:15002 (`luigi-ufo connect "
+            "status` prints it)"
+        )
+    return None
 
 
 def _positive_lines(value: int) -> str | None:
@@ -65,6 +86,17 @@ class SparkSettings(SparkOptions):
         check=_not_negative_seconds,
     )
 
+    mode: str = setting(
+        "submit",
+        "submit: spark-submit per run; connect: main(argv, spark) on a Spark Connect server",
+        choices=MODES,
+    )
+    connect_url: str = setting(
+        "sc://127.0.0.1:15002",
+        f"the Spark Connect server of mode = connect (its token: {TOKEN_ENV}, never here)",
+        check=_connect_url,
+    )
+
     def __post_init__(self) -> None:
         check_fields(self, f"[{SECTION}]")
 
@@ -78,6 +110,11 @@ class SparkSettings(SparkOptions):
         """Build settings from plain values (text parsed like luigi.cfg's), checked."""
         settings: SparkSettings = apply_overrides(cls(), values, "SparkSettings.of(...)")
         return settings
+
+    @property
+    def connect(self) -> bool:
+        """Whether the script runs on the Spark Connect server at ``connect_url``."""
+        return self.mode == "connect"
 
     def override(self, values: Mapping[str, Any], where: str = "spark_overrides") -> SparkSettings:
         """Return these settings with ``values`` applied (conf/env merged key by key)."""

@@ -19,7 +19,10 @@ from luigi_ufo.dated.paths import is_s3_uri, to_s3a
 from luigi_ufo.errors import ConfigError, MissingOutputError
 from luigi_ufo.setting import settings_by_name
 from luigi_ufo.spark.command import SparkOptions, SubmitSpec, credential_route
+from luigi_ufo.spark.connect import ConnectRunner, ConnectSpec, session_conf
+from luigi_ufo.spark.connect_settings import TOKEN_ENV
 from luigi_ufo.spark.credentials import credential_values, submit_environment
+from luigi_ufo.spark.lease import partition_leases
 from luigi_ufo.spark.logs import follow_luigi_console
 from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
 from luigi_ufo.spark.scripts import Script, resolve_script
@@ -125,12 +128,35 @@ class ExternalSparkScriptTask(luigi.Task):
             secrets=self.secret_values(),
         )
 
+    def connect_spec(self, settings: SparkSettings) -> ConnectSpec:
+        """Map this task onto a :class:`ConnectSpec` for the server at ``connect_url``."""
+        script = resolve_script(self.script, settings.scripts_dir)
+        logger.info("%s: script %s (sha256 %s)", self.task_id, script.path, script.sha256[:12])
+        return ConnectSpec(
+            url=settings.connect_url,
+            script=script,
+            name=self.task_id,
+            conf=session_conf(settings.conf),
+            secrets=connect_secrets(settings, self.secret_values()),
+        )
+
     def run(self) -> None:
-        """Submit the script, wait for it, then check that every output exists."""
+        """Run the script (spark-submit, or a Connect server), then check every output exists."""
         settings = self.spark_settings()
-        spec = self.submit_spec(settings)
         remove_flags(self.output())  # type: ignore[no-untyped-call]
-        result = submit(self, spec, settings, leases=self.output_uris())
+        if settings.connect:
+            spec = self.connect_spec(settings)
+            runner = ConnectRunner(
+                spec,
+                timeout=settings.timeout,
+                on_percent=_callback(self, "set_progress_percentage"),
+                on_status=_callback(self, "set_status_message"),
+            )
+            # Held by this worker while the server writes: a retry elsewhere waits for it.
+            with partition_leases(self.output_uris(), timeout_s=settings.lease_timeout):
+                result = runner.run_script(self.app_options())
+        else:
+            result = submit(self, self.submit_spec(settings), settings, leases=self.output_uris())
         self.check_outputs(result)
 
     def check_outputs(self, result: RunResult) -> None:
@@ -139,7 +165,7 @@ class ExternalSparkScriptTask(luigi.Task):
         missing = [spark_uri(t) for t in outputs if not t.exists()]
         if missing:
             raise MissingOutputError(
-                f"spark-submit exited 0 but {len(missing)} output(s) of {self.task_id} do not "
+                f"{_success(result)} but {len(missing)} output(s) of {self.task_id} do not "
                 f"exist: {missing!r} (app id {result.app_id or 'unknown'}); make "
                 f"{self.script!r} write every --output and its success flag (Spark's writers "
                 "write _SUCCESS), and do not swallow errors in main()"
@@ -259,6 +285,12 @@ def build_spec(
     )
 
 
+def connect_secrets(settings: SparkSettings, extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """Values masked in a Connect run's errors: the server token, credentials, ``extra``."""
+    found = credential_values([os.environ], (*settings.secret_env, TOKEN_ENV))
+    return tuple(v for v in [*found, *extra] if v)
+
+
 def spark_uri(target: Any) -> str:
     """Return the URI Spark should use for ``target`` (``s3://`` becomes ``s3a://``)."""
     uri = getattr(target, "spark_uri", None) or getattr(target, "path", None)
@@ -317,6 +349,13 @@ def _adopt_setting_attributes(cls: type[ExternalSparkScriptTask]) -> None:
 def _check_overrides(cls: type[ExternalSparkScriptTask]) -> None:
     # At class definition, so a misspelt or ill-typed override fails at import, not mid-run.
     SparkSettings().override(cls.spark_overrides, f"{cls.__name__}.spark_overrides")
+
+
+def _success(result: RunResult) -> str:
+    # A Connect run has no process and no exit code: its "command" names the main() called.
+    if result.command.startswith("main("):
+        return f"{result.command} returned 0"
+    return "spark-submit exited 0"
 
 
 def _callback(task: luigi.Task, name: str) -> Any:

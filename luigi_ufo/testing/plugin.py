@@ -28,6 +28,7 @@ from luigi_ufo.testing.s3 import FAKE_AWS_ENV
 
 if TYPE_CHECKING:
     from luigi_ufo.testing._service import Service
+    from luigi_ufo.testing.connect import SparkConnectService
     from luigi_ufo.testing.luigid import LuigidService
     from luigi_ufo.testing.spark import SparkCluster
 
@@ -39,6 +40,7 @@ __all__ = [
     "s3_bucket",
     "s3_endpoint",
     "s3a_jars",
+    "spark_connect",
     "spark_local_master",
     "spark_master",
 ]
@@ -218,6 +220,27 @@ def spark_master(
 def spark_local_master(_luigi_ufo_pyspark_python: None) -> str:
     """Return the in-process master URL ``local[2]`` for fast Spark tests."""
     return "local[2]"
+
+
+@pytest.fixture(scope="session")
+def spark_connect(
+    pytestconfig: pytest.Config, _luigi_ufo_pyspark_python: None
+) -> Iterator[SparkConnectService]:
+    """Return a Spark Connect server on ``local[2]`` (``.url``, ``.pid``, ``.jobs()``).
+
+    Skips, saying why, where connect mode cannot run: pyspark < 4.0 (no server in its wheel)
+    or the Connect client's packages missing (``pip install 'luigi-ufo[connect]'``).
+    """
+    from luigi_ufo.errors import ConfigError
+    from luigi_ufo.spark.connect import require_connect_client
+    from luigi_ufo.testing.connect import start_spark_connect
+
+    try:
+        require_connect_client()
+    except ConfigError as exc:
+        pytest.skip(f"spark_connect: {exc}")
+    with _serving(pytestconfig, "spark_connect", start_spark_connect()) as service:
+        yield service
 
 
 @pytest.fixture(scope="session")

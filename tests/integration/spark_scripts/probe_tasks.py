@@ -9,7 +9,7 @@ from typing import Any
 
 import luigi
 
-from luigi_ufo.dated import dated_target
+from luigi_ufo.dated import DatedTaskMixin, dated_target
 from luigi_ufo.spark import ExternalSparkScriptTask, SparkSettings
 
 DATE = datetime.date(2026, 11, 24)
@@ -87,3 +87,34 @@ class GatedRows(ExternalSparkScriptTask):
 
     def output(self) -> Any:
         return dated_target(self.root, DATE)
+
+
+class ConnectProbe(Probe):
+    """Run the DataFrame-only connect_probe.py (submit or connect mode, by configuration)."""
+
+    script = "connect_probe.py"
+
+
+class DatedConnectProbe(DatedTaskMixin, ExternalSparkScriptTask):
+    """connect_probe.py for one date under ``root``, labelling its rows with the date."""
+
+    date = luigi.DateParameter()
+    root = luigi.Parameter()
+    fail_label = luigi.Parameter(default="")
+    script = "connect_probe.py"
+
+    def output(self) -> Any:
+        return dated_target(self.root, self.date)
+
+    def app_options(self) -> list[str]:
+        argv = ["--output", self.output().spark_uri, "--label", self.date.isoformat()]
+        return argv + (["--fail-label", self.fail_label] if self.fail_label else [])
+
+
+class TimedConnectProbe(ConnectProbe):
+    """connect_probe.py with a per-task ``timeout`` in seconds."""
+
+    timeout = luigi.FloatParameter()
+
+    def spark_settings(self) -> SparkSettings:
+        return super().spark_settings().override({"timeout": self.timeout})

@@ -1,0 +1,360 @@
+"""Connect mode against a real Spark Connect server (the ``spark_connect`` fixture, local[2])."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import luigi
+import pytest
+
+from luigi_ufo.errors import BackfillError, ConnectUnsupportedError, SparkConnectError
+
+SCRIPTS = Path(__file__).parent / "spark_scripts"
+sys.path.insert(0, str(SCRIPTS))  # probe_tasks must be importable by name (spawned workers too)
+
+from probe_tasks import (  # noqa: E402
+    FAST_CONF,
+    ConnectProbe,
+    DatedConnectProbe,
+    Probe,
+    TimedConnectProbe,
+)
+
+from luigi_ufo.spark import SparkBackfill  # noqa: E402
+from tests.integration.test_spark_task import _luigid_progress, build, part_text  # noqa: E402
+from tests.integration.test_ufo_scripts import PRIMARY, read_csv, real_file  # noqa: E402
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SetConfig = Callable[[str, str, str], None]
+DAYS = [datetime.date(2024, 5, 1) + datetime.timedelta(days=i) for i in range(3)]
+
+
+@pytest.fixture
+def scripts(tmp_path: Path, luigi_config: SetConfig, spark_connect: Any) -> Path:
+    """Copy the probe scripts to a fresh scripts dir and run tasks through the Connect server."""
+    root = tmp_path / "scripts"
+    shutil.copytree(SCRIPTS, root, ignore=shutil.ignore_patterns("__pycache__"))
+    luigi_config("spark_script", "scripts_dir", str(root))
+    luigi_config("spark_script", "mode", "connect")
+    luigi_config("spark_script", "connect_url", spark_connect.url)
+    return root
+
+
+def tagged_jobs(spark_connect: Any, tag: str) -> list[dict[str, Any]]:
+    """The server's jobs that ran with Spark Connect tag ``tag``."""
+    return [j for j in spark_connect.jobs() if any(t.endswith(f"_Tag_{tag}") for t in j["jobTags"])]
+
+
+def wait_for_jobs(
+    spark_connect: Any, tag: str, done: Callable[[list[dict[str, Any]]], bool], timeout: float
+) -> list[dict[str, Any]]:
+    """Poll the server's REST API until ``done(jobs with tag)``; return them (a busy UI may lag)."""
+    deadline = time.monotonic() + timeout
+    jobs: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        try:
+            jobs = tagged_jobs(spark_connect, tag)
+        except OSError:
+            continue
+        if done(jobs):
+            break
+        time.sleep(0.5)
+    return jobs
+
+
+def _settled(jobs: list[dict[str, Any]]) -> bool:
+    return bool(jobs) and all(j["status"] != "RUNNING" for j in jobs)
+
+
+def _stopped(jobs: list[dict[str, Any]]) -> bool:
+    return _settled(jobs) and sum(j["numActiveTasks"] for j in jobs) == 0
+
+
+def _running(jobs: list[dict[str, Any]]) -> bool:
+    return any(j["status"] == "RUNNING" for j in jobs)
+
+
+def test_progress_reaches_luigid_and_an_edit_applies_with_the_server_untouched(
+    scripts: Path, tmp_path: Path, luigid: Any, spark_connect: Any
+) -> None:
+    pid = spark_connect.pid
+    source = tmp_path / "in.txt"
+    source.write_text("a\nb\nc\nd\n")
+    # A 6-task stage of 1 s Python UDF tasks on local[2]: several progress reports (1 s apart).
+    first = ConnectProbe(
+        root=str(tmp_path / "first"),
+        source=str(source),
+        script_args=["--tasks", "6", "--sleep", "1", "--label", "a"],
+    )
+    with _luigid_progress(luigid, first.task_id) as (seen, messages):
+        result = build(
+            first, local_scheduler=False, scheduler_host=luigid.host, scheduler_port=luigid.port
+        )
+    assert result.status == luigi.LuigiStatusCode.SUCCESS
+    out = tmp_path / "first" / "2026-11-24"
+    assert (out / "_SUCCESS").exists()
+    assert part_text(out).splitlines() == ["0,v1,4,a", "1,v1,4,a", "2,v1,4,a"]
+    assert any(0 < p < 100 for p in seen), seen
+    assert any("Spark Connect operation" in m and "tasks done" in m for m in messages), messages
+    assert luigid.task_list("DONE")[first.task_id]["progress_percentage"] == 100
+
+    script = scripts / "connect_probe.py"
+    script.write_text(script.read_text().replace('VERSION = "v1"', 'VERSION = "v2"'))
+    second = ConnectProbe(root=str(tmp_path / "second"), script_args=["--label", "b"])
+    assert build(second).status == luigi.LuigiStatusCode.SUCCESS
+    assert part_text(tmp_path / "second" / "2026-11-24").splitlines() == [
+        "0,v2,0,b",
+        "1,v2,0,b",
+        "2,v2,0,b",
+    ]
+    assert spark_connect.pid == pid
+    assert spark_connect.server.running()
+
+
+def test_a_failing_script_shows_its_traceback(scripts: Path, tmp_path: Path) -> None:
+    task = ConnectProbe(root=str(tmp_path / "out"), script_args=["--mode", "fail"])
+    with pytest.raises(SparkConnectError) as info:
+        task.run()
+    message = str(info.value)
+    assert "the script raised ValueError" in message
+    assert "Python traceback of the script:" in message
+    assert re.search(r'connect_probe\.py", line \d+, in main', message), message
+    assert "ValueError: connect_probe failed on purpose (bad row 42)" in message
+    assert not task.output().exists()
+
+
+def test_an_rdd_script_fails_at_once_naming_the_call(
+    scripts: Path, tmp_path: Path, spark_connect: Any
+) -> None:
+    before = len(spark_connect.jobs())
+    task = Probe(root=str(tmp_path / "out"))
+    with pytest.raises(ConnectUnsupportedError) as info:
+        task.run()
+    message = str(info.value)
+    assert "`spark.sparkContext` (SparkContext)" in message
+    assert "mode = submit" in message
+    assert len(spark_connect.jobs()) == before  # nothing ran on the server
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_timeout_interrupts_the_operation_on_the_server(
+    scripts: Path, tmp_path: Path, spark_connect: Any
+) -> None:
+    task = TimedConnectProbe(
+        root=str(tmp_path / "out"),
+        timeout=5.0,
+        script_args=["--mode", "slow", "--tasks", "2", "--sleep", "300"],
+    )
+    started = time.monotonic()
+    with pytest.raises(SparkConnectError) as info:
+        task.run()
+    assert time.monotonic() - started < 60
+    message = str(info.value)
+    assert "timed out after 5 s" in message, message
+    found = re.search(r"operation\(s\) with tag '(luigi-ufo-[0-9a-f-]+)' on the server", message)
+    assert found, message
+    # Server side: the UDF job was cancelled and its sleeping tasks killed, long before 300 s.
+    jobs = wait_for_jobs(spark_connect, found.group(1), _stopped, timeout=150)
+    states = [(j["status"], j["numKilledTasks"], j["numActiveTasks"]) for j in jobs]
+    assert _stopped(jobs), states
+    assert any(j["status"] == "FAILED" for j in jobs), states
+    assert time.monotonic() - started < 200
+    assert not task.output().exists()
+
+
+def test_two_workers_on_one_server_load_their_own_dates(scripts: Path, tmp_path: Path) -> None:
+    root = str(tmp_path / "lake")
+    tasks = [DatedConnectProbe(date=d, root=root) for d in DAYS[:2]]
+    result = luigi.build(
+        tasks, local_scheduler=True, workers=2, detailed_summary=True, log_level="WARNING"
+    )
+    assert result.status == luigi.LuigiStatusCode.SUCCESS, result.summary_text
+    for day in DAYS[:2]:
+        lines = part_text(tmp_path / "lake" / day.isoformat()).splitlines()
+        assert lines == [f"{i},v1,0,{day.isoformat()}" for i in range(3)]
+
+
+def test_backfill_runs_all_dates_through_the_server_and_a_rerun_does_the_rest(
+    scripts: Path, tmp_path: Path
+) -> None:
+    root = str(tmp_path / "lake")
+    failing = SparkBackfill(
+        of=DatedConnectProbe,
+        start=DAYS[0],
+        stop=DAYS[-1] + datetime.timedelta(days=1),
+        of_params={"root": root, "fail_label": DAYS[1].isoformat()},
+    )
+    with pytest.raises(BackfillError) as info:
+        failing.run()
+    message = str(info.value)
+    assert (
+        f"1 of 3 date(s) of DatedConnectProbe are still incomplete after the backfill: {DAYS[1]}"
+        in message
+    )
+    assert f"{DAYS[1]} failed: ValueError: connect_probe failed on purpose" in message
+    flags = {d: tmp_path / "lake" / d.isoformat() / "_SUCCESS" for d in DAYS}
+    assert flags[DAYS[0]].exists()
+    assert flags[DAYS[2]].exists()
+    assert not flags[DAYS[1]].exists()
+    kept = {d: flags[d].stat().st_mtime_ns for d in (DAYS[0], DAYS[2])}
+
+    rerun = SparkBackfill(
+        of=DatedConnectProbe,
+        start=DAYS[0],
+        stop=DAYS[-1] + datetime.timedelta(days=1),
+        of_params={"root": root},
+    )
+    assert rerun.missing_dates() == [DAYS[1]]
+    rerun.run()
+    assert rerun.complete()
+    assert {d: flags[d].stat().st_mtime_ns for d in kept} == kept  # only the remainder ran
+    lines = part_text(tmp_path / "lake" / DAYS[1].isoformat()).splitlines()
+    assert lines == [f"{i},v1,0,{DAYS[1].isoformat()}" for i in range(3)]
+
+
+def test_connect_gives_the_submit_answer(
+    tmp_path: Path, luigi_config: SetConfig, spark_connect: Any, spark_local_master: str
+) -> None:
+    luigi_config("spark_script", "scripts_dir", str(SCRIPTS))
+    luigi_config("spark_script", "master", spark_local_master)
+    luigi_config("spark_script", "conf", json.dumps(FAST_CONF))
+    luigi_config("spark_script", "connect_url", spark_connect.url)
+    source = tmp_path / "in.txt"
+    source.write_text("".join(f"line {i}\n" for i in range(17)))
+    answers = {}
+    # Connect first: a spark-submit after a Connect run in one process must still run classic.
+    for mode in ("connect", "submit"):
+        luigi_config("spark_script", "mode", mode)
+        task = ConnectProbe(root=str(tmp_path / mode), source=str(source))
+        assert build(task).status == luigi.LuigiStatusCode.SUCCESS
+        answers[mode] = part_text(tmp_path / mode / "2026-11-24")
+    assert answers["connect"] == answers["submit"] == "".join(f'{i},v1,17,""\n' for i in range(3))
+
+
+def test_the_reference_pipeline_in_connect_mode_gives_the_reference_answer(
+    tmp_path: Path, luigi_config: SetConfig, spark_connect: Any
+) -> None:
+    """The packaged scripts (DataFrame-only) on the real primary file, through the server."""
+    from luigi_ufo.ufo.tasks import ImportUFOExport, TopTenStates
+
+    primary = real_file(PRIMARY)
+    lake = tmp_path / "lake"
+    luigi_config("ufo", "lake", str(lake))
+    luigi_config("ufo", "top", "11")
+    luigi_config("spark_script", "mode", "connect")
+    luigi_config("spark_script", "connect_url", spark_connect.url)
+    date = datetime.date(2024, 1, 15)
+    assert build(ImportUFOExport(date=date, source=str(primary))).status == (
+        luigi.LuigiStatusCode.SUCCESS
+    )
+    pid, jobs = spark_connect.pid, len(spark_connect.jobs())
+    assert build(TopTenStates(date=date)).status == luigi.LuigiStatusCode.SUCCESS
+    assert spark_connect.pid == pid
+    assert len(spark_connect.jobs()) > jobs  # the server ran them, not a spark-submit
+    states = {s: int(n) for s, n in read_csv(lake / "ufo" / "by_state" / str(date))[1:]}
+    reasons = {r: int(n) for r, n in read_csv(lake / "ufo" / "rejected" / str(date))[1:]}
+    # The reference answer of /work/shared/data/ufo/README.md (rule R1), as in submit mode.
+    assert sum(states.values()) == 105_193
+    assert len(states) == 51
+    assert sum(states.values()) + sum(reasons.values()) == 119_727
+    assert reasons["repeated_header"] == 930
+    assert reasons["blank_state"] == 8_638
+    top = [(s, int(c)) for _, s, c in read_csv(lake / "ufo" / "top_states" / str(date))[1:]]
+    assert top == [
+        ("CA", 13_513), ("FL", 6_498), ("WA", 5_884), ("TX", 4_945), ("NY", 4_679),
+        ("AZ", 4_009), ("PA", 3_873), ("IL", 3_601), ("OH", 3_553), ("MI", 2_990),
+        ("NC", 2_942),
+    ]  # fmt: skip
+
+
+ABANDONING_CLIENT = textwrap.dedent(
+    """
+    import sys, time
+    from pyspark.sql import SparkSession, functions as F
+    spark = SparkSession.builder.remote(sys.argv[1]).create()
+    spark.addTag(sys.argv[2])
+    def nap(x):
+        time.sleep(600)
+        return x
+    spark.range(0, 2, 1, 2).select(F.udf(nap, "long")("id")).collect()  # one job, no shuffle
+    """
+)
+
+
+def test_an_operation_whose_client_died_is_interrupted_on_the_server(
+    tmp_path: Path, spark_connect: Any
+) -> None:
+    """A killed Luigi worker cannot interrupt its operation: the server's detach timeout does."""
+    tag = f"luigi-ufo-abandoned-{os.getpid()}"
+    script = tmp_path / "client.py"
+    script.write_text(ABANDONING_CLIENT)
+    client = subprocess.Popen([sys.executable, str(script), spark_connect.url, tag])
+    try:
+        assert _running(wait_for_jobs(spark_connect, tag, _running, timeout=120))
+        assert client.poll() is None
+    finally:
+        client.send_signal(signal.SIGKILL)
+        client.wait()
+    killed = time.monotonic()
+    # Stream ends within 15 s, detachedTimeout 30 s, maintenance every 5 s: ~50 s; with slack
+    # for a loaded machine, but well under Spark's defaults (2 min + 5 min).
+    jobs = wait_for_jobs(spark_connect, tag, _settled, timeout=150)
+    assert _settled(jobs), "the abandoned operation kept running"
+    assert [j["status"] for j in jobs] == ["FAILED"]
+    print(f"abandoned operation stopped {time.monotonic() - killed:.0f} s after its client died")
+
+
+@pytest.mark.s3a
+def test_the_s3_lake_through_s3a_behind_the_connect_server(
+    s3_endpoint: str,
+    s3_bucket: str,
+    s3a_jars: list[str],
+    luigi_config: SetConfig,
+    aws_credentials: dict[str, str],
+    spark_connect: Any,
+) -> None:
+    """The server gets [s3_endpoint]'s s3a settings and the jars at start; tasks write s3:// dates.
+
+    A server of its own (started after the S3 settings); ``spark_connect`` skips where connect
+    mode cannot run.
+    """
+    import boto3
+
+    from luigi_ufo.testing.connect import start_spark_connect
+
+    luigi_config("s3_endpoint", "endpoint_url", s3_endpoint)
+    luigi_config("s3_endpoint", "path_style", "true")
+    server = start_spark_connect(jars=s3a_jars, s3=True)
+    try:
+        luigi_config("spark_script", "scripts_dir", str(SCRIPTS))
+        luigi_config("spark_script", "mode", "connect")
+        luigi_config("spark_script", "connect_url", server.url)
+        root = f"s3://{s3_bucket}/lake/probe"
+        tasks = [DatedConnectProbe(date=d, root=root) for d in DAYS[:2]]
+        assert luigi.build(tasks, local_scheduler=True, workers=2, log_level="WARNING")
+        s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+        for day in DAYS[:2]:
+            assert DatedConnectProbe(date=day, root=root).complete()
+            listing = s3.list_objects_v2(Bucket=s3_bucket, Prefix=f"lake/probe/{day}/part-")
+            key = listing["Contents"][0]["Key"]
+            text = s3.get_object(Bucket=s3_bucket, Key=key)["Body"].read().decode()
+            assert text.splitlines() == [f"{i},v1,0,{day}" for i in range(3)]
+        # The credentials reached the server through its environment, never its command line.
+        cmdline = Path(f"/proc/{server.pid}/cmdline").read_bytes()
+        assert aws_credentials["AWS_SECRET_ACCESS_KEY"].encode() not in cmdline
+        assert b"fs.s3a.endpoint=" + s3_endpoint.encode() in cmdline
+    finally:
+        server.stop()

@@ -1,0 +1,167 @@
+"""Spark Connect mode without a server: settings, the script guard, the pyspark version check."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from luigi_ufo.config import config_overrides
+from luigi_ufo.errors import ConfigError, ConnectUnsupportedError
+from luigi_ufo.spark.connect import fresh_module, require_connect_client, session_conf
+from luigi_ufo.spark.connect_guard import check_connect_script, find_unsupported
+from luigi_ufo.spark.connect_server import client_url, connect_jar, server_conf
+from luigi_ufo.spark.settings import SparkSettings
+from luigi_ufo.spark.task import ExternalSparkScriptTask
+
+PACKAGED = Path(__file__).parents[2] / "src" / "spark"
+PROBES = Path(__file__).parents[1] / "integration" / "spark_scripts"
+
+
+@pytest.mark.parametrize("version", ["3.5.3", "3.5.0", "3.4.1"])
+def test_pyspark_35_gets_a_clear_error(version: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        require_connect_client(version)
+    message = str(info.value)
+    assert f"pyspark {version} is installed" in message
+    assert "pyspark >= 4.0" in message
+    assert "Maven" in message
+    assert "mode = submit" in message
+
+
+def test_pyspark_4_passes_the_version_check() -> None:
+    require_connect_client("4.0.1")
+    require_connect_client("4.3.0.dev1")
+
+
+def test_mode_and_url_come_from_the_spark_section_and_task_overrides() -> None:
+    with pytest.warns(DeprecationWarning, match="spark_overrides"):
+
+        class OldStyle(ExternalSparkScriptTask):
+            connect_url = "sc://10.0.0.9:15002"
+
+    class Task(ExternalSparkScriptTask):
+        spark_overrides = {"connect_url": "sc://10.0.0.5:15002"}  # noqa: RUF012
+
+    with config_overrides() as set_option:
+        default = Task().spark_settings()
+        assert (default.mode, default.connect) == ("submit", False)
+        set_option("spark_script", "mode", "connect")
+        set_option("spark_script", "connect_url", "sc://127.0.0.1:4242")
+        assert SparkSettings.from_config().connect_url == "sc://127.0.0.1:4242"
+        settings = Task().spark_settings()
+        assert settings.connect
+        assert settings.connect_url == "sc://10.0.0.5:15002"
+        assert OldStyle().spark_settings().connect_url == "sc://10.0.0.9:15002"
+
+
+def test_the_former_section_still_sets_the_mode_with_a_deprecation_warning() -> None:
+    with config_overrides() as set_option:
+        set_option("ufo_spark", "mode", "connect")
+        with pytest.warns(DeprecationWarning, match="spark_script"):
+            assert SparkSettings.from_config().connect
+
+
+def test_unknown_mode_and_bad_url_are_refused_with_the_fix() -> None:
+    with pytest.raises(
+        ConfigError, match=r"\['mode'\] = 'remote' is invalid: expected one of submit, connect"
+    ):
+        SparkSettings.of({"mode": "remote"})
+    with pytest.raises(ConfigError, match=r"is invalid: .*a Spark Connect URL sc://host:port"):
+        SparkSettings.of({"connect_url": "http://127.0.0.1:15002"})
+    with config_overrides() as set_option:
+        set_option("spark_script", "mode", "remote")
+        with pytest.raises(ConfigError, match=r"\[spark_script\] mode = 'remote' is invalid"):
+            SparkSettings.from_config()
+
+
+def test_a_token_in_the_url_is_refused_without_showing_it() -> None:
+    url = "sc://localhost:15002/;token=s3cr3t-value"
+    with pytest.raises(ConfigError) as from_task:
+        SparkSettings.of({"connect_url": url})
+    with config_overrides() as set_option:
+        set_option("spark_script", "connect_url", url)
+        with pytest.raises(ConfigError) as from_config:
+            SparkSettings.from_config()
+    for info in (from_task, from_config):
+        assert "s3cr3t-value" not in str(info.value)
+        assert "SPARK_CONNECT_AUTHENTICATE_TOKEN" in str(info.value)
+
+
+def test_guard_names_every_sparkcontext_rdd_and_jvm_use_with_its_line() -> None:
+    source = (
+        "from pyspark import SparkContext\n"
+        "def main(argv, spark):\n"
+        "    sc = spark.sparkContext\n"
+        "    fs = spark._jvm.org.apache.hadoop.fs.Path('x')\n"
+        "    rows = spark.range(3).rdd.map(str)\n"
+        "    return 0\n"
+    )
+    found = [(f.line, f.code) for f in find_unsupported(source)]
+    assert found == [
+        (1, "from pyspark import SparkContext"),
+        (3, "spark.sparkContext"),
+        (4, "spark._jvm"),
+        (5, "spark.range(3).rdd"),
+    ]
+
+
+def test_guard_passes_a_dataframe_only_script() -> None:
+    assert find_unsupported((PROBES / "connect_probe.py").read_text()) == []
+
+
+def test_guard_refuses_the_rdd_probe_saying_use_submit_mode() -> None:
+    with pytest.raises(ConnectUnsupportedError) as info:
+        check_connect_script(PROBES / "probe.py")
+    message = str(info.value)
+    assert "spark.sparkContext" in message
+    assert "line " in message
+    assert "mode = submit" in message
+
+
+def test_fresh_module_executes_the_file_anew_each_time(tmp_path: Path) -> None:
+    pytest.importorskip("pyspark")
+    script = tmp_path / "s.py"
+    script.write_text("VALUE = 1\ndef main(argv, spark=None):\n    return VALUE\n")
+    with fresh_module(script) as first:
+        assert first.main([]) == 1
+    script.write_text("VALUE = 2\ndef main(argv, spark=None):\n    return VALUE\n")
+    with fresh_module(script) as second:
+        assert second.main([]) == 2
+    assert first.__name__ not in sys.modules
+    assert second.__name__ not in sys.modules
+
+
+def test_fresh_module_requires_main(tmp_path: Path) -> None:
+    pytest.importorskip("pyspark")
+    script = tmp_path / "nomain.py"
+    script.write_text("x = 1\n")
+    with (
+        pytest.raises(ConfigError, match=r"has no main\(argv, spark\) function"),
+        fresh_module(script),
+    ):
+        pass
+
+
+def test_session_conf_keeps_only_runtime_sql_settings() -> None:
+    conf = {"spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false"}
+    assert session_conf(conf) == {"spark.sql.shuffle.partitions": "2"}
+
+
+def test_server_conf_binds_the_given_address_and_bounds_abandoned_operations() -> None:
+    conf = server_conf(host="127.0.0.1", port=15002, ui_port=None)
+    assert conf["spark.connect.grpc.binding.address"] == "127.0.0.1"
+    assert conf["spark.connect.grpc.binding.port"] == "15002"
+    assert conf["spark.ui.enabled"] == "false"
+    assert conf["spark.connect.execute.manager.detachedTimeout"] == "30s"
+
+
+def test_client_url_uses_localhost_when_a_token_travels_without_tls() -> None:
+    assert client_url("127.0.0.1", 15002, token=False) == "sc://127.0.0.1:15002"
+    assert client_url("127.0.0.1", 15002, token=True) == "sc://localhost:15002"
+
+
+def test_connect_jar_is_missing_from_a_home_without_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"no jars/spark-connect_\*\.jar"):
+        connect_jar(tmp_path)
