@@ -26,7 +26,10 @@ CACHE = Path(
 )
 # Stage times, not "Job N finished ... took": with adaptive execution a shuffle map stage runs as
 # a job of its own that logs no such line.
-_STAGE_TOOK = re.compile(r"(?:ShuffleMapStage|ResultStage) \d+ \(.*\) finished in (\d+) ms")
+# Spark 4 logs "finished in 123 ms", Spark 3.5 "finished in 0.123 s".
+_STAGE_TOOK = re.compile(
+    r"(?:ShuffleMapStage|ResultStage) \d+ \(.*\) finished in ([\d.]+) (ms|s)\b"
+)
 
 
 def sample_file(rows: int, *, seed: int = 7, gz: bool = False) -> tuple[Path, Counter[str], int]:
@@ -60,7 +63,10 @@ def spark_submit(script: Path, args: list[str], conf: dict[str, str]) -> tuple[f
     wall = time.perf_counter() - start
     if result.returncode != 0:
         raise RuntimeError(f"spark-submit {script.name} failed:\n{result.stderr[-3000:]}")
-    jobs = sum(float(ms) for ms in _STAGE_TOOK.findall(result.stderr)) / 1000
+    jobs = sum(
+        float(took) / (1000 if unit == "ms" else 1)
+        for took, unit in _STAGE_TOOK.findall(result.stderr)
+    )
     return wall, jobs, result.stdout
 
 
