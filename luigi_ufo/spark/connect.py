@@ -105,7 +105,9 @@ def fresh_module(path: Path) -> Iterator[ModuleType]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        # From the source, never a __pycache__ .pyc: an edit within the same second that keeps
+        # the file's size would otherwise run the old bytecode.
+        exec(compile(path.read_bytes(), str(path), "exec"), module.__dict__)  # noqa: S102
         if not callable(getattr(module, "main", None)):
             raise ConfigError(
                 f"script {str(path)!r} has no main(argv, spark) function; Spark Connect mode "
