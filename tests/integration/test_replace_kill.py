@@ -230,9 +230,9 @@ def test_task_removes_its_output_flags_before_the_application_starts(
 ) -> None:
     scripts = tmp_path / "scripts"
     shutil.copytree(SPARK_SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    luigi_config("ufo_spark", "scripts_dir", str(scripts))
-    luigi_config("ufo_spark", "master", spark_local_master)
-    luigi_config("ufo_spark", "conf", json.dumps({"spark.ui.enabled": "false"}))
+    luigi_config("spark_script", "scripts_dir", str(scripts))
+    luigi_config("spark_script", "master", spark_local_master)
+    luigi_config("spark_script", "conf", json.dumps({"spark.ui.enabled": "false"}))
     partition = tmp_path / "out" / DATE.isoformat()
     partition.mkdir(parents=True)
     (partition / "part-00000.csv").write_text("old\n", encoding="utf-8")
