@@ -47,8 +47,11 @@ def test_pipeline_on_a_lake_whose_path_holds_hash_and_percent(
         assert "This progress looks :)" in result.stderr, result.stderr[-4000:]
     by_state = lake / "ufo" / "by_state" / "2024-03-01"
     assert (by_state / "_SUCCESS").exists()
-    rows = (by_state / "part-00000.csv").read_text(encoding="utf-8").splitlines()[1:]
+    # The DataFrame writer names its one part part-00000-<uuid>-c000.csv.
+    (part,) = by_state.glob("part-*.csv")
+    rows = part.read_text(encoding="utf-8").splitlines()[1:]
     counted = {line.split(",")[0]: int(line.split(",")[1]) for line in rows}
     assert counted == sample.states
-    top = (lake / "ufo" / "top_states" / "2024-03-01" / "part-00000.csv").read_text("utf-8")
+    (top_part,) = (lake / "ufo" / "top_states" / "2024-03-01").glob("part-*.csv")
+    top = top_part.read_text("utf-8")
     assert len(top.splitlines()) == 1 + min(10, len(sample.states))
