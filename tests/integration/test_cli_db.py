@@ -122,7 +122,16 @@ def test_a_signal_during_postgres_start_up_leaves_nothing_that_blocks_the_next_r
     sig: signal.Signals,
 ) -> None:
     proc, reader = paused_cli(home, tmp_path / "pause", "postgres-starting", *demo(home))
-    assert postgres_left(), "the postmaster should be spawned at this point"
+    # Spawned as root through setpriv, the child is named postgres only once setpriv has exec'd
+    # it, which a loaded machine may not have done yet when the pause point is reached.
+    deadline = time.monotonic() + 60
+    while not postgres_left() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if not postgres_left():
+        proc.kill()
+        proc.communicate()
+        os.close(reader)
+        pytest.fail("the postmaster should be spawned at this point")
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     os.close(reader)
