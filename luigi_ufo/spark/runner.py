@@ -113,11 +113,12 @@ class _OutputReader(threading.Thread):
             if not chunk:
                 break
             for record in splitter.feed(decoder.decode(chunk)):
-                self._handle(record)
+                self._handle_record(record)
         for record in splitter.feed(decoder.decode(b"", final=True)) + splitter.flush():
-            self._handle(record)
+            self._handle_record(record)
 
-    def _handle(self, record: str) -> None:
+    # Not ``_handle``: Python 3.13's Thread keeps its thread handle under that name.
+    def _handle_record(self, record: str) -> None:
         stages = parse_progress(record)
         if stages:
             self.events.put(("progress", stages))
