@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import hashlib
 import importlib.util
+import io
 import logging
 import os
 import sys
@@ -205,7 +206,7 @@ class ConnectRunner:
         check_connect_script(self.spec.script.path)
 
         def body(spark: Any) -> int:
-            with fresh_module(self.spec.script.path) as module:
+            with fresh_module(self.spec.script.path) as module, _stdout_to_log(self.spec):
                 code = module.main(list(argv), spark=spark)
             return 0 if code is None else int(code)
 
@@ -230,7 +231,7 @@ class ConnectRunner:
         check_connect_script(self.spec.script.path)
 
         def body(spark: Any) -> dict[str, str]:
-            with fresh_module(self.spec.script.path) as module:
+            with fresh_module(self.spec.script.path) as module, _stdout_to_log(self.spec):
                 return run_all(module.main, [dict(r) for r in runs], spark, lambda: True)
 
         failed = self.run(body)
@@ -330,6 +331,44 @@ class ConnectRunner:
             "  fix: read the traceback above, correct the script or its settings, and rerun"
         )
         return "\n".join(lines)
+
+
+class _LogLines(io.TextIOBase):
+    """A text stream that logs each complete line (masked), as submit mode logs the child's."""
+
+    def __init__(self, name: str, secrets: Sequence[str]) -> None:
+        self._name = name
+        self._secrets = tuple(secrets)
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            logger.info("%s: %s", self._name, mask(line, self._secrets))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            logger.info("%s: %s", self._name, mask(self._pending, self._secrets))
+            self._pending = ""
+
+
+@contextlib.contextmanager
+def _stdout_to_log(spec: ConnectSpec) -> Iterator[None]:
+    """Send what the script prints to the log: it runs in this process, whose stdout is not its.
+
+    Under spark-submit a script's stdout is the child's, streamed into the log; here it would
+    land in the worker's own stdout (and, say, break ``luigi-ufo run --json``).
+    """
+    lines = _LogLines(spec.script.path.name, spec.secrets)
+    try:
+        with contextlib.redirect_stdout(lines):
+            yield
+    finally:
+        lines.flush()
 
 
 def _frames(exc: BaseException) -> list[str]:

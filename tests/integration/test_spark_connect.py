@@ -136,6 +136,25 @@ def test_a_failing_script_shows_its_traceback(scripts: Path, tmp_path: Path) -> 
     assert not task.output().exists()
 
 
+def test_what_the_script_prints_goes_to_the_log_not_to_the_worker_stdout(
+    scripts: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The script runs inside the worker: its print() must not reach the worker's stdout (where
+    # `luigi-ufo run --json` writes its one JSON document), but the log, as under spark-submit.
+    task = ConnectProbe(root=str(tmp_path / "out"))
+    with caplog.at_level("INFO", logger="luigi_ufo.spark"):
+        task.run()
+    assert task.output().exists()
+    assert "connect_probe VERSION=" not in capfd.readouterr().out
+    assert any(
+        "connect_probe VERSION=" in r.getMessage() and r.name == "luigi_ufo.spark"
+        for r in caplog.records
+    )
+
+
 def test_an_rdd_script_fails_at_once_naming_the_call(
     scripts: Path, tmp_path: Path, spark_connect: Any
 ) -> None:
