@@ -34,7 +34,7 @@ from probe_tasks import (  # noqa: E402
 
 from luigi_ufo.spark import SparkBackfill  # noqa: E402
 from tests.integration.test_spark_task import _luigid_progress, build, part_text  # noqa: E402
-from tests.integration.test_ufo_scripts import PRIMARY, read_csv, real_file  # noqa: E402
+from tests.integration.test_ufo_scripts import KAGGLE, PRIMARY, read_csv, real_file  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -296,6 +296,36 @@ def test_the_reference_pipeline_in_connect_mode_gives_the_reference_answer(
         ("CA", 13_513), ("FL", 6_498), ("WA", 5_884), ("TX", 4_945), ("NY", 4_679),
         ("AZ", 4_009), ("PA", 3_873), ("IL", 3_601), ("OH", 3_553), ("MI", 2_990),
         ("NC", 2_942),
+    ]  # fmt: skip
+
+
+def test_the_kaggle_file_in_connect_mode_gives_the_submit_answer(
+    tmp_path: Path, luigi_config: SetConfig, spark_connect: Any
+) -> None:
+    """The Kaggle ``scrubbed.csv`` layout (country rule us-or-blank) through the server."""
+    from luigi_ufo.ufo.tasks import ImportUFOExport, TopTenStates
+
+    kaggle = real_file(KAGGLE)
+    lake = tmp_path / "lake"
+    luigi_config("ufo", "lake", str(lake))
+    luigi_config("spark_script", "mode", "connect")
+    luigi_config("spark_script", "connect_url", spark_connect.url)
+    date = datetime.date(2024, 1, 16)
+    assert build(ImportUFOExport(date=date, source=str(kaggle))).status == (
+        luigi.LuigiStatusCode.SUCCESS
+    )
+    jobs = len(spark_connect.jobs())
+    assert build(TopTenStates(date=date)).status == luigi.LuigiStatusCode.SUCCESS
+    assert len(spark_connect.jobs()) > jobs
+    states = {s: int(n) for s, n in read_csv(lake / "ufo" / "by_state" / str(date))[1:]}
+    reasons = {r: int(n) for r, n in read_csv(lake / "ufo" / "rejected" / str(date))[1:]}
+    # The same numbers as the submit-mode test of test_ufo_scripts.py (rule B).
+    assert sum(states.values()) == 70_894
+    assert sum(states.values()) + sum(reasons.values()) == 80_332
+    top = [(s, int(c)) for _, s, c in read_csv(lake / "ufo" / "top_states" / str(date))[1:]]
+    assert top == [
+        ("CA", 9_655), ("WA", 4_266), ("FL", 4_200), ("TX", 3_677), ("NY", 3_219),
+        ("AZ", 2_689), ("IL", 2_645), ("PA", 2_582), ("OH", 2_424), ("MI", 2_071),
     ]  # fmt: skip
 
 
