@@ -5,10 +5,19 @@
 PostgreSQL and Luigi's local scheduler, unless luigi.cfg configures ``[ufo]``, ``[spark_script]``,
 ``[postgres_topn]`` or a central scheduler. ``luigi-ufo demo`` does the same on a generated sample.
 ``luigi-ufo db start|stop|status|url|psql`` manages the per-user PostgreSQL outside a run.
+``luigi-ufo dev [start|status|stop]`` runs the cluster topology on this machine without Docker:
+luigid, a Spark standalone master with ``--spark-workers N`` workers, the per-user PostgreSQL and,
+with ``--s3`` / ``--connect``, a moto S3 lake and a warm Spark Connect server, all on loopback; it
+writes a luigi.cfg pointing at them (``--config``, default ./luigi.cfg; a file it did not write
+is replaced only with ``--force``; moto's fake keys go to an env file to source, never into
+luigi.cfg). It stays in the foreground until Ctrl-C/SIGTERM, stopping what it started (services
+already running, such as a ``db start`` server, are left running); ``--detach`` returns once up,
+``dev stop`` stops it, ``dev status`` lists the services with URLs and PIDs.
 
 Exit status: 0 success; 1 the pipeline failed (a task failed, scheduling failed, a service could
-not be started); 2 bad input, usage or configuration; 3 ``db status|url|psql``: the server is not
-running; 130 interrupted (Ctrl-C, SIGINT); 143 terminated (SIGTERM).
+not be started or stopped by itself, a ``dev`` is already running); 2 bad input, usage or
+configuration; 3 ``db status|url|psql``: the server is not running, ``dev status``: nothing runs;
+130 interrupted (Ctrl-C, SIGINT); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ import luigi
 from luigi_ufo._pause import pause_point
 from luigi_ufo.cli_progress import ProgressSink, Quiet, open_display, reporting
 from luigi_ufo.config import check_all_sections, config_overrides
+from luigi_ufo.dev import cli as dev_cli
 from luigi_ufo.errors import ConfigError, LuigiUfoError, PipelineFailedError, ServiceError
 from luigi_ufo.spark import connect_cli
 from luigi_ufo.ufo import embedded
@@ -129,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="luigi-ufo",
         description=__doc__.split("\n")[0],
         epilog="exit status: 0 ok, 1 pipeline failed, 2 bad input/usage/config, "
-        "3 database not running (db), 130 interrupted, 143 terminated",
+        "3 database not running (db) or nothing running (dev), 130 interrupted, 143 terminated",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -168,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     psql = actions.add_parser("psql", help="open psql on it; arguments after -- go to psql")
     psql.add_argument("psql_args", nargs="*", metavar="-- PSQL_ARG")
     connect_cli.add_parser(sub)
+    dev_cli.add_parser(sub)
     return parser
 
 
@@ -404,6 +415,14 @@ def _interrupts() -> Iterator[list[int]]:
         os.close(write_end)
 
 
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "db":
+        return _db_command(args)
+    if args.command == "dev":
+        return dev_cli.main(args, _say)
+    return _run_command(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``luigi-ufo`` command; return the exit status."""
     args = build_parser().parse_args(argv)
@@ -413,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     code, message = EXIT_FAILED, ""
     with _interrupts() as received:
         try:
-            code = _db_command(args) if args.command == "db" else _run_command(args)
+            code = _dispatch(args)
         except KeyboardInterrupt as exc:
             received.append(signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
         except (PipelineFailedError, ServiceError) as exc:

@@ -63,7 +63,7 @@ def _port_is_free(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
+def signals_deferred() -> Iterator[None]:
     """Hold SIGINT/SIGTERM while the server is stopped, then deliver them."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -158,7 +158,7 @@ class SharedServer:
 
     def _leave(self, users: IO[bytes]) -> None:
         # The last user stops the server, unless `db start` keeps it.
-        with _signals_deferred(), self._exclusive():
+        with signals_deferred(), self._exclusive():
             if self._alone(users):
                 running = find_postmaster(self.data_dir)
                 if running is not None and not self._is_kept(running):
@@ -179,7 +179,7 @@ class SharedServer:
         """Stop the server unless a run uses it; return what happened, for the user."""
         if not self.base_dir.exists():
             return "not running"
-        with _signals_deferred(), self._exclusive(), self._users.open("a+b") as users:
+        with signals_deferred(), self._exclusive(), self._users.open("a+b") as users:
             running = find_postmaster(self.data_dir)
             self._kept.unlink(missing_ok=True)
             if running is None:
@@ -235,7 +235,7 @@ class SharedServer:
         try:
             server.start()
         except BaseException:
-            with _signals_deferred():
+            with signals_deferred():
                 server.stop()
             raise
         started = find_postmaster(self.data_dir)

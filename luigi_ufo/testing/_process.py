@@ -12,7 +12,7 @@ from pathlib import Path
 
 from luigi_ufo._logtail import tail
 
-__all__ = ["ServiceProcess", "tail"]
+__all__ = ["ServiceProcess", "group_alive", "stop_group", "tail"]
 
 
 class ServiceProcess:
@@ -61,7 +61,7 @@ class ServiceProcess:
             self.popen.wait(timeout)
         # Children may outlive a leader that exited on SIGTERM; the group id still reaches them.
         deadline = time.monotonic() + (timeout if self.popen.poll() is None else 2.0)
-        while _group_alive(self.pid) and time.monotonic() < deadline:
+        while group_alive(self.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
         _signal_group(self.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -72,12 +72,28 @@ class ServiceProcess:
         return tail(self.log, lines)
 
 
+def stop_group(pgid: int, timeout: float = 10.0) -> None:
+    """SIGTERM process group ``pgid``, SIGKILL what is left after ``timeout``.
+
+    For a group this process did not start (or no longer holds the Popen of): its leader is
+    reaped by whoever is its parent now.
+    """
+    _signal_group(pgid, signal.SIGTERM)
+    for limit, sig in ((timeout, signal.SIGKILL), (5.0, None)):
+        deadline = time.monotonic() + limit
+        while group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if sig is not None and group_alive(pgid):
+            _signal_group(pgid, sig)
+
+
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Return whether process group ``pgid`` has a member that is not a zombie."""
     proc = Path("/proc")
     if not proc.is_dir():
         try:

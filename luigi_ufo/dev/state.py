@@ -1,0 +1,116 @@
+"""The state file of a running ``luigi-ufo dev``: what it started or found, and is it alive.
+
+A service is recorded with its PID and that process's start time, so a PID the kernel handed to
+another program since is not taken for the service (nor signalled). Written whole and renamed
+into place, so a reader never sees half of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from luigi_ufo.errors import ServiceError
+
+#: Two start times closer than this are one process (psutil reports them to 1/100 s).
+_SAME_START_S = 0.5
+
+
+def start_time(pid: int) -> float | None:
+    """Return when process ``pid`` started (epoch seconds), or None if it is gone or a zombie."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return float(proc.create_time())
+    except psutil.Error:
+        return None
+
+
+def is_alive(pid: int, started: float) -> bool:
+    """Return whether ``pid`` is alive and is the process that started at ``started``."""
+    now = start_time(pid)
+    return now is not None and abs(now - started) < _SAME_START_S
+
+
+@dataclass(frozen=True)
+class Service:
+    """One service: how to reach it, its PID, and whether ``dev`` started it (and stops it)."""
+
+    name: str
+    url: str
+    pid: int
+    started: float
+    ours: bool
+    log: str = ""
+    web_url: str = ""
+
+    def alive(self) -> bool:
+        """Whether the recorded process still runs."""
+        return is_alive(self.pid, self.started)
+
+
+@dataclass(frozen=True)
+class DevState:
+    """A ``dev`` session: its own process (the owner), its luigi.cfg and its services."""
+
+    owner_pid: int
+    owner_started: float
+    config: str
+    env_file: str = ""
+    services: tuple[Service, ...] = field(default=())
+
+    def owner_alive(self) -> bool:
+        """Whether the ``dev`` process that wrote this is still running."""
+        return is_alive(self.owner_pid, self.owner_started)
+
+    def alive(self) -> list[Service]:
+        """The recorded services still running."""
+        return [s for s in self.services if s.alive()]
+
+    def with_service(self, service: Service) -> DevState:
+        """This state with ``service`` added."""
+        return dataclasses.replace(self, services=(*self.services, service))
+
+
+def new_state(config: Path, env_file: Path | None) -> DevState:
+    """The state of a session this process is starting."""
+    pid = os.getpid()
+    started = start_time(pid)
+    if started is None:  # pragma: no cover - this process is alive
+        raise RuntimeError("cannot read this process's start time")
+    return DevState(
+        owner_pid=pid,
+        owner_started=started,
+        config=str(config),
+        env_file=str(env_file) if env_file else "",
+    )
+
+
+def write_state(path: Path, state: DevState) -> None:
+    """Record ``state`` in ``path`` (whole, then renamed into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(dataclasses.asdict(state), indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_state(path: Path) -> DevState | None:
+    """Return the state recorded in ``path``, or None if there is none."""
+    try:
+        doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        services = tuple(Service(**s) for s in doc.pop("services", []))
+        return DevState(**doc, services=services)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as exc:
+        raise ServiceError(
+            f"cannot read the luigi-ufo dev state {str(path)!r} ({exc}); if no `luigi-ufo dev` "
+            "runs, delete it"
+        ) from None
