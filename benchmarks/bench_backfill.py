@@ -19,7 +19,7 @@ from pathlib import Path
 
 from benchmarks._common import Row
 from benchmarks._ufo import fresh_dir, remove, sample_file, scripts_run_under_connect
-from luigi_ufo.dated import dated_target
+from luigi_ufo.dated import DatedTarget
 from luigi_ufo.testing.connect import start_spark_connect
 
 NAME = "backfill"
@@ -33,7 +33,7 @@ START = datetime.date(2024, 1, 1)
 def _raw_lake(root: Path, dates: list[datetime.date]) -> None:
     source = sample_file(300, seed=11)[0]
     for date in dates:
-        with dated_target(str(root / "ufo" / "raw"), date).writer() as writer:
+        with DatedTarget(str(root / "ufo" / "raw"), date).writer() as writer:
             writer.put_file("export.csv", source)
 
 

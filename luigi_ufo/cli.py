@@ -23,7 +23,6 @@ configuration; 3 ``db status|url|psql``: the server is not running, ``dev status
 from __future__ import annotations
 
 import argparse
-import codecs
 import contextlib
 import datetime
 import json
@@ -47,6 +46,7 @@ from luigi_ufo.cli_progress import ProgressSink, Quiet, open_display, reporting
 from luigi_ufo.config import check_all_sections, config_overrides
 from luigi_ufo.dev import cli as dev_cli
 from luigi_ufo.errors import ConfigError, LuigiUfoError, PipelineFailedError, ServiceError
+from luigi_ufo.scripts import aggregate_by_state as rules
 from luigi_ufo.spark import connect_cli
 from luigi_ufo.ufo import embedded
 from luigi_ufo.ufo.inputs import check_export
@@ -102,26 +102,11 @@ def parse_date(text: str) -> datetime.date:
     raise argparse.ArgumentTypeError(f"date {text!r} is not YYYY-MM-DD; {fix}")
 
 
-def text_encoding_problem(name: str) -> str | None:
-    """Return why ``name`` cannot decode an export (unknown, not a text codec), or None."""
-    try:
-        codecs.lookup(name)
-    except LookupError:
-        return f"encoding {name!r} is unknown; use a Python codec name such as utf-8 or cp1252"
-    try:
-        "a".encode(name)
-    except (LookupError, UnicodeError):  # rot13, base64, zlib: not bytes <-> text codecs
-        return (
-            f"encoding {name!r} is not a text encoding (it does not turn bytes into text); "
-            "use the file's character encoding, such as utf-8 or cp1252"
-        )
-    return None
-
-
 def _encoding(text: str) -> str:
-    problem = text_encoding_problem(text)
-    if problem is not None:
-        raise argparse.ArgumentTypeError(problem)
+    try:
+        rules.check_encoding(text)  # the packaged script's own check, so both agree
+    except rules.InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 
@@ -241,9 +226,10 @@ def run_pipeline(
     sink = sink or Quiet()
     check_all_sections()  # every section's errors before any service starts (exit 2)
     settings = UfoSettings.from_config()
-    problem = text_encoding_problem(settings.encoding)
-    if problem is not None:
-        raise ConfigError(f"[ufo] {problem}")
+    try:
+        rules.check_encoding(settings.encoding)
+    except rules.InputError as exc:
+        raise ConfigError(f"[ufo] {exc}") from None
     _TIMINGS.clear()
     start = time.perf_counter()
     with _step(sink, "check input"):

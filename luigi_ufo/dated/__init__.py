@@ -7,6 +7,7 @@ this package needs no boto3: the S3 backend loads when an ``s3://`` root is firs
 from __future__ import annotations
 
 import datetime
+import warnings
 from typing import Any
 
 from luigi_ufo.dated.dataset import DEFAULT_FLAG, DatedDataset, Gaps
@@ -52,9 +53,11 @@ def dated_target(
     flag: str = DEFAULT_FLAG,
     client: Any = None,
 ) -> DatedTarget:
-    """Return the target for ``date`` under ``root``: S3DatedTarget for ``s3://``, else local."""
-    if parse_root(root).scheme == "s3":
-        from luigi_ufo.s3.target import S3DatedTarget  # boto3 only when S3 is used
-
-        return S3DatedTarget(root, date, flag=flag, client=client)
+    """Deprecated: ``DatedTarget(root, date)`` itself gives an S3DatedTarget for ``s3://``."""
+    warnings.warn(
+        "luigi_ufo.dated.dated_target() is deprecated; call DatedTarget(root, date), which "
+        "gives an S3DatedTarget for s3:// roots",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return DatedTarget(root, date, flag=flag, client=client)

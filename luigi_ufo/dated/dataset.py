@@ -96,6 +96,11 @@ class DatedDataset:
         self._storage = storage
 
     @property
+    def client(self) -> Any:
+        """Return the boto3 client given for an ``s3://`` root, or None (the default one)."""
+        return self._client
+
+    @property
     def storage(self) -> Storage:
         """Return the storage backend, created on first use."""
         if self._storage is None:

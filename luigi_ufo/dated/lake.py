@@ -75,6 +75,4 @@ def lake_target(
         def output(self):
             return lake_target("clicks", self.date)   # <[lake] root>/clicks/<date>/
     """
-    from luigi_ufo.dated import dated_target
-
-    return dated_target(lake_dataset(dataset), date, flag=flag, client=client)
+    return DatedTarget(lake_dataset(dataset), date, flag=flag, client=client)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 import io
-from collections.abc import Iterable, Iterator
-from typing import IO, Any, cast
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from typing import IO, TYPE_CHECKING, Any, ClassVar, cast
 
 import luigi
 
@@ -14,20 +14,25 @@ from luigi_ufo.dated.dataset import DEFAULT_FLAG, DatedDataset, Gaps
 from luigi_ufo.dated.paths import (
     coerce_date,
     is_part_name,
+    parse_root,
     partition_rel,
     partition_uri,
     to_s3a,
 )
 from luigi_ufo.dated.storage import Storage
 from luigi_ufo.dated.writer import PartitionWriter
-from luigi_ufo.errors import DatedTargetError
+from luigi_ufo.errors import DatedTargetError, InvalidRootError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 
 class DatedTarget(luigi.Target):
     """The partition ``<root>/<YYYY-MM-DD>/`` of a dated dataset, local or on S3.
 
     ``exists()`` checks only the success flag, so half-written output never counts as done.
-    The backend is chosen by the root's scheme: ``s3://`` uses S3, anything else a directory.
+    One class per storage: ``DatedTarget(root, date)`` with an ``s3://`` root is an
+    :class:`~luigi_ufo.s3.S3DatedTarget` (boto3 loads on first use), any other root a directory.
 
     Args:
         root: dataset root, ``s3://bucket/prefix`` or a local directory.
@@ -40,6 +45,25 @@ class DatedTarget(luigi.Target):
         >>> t.uri
         '/tmp/lake/clicks/2024-01-15/'
     """
+
+    #: True for a class that serves only ``s3://`` roots.
+    s3_only: ClassVar[bool] = False
+
+    def __new__(cls, root: object = None, *args: Any, **kwargs: Any) -> Self:
+        """Return an S3DatedTarget for an ``s3://`` root (root None: unpickling)."""
+        target_cls: type[DatedTarget] = cls
+        if isinstance(root, str):
+            on_s3 = parse_root(root).scheme == "s3"
+            if cls is DatedTarget and on_s3:
+                from luigi_ufo.s3.target import S3DatedTarget  # boto3 only when S3 is used
+
+                target_cls = S3DatedTarget
+            elif cls.s3_only and not on_s3:
+                raise InvalidRootError(
+                    f"{cls.__name__} root {root!r} is not an s3:// URI; use DatedTarget, which "
+                    "serves local directories too"
+                )
+        return cast("Self", super().__new__(target_cls))
 
     def __init__(
         self,
@@ -143,6 +167,16 @@ class DatedTarget(luigi.Target):
     def writer(self) -> PartitionWriter:
         """Return a context manager that writes parts, then the flag last (none on failure)."""
         return PartitionWriter(self.dataset.storage, self._rel, self.flag)
+
+    def bulk_key(self) -> Hashable:
+        """Return the dataset this target is listed with (:class:`luigi_ufo.bulk.BulkTarget`)."""
+        return ("dated", self.dataset.root, self.flag, self.dataset.client)
+
+    def bulk_exists(self, targets: Sequence[DatedTarget]) -> list[bool]:
+        """Tell for each of ``targets`` (all of this dataset) whether its flag exists, from one
+        (paginated) listing."""
+        complete = self.dataset.complete_dates(t.date for t in targets)
+        return [t.date in complete for t in targets]
 
     @classmethod
     def complete_dates(

@@ -15,11 +15,9 @@ e.g. a quote or a semicolon, is refused.
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from psycopg2 import sql
@@ -46,8 +44,6 @@ __all__ = [
     "delete_partition",
     "parse_table_name",
     "quote_ident",
-    "render",
-    "select_marker",
     "select_markers",
     "upsert_marker",
 ]
@@ -298,13 +294,6 @@ def upsert_marker(marker: TableName, update_id: str, table: TableName) -> sql.Co
     ).format(marker.identifier, sql.Literal(update_id), sql.Literal(table.quoted))
 
 
-def select_marker(marker: TableName, update_id: str, table: TableName) -> sql.Composed:
-    """Return the lookup of the marker row (update_id, quoted table name)."""
-    return sql.SQL("SELECT 1 FROM {} WHERE update_id = {} AND target_table = {}").format(
-        marker.identifier, sql.Literal(update_id), sql.Literal(table.quoted)
-    )
-
-
 def select_markers(marker: TableName, update_ids: Sequence[str], table: TableName) -> sql.Composed:
     """Return the lookup of which ``update_ids`` have a marker row for ``table``, in one query."""
     # One literal per id (not a %s array parameter): the statement holds identifiers. The
@@ -334,38 +323,3 @@ EXISTING_COLUMNS = sql.SQL(
 )
 # Parameter: any text; hashed to the bigint key of a transaction-scoped advisory lock.
 ADVISORY_XACT_LOCK = sql.SQL("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))")
-
-
-def render(composable: Any) -> str:
-    """Render composed SQL without a connection, quoting identifiers as PostgreSQL does.
-
-    For inspection and logs; statements are executed as composed, never as this text. Literals
-    of str, int, float, Decimal, bool and dates render as psycopg2 sends them.
-    """
-    if isinstance(composable, sql.Composed):
-        return "".join(render(part) for part in composable.seq)
-    if isinstance(composable, sql.Identifier):
-        return ".".join(quote_ident(s) for s in composable.strings)
-    if isinstance(composable, sql.SQL):
-        return composable.string
-    if isinstance(composable, sql.Placeholder):
-        return "%s" if composable.name is None else f"%({composable.name})s"
-    if isinstance(composable, sql.Literal):
-        return _render_literal(composable.wrapped)
-    raise TypeError(f"cannot render {composable!r} without a connection")
-
-
-def _render_literal(value: Any) -> str:
-    # What psycopg2 sends for the types used here (standard_conforming_strings on).
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float | Decimal):
-        return repr(value) if isinstance(value, float) else str(value)
-    if isinstance(value, datetime.datetime | datetime.date):
-        kind = "date" if not isinstance(value, datetime.datetime) else "timestamp"
-        if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-            kind = "timestamptz"
-        return f"'{value.isoformat()}'::{kind}"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    raise TypeError(f"cannot render literal {value!r} without a connection")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Sequence
 
 import luigi
 import psycopg2
@@ -19,7 +19,8 @@ class PostgresMarkerTarget(luigi.Target):
 
     Checking the table too means a dropped table makes the task run again (Luigi's
     ``PostgresTarget`` checks only the marker). Each check opens and closes its own connection;
-    ``existing_update_ids()`` checks many runs at once and ``remove()`` makes a run due again.
+    ``existing_update_ids()`` checks many runs at once (also as a
+    :class:`luigi_ufo.bulk.BulkTarget`) and ``remove()`` makes a run due again.
     """
 
     def __init__(
@@ -48,13 +49,21 @@ class PostgresMarkerTarget(luigi.Target):
 
     def exists(self) -> bool:
         """Tell whether the marker row for (update_id, table) and the table both exist."""
+        return self.bulk_exists([self])[0]
+
+    def bulk_key(self) -> Hashable:
+        """Return the server, marker table and table this target is queried with."""
+        return ("postgres-marker", self.settings, self.marker_table, self.table)
+
+    def bulk_exists(self, targets: Sequence[PostgresMarkerTarget]) -> list[bool]:
+        """Tell for each of ``targets`` (all of this key) whether its marker exists: one query."""
         found = self.existing_update_ids(
-            [self.update_id],
+            [t.update_id for t in targets],
             table=self.table,
             marker_table=self.marker_table,
             settings=self.settings,
         )
-        return self.update_id in found
+        return [t.update_id in found for t in targets]
 
     @classmethod
     def existing_update_ids(

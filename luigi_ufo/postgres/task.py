@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import luigi
-from luigi.task import flatten
 
+from luigi_ufo.bulk import BulkCompleteMixin
 from luigi_ufo.errors import InvalidSpecError
 from luigi_ufo.postgres.connection import ConnectionSettings
 from luigi_ufo.postgres.load import LoadResult, LoadSpec, load
@@ -41,7 +40,7 @@ _SPEC_ATTRIBUTES = frozenset(
 )
 
 
-class PostgresTopNTask(luigi.Task):
+class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
     """Keep the top ``n`` input rows by ``rank_by`` and load them into ``table``, atomically.
 
     Each run owns one *partition* of the table, identified by its partition column values; a
@@ -97,8 +96,6 @@ class PostgresTopNTask(luigi.Task):
     skip_bad_rows: ClassVar[bool] = False
     lock_partition: ClassVar[bool] = True
     marker_table: ClassVar[str | None] = None
-    # Parameter that range tools (RangeDaily) vary; None: the first positional one, as in Luigi.
-    date_param_name: ClassVar[str | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
@@ -166,45 +163,6 @@ class PostgresTopNTask(luigi.Task):
             marker_table=self.marker_table_name(),
             lock=self.lock_partition,
         )
-
-    @classmethod
-    def bulk_complete(cls, parameter_tuples: Iterable[Any]) -> list[Any]:
-        """Return the parameter values whose runs are complete, one query per marker table.
-
-        RangeDaily calls this instead of globbing a file system, which a marker row lacks.
-        """
-        # Range tools pass functools.partial(task_cls, **of_params) as ``cls``.
-        factory: Any = cls
-        task_cls: Any = factory.func if isinstance(factory, functools.partial) else factory
-        name: str | None = task_cls.date_param_name
-        values = list(parameter_tuples)
-        outputs = [
-            flatten(_instantiate(factory, name, v).output())  # type: ignore[no-untyped-call]
-            for v in values
-        ]
-        groups: dict[tuple[Any, ...], set[str]] = {}
-        for targets in outputs:
-            for t in targets:
-                if isinstance(t, PostgresMarkerTarget):
-                    groups.setdefault((t.settings, t.marker_table, t.table), set()).add(t.update_id)
-        found = {
-            key: PostgresMarkerTarget.existing_update_ids(
-                ids, table=key[2], marker_table=key[1], settings=key[0]
-            )
-            for key, ids in groups.items()
-        }
-
-        def done(target: luigi.Target) -> bool:
-            if isinstance(target, PostgresMarkerTarget):
-                key = (target.settings, target.marker_table, target.table)
-                return target.update_id in found[key]
-            return bool(target.exists())  # type: ignore[no-untyped-call]
-
-        return [
-            v
-            for v, targets in zip(values, outputs, strict=True)
-            if targets and all(map(done, targets))
-        ]
 
     def output(self) -> PostgresMarkerTarget:
         """Return the marker target of this run and table."""
@@ -281,14 +239,3 @@ class PostgresTopNTask(luigi.Task):
                 notify(f"skipped {read.skipped} bad input row(s)")
         self.read_result = read
         self.load_result = loaded
-
-
-def _instantiate(factory: Any, name: str | None, value: Any) -> luigi.Task:
-    # Luigi's convention: a dict is keywords, a tuple positional, a plain value the range one.
-    if isinstance(value, dict):
-        return factory(**value)  # type: ignore[no-any-return]
-    if isinstance(value, (list, tuple)):
-        return factory(*value)  # type: ignore[no-any-return]
-    if name is None:
-        return factory(value)  # type: ignore[no-any-return]
-    return factory(**{name: value})  # type: ignore[no-any-return]

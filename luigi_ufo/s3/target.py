@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import datetime
-from typing import Any
+from typing import ClassVar
 
-from luigi_ufo.dated.dataset import DEFAULT_FLAG
-from luigi_ufo.dated.paths import parse_root
 from luigi_ufo.dated.target import DatedTarget
-from luigi_ufo.errors import InvalidRootError
 
 
 class S3DatedTarget(DatedTarget):
     """The partition ``s3://bucket/prefix/<YYYY-MM-DD>/``; ``exists()`` is one HEAD of the flag.
 
-    Args:
-        root: ``s3://bucket/prefix`` (``s3a://`` is accepted and normalised).
-        date: the partition's date.
-        flag: the success flag's file name.
-        client: a boto3 S3 client; a shared one built from ``[s3_endpoint]`` when None.
+    ``DatedTarget(root, date)`` gives this class for an ``s3://`` root; arguments as there.
+    ``s3a://`` roots are accepted and normalised; ``client`` is a boto3 S3 client, a shared one
+    built from ``[s3_endpoint]`` when None. A local root is refused.
 
     Example:
         >>> t = S3DatedTarget("s3://lake/clicks", datetime.date(2024, 1, 15))
@@ -26,17 +20,4 @@ class S3DatedTarget(DatedTarget):
         's3a://lake/clicks/2024-01-15/'
     """
 
-    def __init__(
-        self,
-        root: str,
-        date: datetime.date | str,
-        *,
-        flag: str = DEFAULT_FLAG,
-        client: Any = None,
-    ) -> None:
-        if parse_root(root).scheme != "s3":
-            raise InvalidRootError(
-                f"S3DatedTarget root {root!r} is not an s3:// URI; use DatedTarget or "
-                "dated_target() for local directories"
-            )
-        super().__init__(root, date, flag=flag, client=client)
+    s3_only: ClassVar[bool] = True

@@ -47,7 +47,7 @@ class SparkBackfill(luigi.Task):
     ``of`` is an :class:`ExternalSparkScriptTask` with a date parameter (named by its
     ``date_param_name``, default ``date``) whose script follows the contract
     ``main(argv, spark=None)``. Its Spark settings, script and per-date arguments are used as
-    they are; only the dates whose outputs are incomplete run (one bulk listing with
+    they are; only the dates whose outputs are incomplete run (one bulk check per storage with
     :class:`~luigi_ufo.dated.DatedTaskMixin`). A date that fails does not stop the others: the
     task then fails naming the incomplete dates, the finished ones keep their outputs, and a
     rerun does only what is left.
@@ -77,7 +77,7 @@ class SparkBackfill(luigi.Task):
     @property
     def date_param_name(self) -> str:
         """The name of the date parameter of ``of``."""
-        return str(getattr(self.of, "date_param_name", "date"))
+        return _date_param_name(self.of)
 
     def dates(self) -> list[datetime.date]:
         """Every date of the range, in order."""
@@ -243,9 +243,14 @@ def _check_of(of: Any) -> None:
             f"SparkBackfill --of {of!r} is not an ExternalSparkScriptTask; backfill a task that "
             "runs an external script, or use RangeDaily for other tasks"
         )
-    name = getattr(of, "date_param_name", "date")
+    name = _date_param_name(of)
     if name not in dict(of.get_params()):  # type: ignore[no-untyped-call]
         raise ConfigError(
             f"SparkBackfill --of {of.__name__} has no date parameter {name!r}; add "
             f"`{name} = luigi.DateParameter()` or set date_param_name to its date parameter"
         )
+
+
+def _date_param_name(of: Any) -> str:
+    # None (BulkCompleteMixin's default) or no attribute at all: "date".
+    return str(getattr(of, "date_param_name", None) or "date")

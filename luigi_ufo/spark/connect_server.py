@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from luigi_ufo._logtail import tail
+from luigi_ufo._pgroup import group_members, signal_group
 from luigi_ufo.errors import ConfigError, ServiceError
 from luigi_ufo.net import free_port
 from luigi_ufo.spark.command import build_argv, cluster_manager, format_argv, mask_argv
@@ -257,16 +258,16 @@ def stop_server(state_file: Path) -> str:
 
 def stop_group(pid: int, grace: float) -> str:
     """SIGTERM process group ``pid``, SIGKILL it if members remain after ``grace`` seconds."""
-    _signal_group(pid, signal.SIGTERM)
+    signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while _group_members(pid) and time.monotonic() < deadline:
+    while group_members(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if not _group_members(pid):
+    if not group_members(pid):
         _reap(pid)
         return f"process group {pid} ended on SIGTERM"
-    _signal_group(pid, signal.SIGKILL)
+    signal_group(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while _group_members(pid) and time.monotonic() < deadline:
+    while group_members(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     _reap(pid)
     return f"process group {pid} killed with SIGKILL after {grace:g} s"
@@ -277,24 +278,6 @@ def _reap(pid: int) -> None:
     if child is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=5)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of group ``pgid``."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
 
 
 def _is_server(pid: int) -> bool:

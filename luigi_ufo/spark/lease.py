@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from luigi_ufo.dated.paths import to_s3a
 from luigi_ufo.errors import LeaseError
 from luigi_ufo.spark.runtime import runtime_dir
 
@@ -31,12 +32,9 @@ _LOG_EVERY_S = 30.0
 def lease_key(uri: str) -> str:
     """Return the partition URI a lease is keyed by (``s3://`` and ``s3a://`` are one key)."""
     uri = uri.rstrip("/") or uri
-    for scheme in ("s3://", "s3n://"):
-        if uri.startswith(scheme):
-            return "s3a://" + uri[len(scheme) :]
     if "://" not in uri:
         return os.path.abspath(uri)
-    return uri
+    return to_s3a(uri)  # the one s3/s3n -> s3a rewrite (dated.paths)
 
 
 def lease_path(uri: str) -> Path:

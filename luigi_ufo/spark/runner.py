@@ -46,11 +46,11 @@ from luigi_ufo.spark.progress import (
     percent,
 )
 from luigi_ufo.spark.properties import private_properties_file
+from luigi_ufo.spark.settings import SparkSettings
 from luigi_ufo.spark.supervisor import kill_tree
 
 logger = logging.getLogger("luigi_ufo.spark")
 
-TAIL_LINES = 40
 _TRACEBACK_HEAD = "Traceback (most recent call last):"
 _TRACEBACK_MAX = 80
 _LOG4J_LINE = re.compile(r"\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} [A-Z]+ ")
@@ -58,8 +58,8 @@ _POLL_S = 0.2
 _PROGRESS_MIN_INTERVAL_S = 0.5
 _DRAIN_S = 10.0
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
-#: Seconds a run waits for another live application to release a partition it writes.
-LEASE_TIMEOUT_S = 600.0
+# Defaults of the keyword arguments: the one declaration of each, in [spark_script].
+_DEFAULTS = SparkSettings()
 
 
 @dataclass
@@ -163,14 +163,14 @@ class SparkSubmitRunner:
         *,
         base_env: Mapping[str, str] | None = None,
         timeout: float | None = None,
-        tail_lines: int = TAIL_LINES,
-        kill_grace_s: float = 10.0,
+        tail_lines: int = _DEFAULTS.tail_lines,
+        kill_grace_s: float = _DEFAULTS.kill_grace,
         on_percent: Callable[[int], None] | None = None,
         on_status: Callable[[str], None] | None = None,
         on_tracking_url: Callable[[str], None] | None = None,
         cwd: str | None = None,
         leases: Sequence[str] = (),
-        lease_timeout_s: float = LEASE_TIMEOUT_S,
+        lease_timeout_s: float = _DEFAULTS.lease_timeout,
     ) -> None:
         self.spec = spec
         self.base_env = dict(os.environ if base_env is None else base_env)

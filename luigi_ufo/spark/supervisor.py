@@ -258,7 +258,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="supervisor.py", description=__doc__)
     parser.add_argument("--lifeline", type=int, required=True, help="read end of the lifeline")
     parser.add_argument("--parent", type=int, required=True, help="pid of the worker")
-    parser.add_argument("--grace", type=float, default=10.0, help="SIGTERM..SIGKILL seconds")
+    parser.add_argument("--grace", type=float, required=True, help="SIGTERM..SIGKILL seconds")
     parser.add_argument("--lease-fd", type=int, action="append", default=[])
     parser.add_argument("--remove", action="append", default=[], help="file to delete at end")
     parser.add_argument("command", nargs=argparse.REMAINDER)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import time
@@ -11,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from luigi_ufo._logtail import tail
+from luigi_ufo._pgroup import group_members, signal_group
 
 __all__ = ["ServiceProcess", "group_alive", "stop_group", "tail"]
 
@@ -52,18 +52,18 @@ class ServiceProcess:
 
     def terminate(self) -> None:
         """Send SIGTERM to the process group without waiting."""
-        _signal_group(self.pid, signal.SIGTERM)
+        signal_group(self.pid, signal.SIGTERM)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Send SIGTERM to the process group, then SIGKILL whatever is left after ``timeout``."""
-        _signal_group(self.pid, signal.SIGTERM)
+        signal_group(self.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout)
         # Children may outlive a leader that exited on SIGTERM; the group id still reaches them.
         deadline = time.monotonic() + (timeout if self.popen.poll() is None else 2.0)
         while group_alive(self.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        _signal_group(self.pid, signal.SIGKILL)
+        signal_group(self.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(5)
 
@@ -78,36 +78,15 @@ def stop_group(pgid: int, timeout: float = 10.0) -> None:
     For a group this process did not start (or no longer holds the Popen of): its leader is
     reaped by whoever is its parent now.
     """
-    _signal_group(pgid, signal.SIGTERM)
+    signal_group(pgid, signal.SIGTERM)
     for limit, sig in ((timeout, signal.SIGKILL), (5.0, None)):
         deadline = time.monotonic() + limit
         while group_alive(pgid) and time.monotonic() < deadline:
             time.sleep(0.05)
         if sig is not None and group_alive(pgid):
-            _signal_group(pgid, sig)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
+            signal_group(pgid, sig)
 
 
 def group_alive(pgid: int) -> bool:
     """Return whether process group ``pgid`` has a member that is not a zombie."""
-    proc = Path("/proc")
-    if not proc.is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-    # killpg(pgid, 0) also succeeds for zombies nobody reaps (a container's init may not), so
-    # look for a member that is not a zombie: fields after "(comm)" are state, ppid, pgrp.
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    return bool(group_members(pgid))

@@ -16,7 +16,7 @@ from typing import Any
 
 import luigi
 
-from luigi_ufo.dated import DatedTarget, DatedTaskMixin, dated_target
+from luigi_ufo.dated import DatedTarget, DatedTaskMixin
 from luigi_ufo.errors import InputFormatError
 from luigi_ufo.postgres import PostgresTopNTask
 from luigi_ufo.spark import ExternalSparkScriptTask
@@ -34,7 +34,7 @@ SMALL_JOB_CONF = {
 
 def ufo_target(dataset: str, date: Any) -> DatedTarget:
     """Return the dated target of ``dataset`` for ``date`` in the configured lake."""
-    return dated_target(UfoSettings.from_config().dataset(dataset), date)
+    return DatedTarget(UfoSettings.from_config().dataset(dataset), date)
 
 
 class ReadUFOs(DatedTaskMixin, luigi.ExternalTask):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from luigi_ufo.dated import DatedDataset, DatedTarget, LocalStorage, dated_target, parse_root
+from luigi_ufo.dated import DatedDataset, DatedTarget, LocalStorage, parse_root
 from luigi_ufo.errors import DatedTargetError
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ def write_parts(target: DatedTarget, names: list[str], *, fail: bool = False) ->
 
 
 def test_exists_needs_the_flag_not_just_parts(tmp_path: Path) -> None:
-    target = dated_target(str(tmp_path / "ds"), DAY0)
+    target = DatedTarget(str(tmp_path / "ds"), DAY0)
     assert type(target) is DatedTarget
     assert not target.exists()
     touch(tmp_path / "ds/2024-01-01/part-00000.csv")

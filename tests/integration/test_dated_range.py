@@ -11,7 +11,7 @@ import luigi
 import pytest
 from luigi.tools.range import RangeDaily
 
-from luigi_ufo.dated import DatedTarget, DatedTaskMixin, dated_target
+from luigi_ufo.dated import DatedTarget, DatedTaskMixin
 from luigi_ufo.s3 import S3Settings
 from luigi_ufo.s3.client import default_client, make_client
 
@@ -30,7 +30,7 @@ class RangeProbeDaily(DatedTaskMixin, luigi.Task):
     root = luigi.Parameter()
 
     def output(self) -> DatedTarget:
-        return dated_target(self.root, self.date)
+        return DatedTarget(self.root, self.date)
 
     def run(self) -> None:
         with self.output().writer() as writer:

@@ -1,4 +1,8 @@
-"""RangeDaily over a PostgresTopNTask: one connection answers every date; markers removable."""
+"""RangeDaily over a PostgresTopNTask: one connection answers every date; markers removable.
+
+A subclass that also writes a dated partition is complete for a date only when both outputs
+are, still from one connection and one listing of the lake.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,23 @@ import datetime
 import functools
 import uuid
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import luigi
 import pytest
 from luigi.tools.range import RangeDaily
 
-from luigi_ufo.postgres import ConnectionSettings, PostgresTopNTask, connect, transaction
+from luigi_ufo.dated import DatedTarget
+from luigi_ufo.postgres import (
+    ConnectionSettings,
+    PostgresMarkerTarget,
+    PostgresTopNTask,
+    connect,
+    transaction,
+)
 from luigi_ufo.postgres import sql as q
+from tests.listings import count_listings
 
 pytestmark = pytest.mark.integration
 
@@ -138,3 +151,55 @@ def test_marker_remove_makes_one_run_due_again(postgres_dsn: str) -> None:
     with connect(ConnectionSettings(dsn=postgres_dsn)) as conn, transaction(conn) as cur:
         cur.execute(q.TABLE_EXISTS, (q.quote_ident(Elsewhere.marker_table),))
         assert cur.fetchone() == (False,)
+
+
+class LoadAndKeep(DailyTop):
+    """Loads the top rows and keeps a dated partition: two kinds of output, both must exist."""
+
+    lake = luigi.Parameter()
+
+    def output(self) -> list[luigi.Target]:  # type: ignore[override]
+        return [super().output(), DatedTarget(self.lake, self.date)]
+
+    def run(self) -> None:
+        super().run()
+        with DatedTarget(self.lake, self.date).writer() as out:
+            out.write_text("part-00000.csv", "k,n\n")
+
+
+def test_a_task_with_a_dated_and_a_marker_output_is_checked_once_per_storage(
+    postgres_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    listings = count_listings(monkeypatch)
+    lake = str(tmp_path / "kept")
+    table = f"mixed_top_{uuid.uuid4().hex[:8]}"
+    factory = functools.partial(LoadAndKeep, dsn=postgres_dsn, table=table, lake=lake)
+    loaded = DAYS[:8]
+    for day in loaded:
+        factory(date=day).run()
+    DatedTarget(lake, loaded[1]).remove_flag()  # loaded, partition flag gone
+    marker = factory(date=loaded[2]).output()[0]
+    assert isinstance(marker, PostgresMarkerTarget)
+    marker.remove()  # partition there, marker gone
+    done = [d for d in loaded if d not in (loaded[1], loaded[2])]
+
+    CONNECTIONS.clear()
+    listings.clear()
+    assert LoadAndKeep.bulk_complete.__func__(factory, DAYS) == done  # type: ignore[attr-defined]
+    assert len(CONNECTIONS) == 1  # per-date exists() would open 20
+    assert listings == [lake]  # one listing of the dataset, not a HEAD/stat per date
+
+    stop = DAYS[-1] + datetime.timedelta(days=1)
+    backfill = RangeDaily(
+        of=LoadAndKeep,
+        of_params={"dsn": postgres_dsn, "table": table, "lake": lake},
+        start=DAYS[0],
+        stop=stop,
+        now=calendar.timegm(stop.timetuple()),
+        param_name="date",
+    )
+    CONNECTIONS.clear()
+    assert sorted(t.date for t in backfill.requires()) == sorted(set(DAYS) - set(done))
+    assert len(CONNECTIONS) == 1
+    assert luigi.build([backfill], local_scheduler=True, log_level="WARNING")
+    assert LoadAndKeep.bulk_complete.__func__(factory, DAYS) == DAYS  # type: ignore[attr-defined]

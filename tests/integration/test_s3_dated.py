@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from luigi_ufo.dated import DatedTarget, dated_target
+from luigi_ufo.dated import DatedTarget
 from luigi_ufo.errors import StorageError
 from luigi_ufo.s3 import S3DatedTarget, S3Settings
 from luigi_ufo.s3.client import make_client
@@ -171,7 +171,7 @@ def test_dates_that_are_not_dates_are_reported_never_counted(client: Any, s3_buc
 
 
 def test_write_puts_parts_then_flag_last_and_reads_back(client: Any, s3_bucket: str) -> None:
-    target = dated_target(f"s3://{s3_bucket}/out", DAY0, client=client)
+    target = DatedTarget(f"s3://{s3_bucket}/out", DAY0, client=client)
     assert isinstance(target, S3DatedTarget)
     put(client, s3_bucket, "out/2024-01-01/part-old.csv", b"stale\n")
     sent = count_requests(client)

@@ -12,7 +12,7 @@ from pathlib import Path
 import luigi
 import pytest
 
-from luigi_ufo.dated import DatedTarget, DatedTaskMixin, dated_target
+from luigi_ufo.dated import DatedTarget, DatedTaskMixin
 from luigi_ufo.errors import BackfillError
 from luigi_ufo.spark import ExternalSparkScriptTask, SparkBackfill
 from luigi_ufo.ufo.sample import SampleSummary, write_sample
@@ -65,7 +65,7 @@ class Words(DatedTaskMixin, ExternalSparkScriptTask):
 
 
 def put_raw(lake: Path, day: datetime.date, source: Path) -> None:
-    target = dated_target(str(lake / "ufo" / "raw"), day)
+    target = DatedTarget(str(lake / "ufo" / "raw"), day)
     if target.exists():
         target.remove_flag()
         (lake / "ufo" / "raw" / day.isoformat() / "export.csv").unlink()

@@ -21,9 +21,9 @@ def test_dated_imports_and_works_without_boto3(tmp_path: Path) -> None:
 
         sys.meta_path.insert(0, Block())
         import datetime
-        from luigi_ufo.dated import DatedTarget, dated_target
+        from luigi_ufo.dated import DatedTarget
 
-        t = dated_target({str(tmp_path)!r}, datetime.date(2024, 1, 15))
+        t = DatedTarget({str(tmp_path)!r}, datetime.date(2024, 1, 15))
         with t.writer() as w:
             w.write_text("part-0.csv", "a\\n")
         assert t.exists() and type(t) is DatedTarget

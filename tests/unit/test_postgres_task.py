@@ -12,7 +12,6 @@ import pytest
 from luigi_ufo.errors import InvalidSpecError
 from luigi_ufo.postgres import PostgresTopNTask
 from luigi_ufo.postgres.load import LoadSpec
-from luigi_ufo.postgres.sql import render
 
 
 class TopStates(PostgresTopNTask):
@@ -45,7 +44,7 @@ def test_load_spec_types_and_order() -> None:
     assert spec.partition_values == (DAY, "us")
     assert spec.update_id == TopStates(date=DAY).task_id
     assert spec.table.table.parts == ("ufo", "top_states")
-    assert render(spec.marker_table.identifier) == '"luigi_ufo_markers"'
+    assert spec.marker_table.quoted == '"luigi_ufo_markers"'
 
 
 def test_partition_columns_map_columns_to_parameters() -> None:

@@ -64,6 +64,7 @@ def test_runtime_dir_readable_by_others_is_refused(private_runtime: Path) -> Non
 def test_keys_name_one_partition_however_spelled(tmp_path: Path) -> None:
     assert lease_key("s3://b/ds/2024-01-01/") == lease_key("s3a://b/ds/2024-01-01")
     assert lease_key("s3n://b/ds/2024-01-01") == "s3a://b/ds/2024-01-01"
+    assert lease_key("S3://b/ds/2024-01-01") == "s3a://b/ds/2024-01-01"  # any case of scheme
     assert lease_key(str(tmp_path / "ds" / "2024-01-01") + "/") == str(tmp_path / "ds/2024-01-01")
     assert lease_path("s3a://b/x") != lease_path("s3a://b/y")
 

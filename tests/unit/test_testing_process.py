@@ -4,19 +4,8 @@ import os
 import time
 from pathlib import Path
 
-from luigi_ufo.testing._process import ServiceProcess, group_alive
-
-
-def _pids_in_group(pgid: int) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(stat.parent.name))
-    return pids
+from luigi_ufo._pgroup import group_members
+from luigi_ufo.testing._process import ServiceProcess, group_alive, stop_group
 
 
 def test_stop_kills_the_whole_group_including_grandchildren(tmp_path: Path) -> None:
@@ -24,15 +13,15 @@ def test_stop_kills_the_whole_group_including_grandchildren(tmp_path: Path) -> N
     script = "trap '' TERM; sleep 60 & sleep 60 & echo started; wait"
     process = ServiceProcess(["sh", "-c", script], log=tmp_path / "svc.log")
     deadline = time.monotonic() + 10
-    while len(_pids_in_group(process.pid)) < 3 and time.monotonic() < deadline:
+    while len(group_members(process.pid)) < 3 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert len(_pids_in_group(process.pid)) == 3
+    assert len(group_members(process.pid)) == 3
     assert group_alive(process.pid)
     assert os.getpgid(process.pid) == process.pid  # its own group, not the test's
 
     process.stop(timeout=0.5)
 
-    assert _pids_in_group(process.pid) == []
+    assert group_members(process.pid) == []
     assert not group_alive(process.pid)
     assert not process.running()
     assert process.log_tail() == "started"
@@ -46,12 +35,10 @@ def test_log_tail_keeps_the_last_lines(tmp_path: Path) -> None:
 
 
 def test_stop_group_stops_a_group_this_process_holds_no_handle_of(tmp_path: Path) -> None:
-    from luigi_ufo.testing._process import stop_group
-
     script = "trap '' TERM; sleep 60 & echo started; wait"
     process = ServiceProcess(["sh", "-c", script], log=tmp_path / "svc.log")
     deadline = time.monotonic() + 10
-    while len(_pids_in_group(process.pid)) < 2 and time.monotonic() < deadline:
+    while len(group_members(process.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert group_alive(process.pid)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import luigi
 
-from luigi_ufo.dated import DatedTaskMixin, dated_target
+from luigi_ufo.dated import DatedTarget, DatedTaskMixin
 from luigi_ufo.spark import ExternalSparkScriptTask, SparkSettings
 
 DATE = datetime.date(2026, 11, 24)
@@ -42,7 +42,7 @@ class Probe(ExternalSparkScriptTask):
         return ProbeInput(path=self.source) if self.source else []
 
     def output(self) -> Any:
-        return dated_target(self.root, DATE)
+        return DatedTarget(self.root, DATE)
 
 
 class TimedProbe(Probe):
@@ -86,7 +86,7 @@ class GatedRows(ExternalSparkScriptTask):
     script_args = luigi.ListParameter(default=())
 
     def output(self) -> Any:
-        return dated_target(self.root, DATE)
+        return DatedTarget(self.root, DATE)
 
 
 class ConnectProbe(Probe):
@@ -104,7 +104,7 @@ class DatedConnectProbe(DatedTaskMixin, ExternalSparkScriptTask):
     script = "connect_probe.py"
 
     def output(self) -> Any:
-        return dated_target(self.root, self.date)
+        return DatedTarget(self.root, self.date)
 
     def app_options(self) -> list[str]:
         argv = ["--output", self.output().spark_uri, "--label", self.date.isoformat()]

@@ -1,0 +1,98 @@
+"""One bulk-completeness mechanism for every target kind: Luigi's range tools ask once per storage.
+
+A target that can be checked together with others of its storage implements :class:`BulkTarget`
+(:class:`~luigi_ufo.dated.DatedTarget`: one listing per dataset;
+:class:`~luigi_ufo.postgres.PostgresMarkerTarget`: one query per marker and data table).
+:class:`BulkCompleteMixin` gives a task class the ``bulk_complete`` that ``RangeDaily`` calls:
+a date is complete only when every output of its task is, whatever mix of kinds they are.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import luigi
+from luigi.task import flatten
+
+
+@runtime_checkable
+class BulkTarget(Protocol):
+    """A target whose existence is decided for many targets of its storage at once."""
+
+    def bulk_key(self) -> Hashable:
+        """Return the storage this target is checked with; equal keys share one check.
+
+        Keys of different target kinds must differ (start them with a tag of the kind).
+        """
+        ...
+
+    def bulk_exists(self, targets: Sequence[Any]) -> list[bool]:
+        """Tell for each of ``targets`` (all of this target's key) whether it exists, at once."""
+        ...
+
+
+def bulk_exists(targets: Sequence[BulkTarget]) -> list[bool]:
+    """Tell for each of ``targets`` whether it exists: one ``bulk_exists`` call per key."""
+    groups: dict[Hashable, list[int]] = {}
+    for index, target in enumerate(targets):
+        groups.setdefault(target.bulk_key(), []).append(index)
+    found = [False] * len(targets)
+    for indexes in groups.values():
+        members = [targets[i] for i in indexes]
+        for index, exists in zip(indexes, members[0].bulk_exists(members), strict=True):
+            found[index] = exists
+    return found
+
+
+def complete_values(factory: Any, values: Iterable[Any], date_param_name: str | None) -> list[Any]:
+    """Return those ``values`` whose task (``factory`` of the value) has every output complete.
+
+    Bulk targets are checked together per storage; other targets one by one with ``exists()``,
+    and only for values whose bulk targets all exist. A task without outputs is never complete.
+    """
+    values = list(values)
+    outputs: list[list[luigi.Target]] = [
+        flatten(_instantiate(factory, date_param_name, v).output())  # type: ignore[no-untyped-call]
+        for v in values
+    ]
+    batched = [t for targets in outputs for t in targets if isinstance(t, BulkTarget)]
+    present = dict(zip(map(id, batched), bulk_exists(batched), strict=True))
+
+    def done(target: luigi.Target) -> bool:
+        found = present.get(id(target))
+        return bool(target.exists()) if found is None else found  # type: ignore[no-untyped-call]
+
+    return [
+        v for v, targets in zip(values, outputs, strict=True) if targets and all(map(done, targets))
+    ]
+
+
+class BulkCompleteMixin:
+    """Mix into a ``luigi.Task`` (before it in the bases) for a ``bulk_complete`` over its outputs.
+
+    ``date_param_name`` names the parameter range tools vary; None: the value is passed
+    positionally, as Luigi does.
+    """
+
+    date_param_name: ClassVar[str | None] = None
+
+    @classmethod
+    def bulk_complete(cls, parameter_tuples: Iterable[Any]) -> list[Any]:
+        """Return those parameter values whose task outputs are all complete."""
+        # Range tools pass functools.partial(task_cls, **of_params) as ``cls``.
+        factory: Any = cls
+        task_cls: Any = factory.func if isinstance(factory, functools.partial) else factory
+        return complete_values(factory, parameter_tuples, task_cls.date_param_name)
+
+
+def _instantiate(factory: Any, name: str | None, value: Any) -> luigi.Task:
+    # Luigi's convention: a dict is keywords, a tuple positional, a plain value the range one.
+    if isinstance(value, dict):
+        return factory(**value)  # type: ignore[no-any-return]
+    if isinstance(value, (list, tuple)):
+        return factory(*value)  # type: ignore[no-any-return]
+    if name is None:
+        return factory(value)  # type: ignore[no-any-return]
+    return factory(**{name: value})  # type: ignore[no-any-return]
