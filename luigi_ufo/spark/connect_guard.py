@@ -3,11 +3,19 @@
 Under Spark Connect the script drives a remote server: there is no ``SparkContext``, no RDD API
 and no Py4J gateway (``_jvm``). A script using them would fail half-way, perhaps after writing
 part of its output, so the task reads the script's source first and names every such use.
+
+A script that runs both ways marks each classic-only use with a line pragma, like ``# noqa``:
+``sc = spark.sparkContext  # spark-connect: classic-only``. The guard then accepts that line; the
+script promises the line runs only with a classic session (e.g. behind a check that the session
+is not a Connect one).
 """
 
 from __future__ import annotations
 
 import ast
+import io
+import re
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +39,9 @@ UNSUPPORTED_IMPORTS = {
     "RDD": "the RDD API",
 }
 
+#: The comment that marks a line's uses as reached only with a classic session.
+CLASSIC_ONLY = re.compile(r"#\s*spark-connect:\s*classic-only\b")
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -41,8 +52,19 @@ class Finding:
     what: str
 
 
+def classic_only_lines(source: str) -> set[int]:
+    """Return the numbers of the lines whose comment holds ``spark-connect: classic-only``."""
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    return {
+        t.start[0] for t in tokens if t.type == tokenize.COMMENT and CLASSIC_ONLY.search(t.string)
+    }
+
+
 def find_unsupported(source: str, filename: str = "<script>") -> list[Finding]:
-    """Return every use of SparkContext, the RDD API or ``_jvm`` in ``source``, in line order."""
+    """Return every use of SparkContext, the RDD API or ``_jvm`` in ``source``, in line order.
+
+    A use on a line marked ``# spark-connect: classic-only`` is left out.
+    """
     tree = ast.parse(source, filename=filename)
     found: list[Finding] = []
     for node in ast.walk(tree):
@@ -69,7 +91,8 @@ def find_unsupported(source: str, filename: str = "<script>") -> list[Finding]:
                             node.lineno, f"import {alias.name}", UNSUPPORTED_IMPORTS[alias.name]
                         )
                     )
-    return sorted(found, key=lambda f: (f.line, f.code))
+    marked = classic_only_lines(source)
+    return sorted((f for f in found if f.line not in marked), key=lambda f: (f.line, f.code))
 
 
 def check_connect_script(path: Path) -> None:

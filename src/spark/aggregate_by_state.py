@@ -6,8 +6,14 @@ Run by ``AggregateUFOsByState`` exactly as by hand::
         --rejected-output REJECTED_DIR [--encoding utf-8] [--delimiter ,] \
         [--country-rule us-or-blank] [--decode-errors strict] [--max-rejected-fraction 1.0]
 
-or as ``main(argv, spark)`` with a classic or a Spark Connect session: the script uses only the
-DataFrame API (no RDD, no SparkContext, no JVM gateway).
+or as ``main(argv, spark)`` with a classic or a Spark Connect session. Two paths, one file:
+
+- classic session (its own, or a given one) and local inputs and outputs (a path, or ``file:``,
+  on Hadoop's plain local file system): no SQL session or planning. A SparkContext counts the
+  files, one task per file, and the driver writes the tiny outputs with plain Python;
+- Spark Connect, or non-local storage (``s3a://``, ``hdfs://``): the DataFrame API only (no RDD,
+  no SparkContext, no JVM gateway). The classic-only lines carry a
+  ``# spark-connect: classic-only`` pragma for the Connect guard.
 
 Rule R1 (../shared/data/ufo/README.md): parse RFC-4180 CSV (``"`` quotes, ``""`` inside a field,
 fields may span lines); drop records equal to the header; ``state = upper(trim(State))``; keep the
@@ -23,9 +29,12 @@ Every record after a file's first header is either counted under its state or co
 reason of ``REASONS``, so ``sum(states) + sum(rejected) == records``. A run whose records are all
 (or more than ``--max-rejected-fraction``) rejected fails naming the main reason and a sample
 record, and writes nothing. Outputs are tiny CSV datasets (``state,sightings`` and
-``reason,records``) replaced crash-safely: the old ``_SUCCESS`` goes first, Spark's writer commits
-the part and writes the new ``_SUCCESS`` last, the rejected counts before the states so the
-states' flag means both are complete.
+``reason,records``) replaced crash-safely, the rejected counts before the states so the states'
+flag means both are complete. The states' old ``_SUCCESS`` goes first; then, per dataset, locally:
+the new part is written and fsynced under a hidden temporary name, the old ``_SUCCESS`` and data
+files are removed, the part is renamed into place and ``_SUCCESS`` written last (see
+:func:`replace_local_dataset`); on the DataFrame path the old ``_SUCCESS`` goes first and
+Spark's writer commits the part and writes the new ``_SUCCESS`` last.
 
 Why not ``spark.read.csv(multiLine=True)``: a multi-line CSV file is one unsplittable partition
 either way, and Spark's parser took 5.8 s of job time on the 16 MB primary file where Python's C
@@ -40,11 +49,15 @@ import argparse
 import codecs
 import contextlib
 import csv
+import errno
+import functools
 import gzip
 import io
 import itertools
 import os
 import re
+import secrets
+import shutil
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -472,7 +485,8 @@ def rejected_rows(counts: FileCounts) -> list[tuple[str, int]]:
     return [(reason, counts.rejected.get(reason, 0)) for reason in REASONS]
 
 
-# --- Spark side: DataFrame API only, so one file runs under spark-submit and Spark Connect ---
+# --- Spark side. Both paths count a file in a task (count_rows, merge_rows); the DataFrame path
+# (Spark Connect, or storage that is not local) uses the DataFrame API only ---
 
 #: What the counting UDF returns per file: ("state", code, n), ("rejected", reason, n),
 #: ("records", "", n), ("sample", reason, 0) with ``detail`` its first record, or
@@ -529,17 +543,6 @@ def list_files(spark: Any, uri: str) -> list[str]:
     return sorted(files)
 
 
-def _local_path(uri: str) -> str | None:
-    """Return the local path of ``uri``, or None if it is on another file system.
-
-    ``file:`` URIs come from Spark's file index, percent-encoded; a path without a scheme (an
-    --output argument) is taken as it is: '#', '?' and '%' in it are literal characters.
-    """
-    if uri.startswith("file:"):
-        return unquote(urlparse(uri).path)
-    return None if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", uri) else uri
-
-
 def _ship_by_value() -> None:
     # Imported as luigi_ufo.scripts.* (tests, the CLI), functions would pickle by reference and
     # executors would need luigi_ufo installed; by value they need only pyspark, like spark-submit.
@@ -575,20 +578,6 @@ def count_files(spark: Any, files: list[str], options: Options) -> FileCounts:
     return merge_rows(tuple(r) for r in rows)
 
 
-def remove_local_flag(uri: str) -> None:
-    """Delete the ``_SUCCESS`` flag of a local dataset before it is replaced.
-
-    Spark's overwrite deletes the directory first; on a local file system that delete goes file
-    by file, so a kill in it could leave the flag without the data. HDFS deletes a directory in
-    one operation and s3a a small partition in one bulk request; in every mode the task removed
-    the flags before the run (this covers runs by hand).
-    """
-    path = _local_path(uri)
-    if path is not None:
-        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            os.remove(os.path.join(path, "_SUCCESS"))
-
-
 def replace_dataset(spark: Any, uri: str, header: tuple[str, ...], rows: list[Any]) -> None:
     """Replace the dataset at ``uri`` with ``rows`` in one CSV part; ``_SUCCESS`` comes last.
 
@@ -599,6 +588,216 @@ def replace_dataset(spark: Any, uri: str, header: tuple[str, ...], rows: list[An
     frame = spark.createDataFrame(rows, schema)
     remove_local_flag(uri)
     frame.coalesce(1).write.mode("overwrite").option("header", True).csv(uri)
+
+
+# --- Local datasets and the session's kind: the same code in aggregate_by_state.py and top_10.py
+# (tests/unit/test_local_replace_kill.py checks that the copies agree) ---
+
+PART_NAME = "part-00000.csv"
+FLAG_NAME = "_SUCCESS"
+#: A part being written: hidden (``.``), so Spark's file index, the scripts' own listings and
+#: luigi_ufo's part listing all skip it, and the next replacement removes a killed run's copy.
+TEMP_PREFIX = ".luigi-ufo-tmp-"
+_HADOOP_LOCAL_FS = (None, "org.apache.hadoop.fs.LocalFileSystem")
+
+
+def _local_path(uri: str) -> str | None:
+    """Return the local path of ``uri``, or None if it is on another file system.
+
+    ``file:`` URIs come from Spark's file index, percent-encoded; a path without a scheme (an
+    --output argument) is taken as it is: '#', '?' and '%' in it are literal characters.
+    """
+    if uri.startswith("file:"):
+        return unquote(urlparse(uri).path)
+    return None if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", uri) else uri
+
+
+def _is_connect(spark: Any) -> bool:
+    """Tell whether ``spark`` is a Spark Connect session (no SparkContext behind it)."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def classic_conf() -> Any:
+    """Return this process's SparkConf, or None if ``SparkSession.builder`` would give Connect.
+
+    Connect comes from ``spark-submit --remote``, ``SPARK_REMOTE``, ``spark.api.mode=connect``
+    or a pyspark-client install; this checks the same signals as the builder (a doubt means
+    Connect: the DataFrame path runs in both kinds of session).
+    """
+    from pyspark import SparkConf, util
+
+    env = os.environ
+    remote_only: Callable[[], bool] = getattr(util, "is_remote_only", lambda: False)
+    if remote_only() or {"SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED"} & env.keys():
+        return None
+    mode = env.get("SPARK_API_MODE", "").lower()
+    if mode not in ("classic", "connect"):
+        mode = getattr(util, "default_api_mode", lambda: "classic")()
+    if mode == "connect":
+        return None
+    from pyspark import SparkContext  # spark-connect: classic-only
+
+    # The JVM gateway first (spark-submit's, or a new one): without it no --conf is loaded.
+    SparkContext._ensure_initialized()
+    conf = SparkConf()
+    connect = conf.get("spark.remote", None) or conf.get("spark.api.mode", "") == "connect"
+    return None if connect else conf
+
+
+def plain_local_fs(conf: Any) -> bool:
+    """Tell whether ``file:`` is Hadoop's own local file system in ``conf`` (a SparkConf).
+
+    A configured replacement (``spark.hadoop.fs.file.impl``) must see every write, so Python
+    must not write around it: such a session takes the DataFrame path.
+    """
+    return conf.get("spark.hadoop.fs.file.impl", None) in _HADOOP_LOCAL_FS
+
+
+def remove_local_flag(uri: str) -> None:
+    """Delete the ``_SUCCESS`` flag of a local dataset (synced) before it is replaced.
+
+    Spark's overwrite deletes the directory first; on a local file system that delete goes file
+    by file, so a kill in it could leave the flag without the data. HDFS deletes a directory in
+    one operation and s3a a small partition in one bulk request; in every mode the task removed
+    the flags before the run (this covers runs by hand).
+    """
+    path = _local_path(uri)
+    if path is None:
+        return
+    try:
+        os.remove(os.path.join(path, FLAG_NAME))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    _sync_dir(path)
+
+
+def render_csv(header: tuple[str, ...], rows: Iterable[tuple[Any, ...]]) -> bytes:
+    """Return a CSV document, header first, as Spark's CSV writer renders these rows (UTF-8)."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def _write_synced(path: str, data: bytes, flags: int = 0) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | flags, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_dir(path: str) -> None:
+    """Make the creations, renames and removals in directory ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # a file system that cannot sync a directory
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def replace_local_dataset(uri: str, header: tuple[str, ...], rows: list[Any]) -> None:
+    """Replace the local dataset at ``uri`` with ``rows`` in one part; ``_SUCCESS`` comes last.
+
+    The part is written and fsynced under a hidden temporary name; then the old flag is removed
+    (synced), then every other old entry (data files, checksums, a killed run's temporary files
+    and directories), the part is renamed to ``part-00000.csv``, the directory synced, and the
+    new flag written last. A kill at any point leaves the old complete dataset, or no flag: never
+    a flag over missing or partial data.
+    """
+    path = _local_path(uri)
+    if path is None:
+        raise ValueError(f"{uri!r} is not a local path")
+    os.makedirs(path, exist_ok=True)
+    temp = os.path.join(path, f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}")
+    _write_synced(temp, render_csv(header, rows), os.O_EXCL)
+    remove_local_flag(path)
+    for name in sorted(os.listdir(path)):
+        old = os.path.join(path, name)
+        if old == temp:
+            continue
+        if os.path.isdir(old) and not os.path.islink(old):
+            shutil.rmtree(old)
+        else:
+            os.remove(old)
+    os.replace(temp, os.path.join(path, PART_NAME))
+    _sync_dir(path)
+    _write_synced(os.path.join(path, FLAG_NAME), b"")
+    _sync_dir(path)
+
+
+# --- Classic fast path: a SparkContext counts local files, the driver writes in Python ---
+
+APP_NAME = "aggregate_by_state"
+Replace = Callable[[str, tuple[str, ...], list[Any]], None]
+
+
+def list_local_files(uri: str) -> list[str]:
+    """Return the absolute paths of the data files at local ``uri``, as :func:`list_files` does.
+
+    A file, or a directory's files without ``_``/``.`` names (flags, temporary files), sorted.
+    """
+    path = os.path.abspath(_local_path(uri) or uri)
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise InputError(f"input {uri!r} does not exist; check --input")
+    names = (n for n in sorted(os.listdir(path)) if not n.startswith(("_", ".")))
+    files = [p for p in (os.path.join(path, n) for n in names) if os.path.isfile(p)]
+    if not files:
+        raise InputError(f"input {uri!r} holds no data files (only flags or hidden files)")
+    return files
+
+
+def count_local_files(sc: Any, paths: list[str], options: Options) -> FileCounts:
+    """Count local files with a SparkContext, one task per file (no SQL session, no planning).
+
+    Executors open the paths themselves and stream them; InputError names the first bad file.
+    """
+    _ship_by_value()
+    tasks = sc.parallelize(paths, len(paths))
+    return merge_rows(tasks.flatMap(lambda p: count_rows(count_local_file(p, options))).collect())
+
+
+def open_spark(spark: Any, local: bool) -> tuple[Any, Any, bool]:
+    """Return (session, SparkContext, owned): a context only when the fast path applies.
+
+    The fast path needs local inputs and outputs, a classic session (``spark``, or when it is
+    None this process's own: ``SparkContext.getOrCreate()`` without any SQL session) and Hadoop's
+    plain local file system. Otherwise the session is ``spark`` or ``SparkSession.builder``'s.
+    """
+    if spark is not None:
+        if local and not _is_connect(spark):
+            sc = spark.sparkContext  # spark-connect: classic-only
+            if plain_local_fs(sc.getConf()):
+                return spark, sc, False
+        return spark, None, False
+    conf = classic_conf() if local else None
+    if conf is not None and plain_local_fs(conf):
+        from pyspark import SparkContext  # spark-connect: classic-only
+
+        return None, SparkContext.getOrCreate(conf.setAppName(APP_NAME)), True
+    from pyspark.sql import SparkSession
+
+    return SparkSession.builder.appName(APP_NAME).getOrCreate(), None, True
+
+
+def write_outputs(replace: Replace, output: str, rejected_output: str, counts: FileCounts) -> None:
+    """Replace the rejected counts, then the states: the states' flag means both are complete.
+
+    The states' old flag goes first and its new one comes last, so a kill in between leaves no
+    states flag over old or half-written rejected counts.
+    """
+    remove_local_flag(output)
+    replace(rejected_output, REJECTED_HEADER, rejected_rows(counts))
+    replace(output, STATE_HEADER, state_rows(counts))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -623,14 +822,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _session(spark: Any) -> tuple[Any, bool]:
-    if spark is not None:
-        return spark, False
-    from pyspark.sql import SparkSession
-
-    return SparkSession.builder.appName("aggregate_by_state").getOrCreate(), True
-
-
 def main(argv: list[str] | None = None, spark: Any = None) -> int:
     """Aggregate the inputs and write both outputs; return the process exit code."""
     args = build_parser().parse_args(argv)
@@ -646,25 +837,30 @@ def main(argv: list[str] | None = None, spark: Any = None) -> int:
     except InputError as exc:
         print(f"aggregate_by_state: error: {exc}", file=sys.stderr)
         return 2
-    spark, owned = _session(spark)
+    uris = [*args.input, args.output, args.rejected_output]
+    spark, sc, owned = open_spark(spark, all(_local_path(u) is not None for u in uris))
     try:
-        files = [f for uri in args.input for f in list_files(spark, uri)]
-        counts = count_files(spark, files, options)
+        replace: Replace
+        if sc is not None:
+            files = [f for uri in args.input for f in list_local_files(uri)]
+            counts = count_local_files(sc, files, options)
+            replace = replace_local_dataset
+        else:
+            files = [f for uri in args.input for f in list_files(spark, uri)]
+            counts = count_files(spark, files, options)
+            replace = functools.partial(replace_dataset, spark)
         refused = rejected_fraction_error(
             counts, options.max_rejected_fraction, source=", ".join(args.input)
         )
         if refused:
             raise InputError(refused)
-        # The states' flag means both outputs are complete: it goes first and comes back last.
-        remove_local_flag(args.output)
-        replace_dataset(spark, args.rejected_output, REJECTED_HEADER, rejected_rows(counts))
-        replace_dataset(spark, args.output, STATE_HEADER, state_rows(counts))
+        write_outputs(replace, args.output, args.rejected_output, counts)
     except InputError as exc:
         print(f"aggregate_by_state: error: {exc}", file=sys.stderr)
         return 2
     finally:
         if owned:
-            spark.stop()
+            (spark if sc is None else sc).stop()
     print(
         f"aggregate_by_state: {len(files)} file(s), {counts.records} records, "
         f"{counts.counted} counted in {len(counts.states)} states, "

@@ -4,6 +4,11 @@ the write, then check that no success flag lies and that a rerun gives the exact
 The kill is placed deterministically: a test-only Hadoop local file system
 (spark_scripts/PausingLocalFileSystem.java, compiled here) blocks at the named point and says so
 through a FIFO; the test then kills the whole spark-submit process tree.
+
+These are kill tests of the scripts' DataFrame path: a session whose ``file:`` is not Hadoop's
+plain local file system (here the pausing one) must see every write, so the scripts do not take
+their classic fast path, whose Python writer has its own kill tests
+(tests/unit/test_local_replace_kill.py).
 """
 
 from __future__ import annotations
@@ -82,6 +87,12 @@ def read_dataset(directory: Path) -> dict[str, int] | None:
             for key, value in list(csv.reader(fh))[1:]:
                 rows[key] = rows.get(key, 0) + int(value)
     return rows
+
+
+def assert_dataframe_writer(directory: Path) -> None:
+    """The DataFrame writer wrote the dataset (part-00000-<uuid>-c000.csv), not the fast path."""
+    (part,) = directory.glob("part-*")
+    assert part.name.endswith("-c000.csv"), part.name
 
 
 def spark_submit(
@@ -192,6 +203,7 @@ def test_aggregate_killed_while_replacing_leaves_no_lying_flag(
 
     run_to_end("aggregate_by_state.py", aggregate_args(raw, lake), pausing_fs)
     assert read_dataset(states) == new
+    assert_dataframe_writer(states)
     assert read_dataset(lake / "rejected") == {
         reason: 0
         for reason in (
@@ -221,6 +233,7 @@ def test_top_10_killed_while_replacing_leaves_no_lying_flag(
     assert not (top / "_SUCCESS").exists()
 
     run_to_end("top_10.py", args, pausing_fs)
+    assert_dataframe_writer(top)
     (part,) = top.glob("part-*")
     assert part.read_text(encoding="utf-8") == "rank,state,sightings\n1,CA,9\n2,NY,4\n"
 

@@ -10,7 +10,7 @@ import pytest
 from luigi_ufo.config import config_overrides
 from luigi_ufo.errors import ConfigError, ConnectUnsupportedError
 from luigi_ufo.spark.connect import fresh_module, require_connect_client, session_conf
-from luigi_ufo.spark.connect_guard import check_connect_script, find_unsupported
+from luigi_ufo.spark.connect_guard import CLASSIC_ONLY, check_connect_script, find_unsupported
 from luigi_ufo.spark.connect_server import client_url, connect_jar, server_conf
 from luigi_ufo.spark.settings import SparkSettings
 from luigi_ufo.spark.task import ExternalSparkScriptTask
@@ -105,6 +105,47 @@ def test_guard_names_every_sparkcontext_rdd_and_jvm_use_with_its_line() -> None:
         (4, "spark._jvm"),
         (5, "spark.range(3).rdd"),
     ]
+
+
+def test_guard_accepts_only_the_lines_marked_classic_only(tmp_path: Path) -> None:
+    source = (
+        "from pyspark import SparkContext  # spark-connect: classic-only\n"
+        "def main(argv, spark):\n"
+        "    if is_classic(spark):\n"
+        "        sc = spark.sparkContext  # noqa: F841  #spark-connect:classic-only\n"
+        "    note = '# spark-connect: classic-only'; fs = spark._jvm\n"
+        "    rows = spark.range(3).rdd  # spark-connect: classic\n"
+        "    return 0\n"
+    )
+    found = [(f.line, f.code) for f in find_unsupported(source)]
+    # A pragma inside a string, or a different word, marks nothing.
+    assert found == [(5, "spark._jvm"), (6, "spark.range(3).rdd")]
+    marked = tmp_path / "marked.py"
+    marked.write_text(source, encoding="utf-8")
+    unmarked = tmp_path / "unmarked.py"
+    unmarked.write_text(CLASSIC_ONLY.sub("", source), encoding="utf-8")
+    with pytest.raises(ConnectUnsupportedError) as marked_error:
+        check_connect_script(marked)
+    with pytest.raises(ConnectUnsupportedError) as unmarked_error:
+        check_connect_script(unmarked)
+    # The same message for what stays refused; the unmarked file also names the marked uses.
+    lines = str(unmarked_error.value).replace(str(unmarked), str(marked)).splitlines()
+    kept = [line for line in lines if "line 1:" not in line and "line 4:" not in line]
+    assert str(marked_error.value).splitlines() == kept
+    assert "  line 1: `from pyspark import SparkContext` (SparkContext)" in lines
+    assert "  line 4: `spark.sparkContext` (SparkContext)" in lines
+
+
+@pytest.mark.parametrize("name", ["aggregate_by_state.py", "top_10.py"])
+def test_packaged_scripts_pass_the_guard_through_their_marked_classic_only_lines(
+    name: str,
+) -> None:
+    source = (PACKAGED / name).read_text(encoding="utf-8")
+    assert find_unsupported(source) == []
+    check_connect_script(PACKAGED / name)
+    # Without their pragmas the classic fast path's lines would be refused.
+    unmarked = find_unsupported(CLASSIC_ONLY.sub("", source))
+    assert {f.what for f in unmarked} >= {"SparkContext"}
 
 
 def test_guard_passes_a_dataframe_only_script() -> None:
