@@ -7,9 +7,13 @@ with the same columns; the table is emptied before each timed run, outside the t
   a table with the same primary key: the floor for any COPY-based loader.
 - luigi_ufo load(): ``luigi_ufo.postgres.load`` with already ranked rows (one transaction:
   create-if-missing, delete partition, streamed COPY, marker upsert, commit).
-- PostgresTopNTask.run(): the whole task path from a dated CSV part file: its bytes streamed
-  into COPY of a temporary table, checked and ranked in SQL, inserted, in one transaction.
-- PostgresTopNTask.run() rerun: the same, when the partition already holds the rows it replaces.
+- PostgresTopNTask.run(): the whole task path from a dated CSV part file (17 MB), with the
+  ``columnar`` extra installed: parsed, checked and ranked with pyarrow, one COPY of the ranked
+  rows into a new child table of the LIST-partitioned table the task creates (same columns and
+  primary key as the others, partitioned on ``day``), primary key built, child attached, marker
+  written, in one transaction. Input over 32 MiB (the memory section below) is ranked in SQL.
+- PostgresTopNTask.run() rerun: the same, when the partition already holds the rows it replaces
+  (the old child table is dropped at the end of the transaction, so no dead tuples).
 - luigi CopyToTable: Luigi 3.8.1's ``luigi.contrib.postgres.CopyToTable.run()`` with ``rows()``
   over the same tuples, nothing deleted; once into the table it creates itself (no primary
   key), once into a table with the same DDL as the others (primary key included).
@@ -110,6 +114,8 @@ class _Task(PostgresTopNTask):
     rank_by = "m"
     key_columns = ("k",)
     column_types = {"m": "bigint"}  # noqa: RUF012
+    # The same DDL as the other variants: (day, rank, k, m), primary key (day, rank).
+    partition_columns = {"day": "date"}  # noqa: RUF012
 
     @property
     def n(self) -> int:  # keep every row: measure the load, not the cut
@@ -141,6 +147,7 @@ class _TopTen(PostgresTopNTask):
     rank_by = "m"
     key_columns = ("k",)
     column_types = {"m": "bigint"}  # noqa: RUF012
+    partition_columns = {"day": "date"}  # noqa: RUF012
 
     def requires(self) -> luigi.Task:
         return _Partition(root=self.root, date=self.date)

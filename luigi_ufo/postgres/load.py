@@ -5,6 +5,10 @@ advisory lock on the partition (so concurrent loads of the *same* partition run 
 other, while different partitions load side by side); delete the partition's rows; stream the new
 rows with ``COPY ... FROM STDIN``; upsert the marker row ``(update_id, target_table)``; commit.
 Any error rolls everything back, including a table created by this load.
+
+A table that is ``PARTITION BY LIST`` on its one partition column (what a spec with
+``partitioned=True`` creates) is replaced by swapping child tables instead of deleting
+(:mod:`luigi_ufo.postgres.swap`): a rerun then leaves no dead tuples behind.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import psycopg2.extensions
 from luigi_ufo.errors import InvalidSpecError, LoadError
 from luigi_ufo.postgres import sql as q
 from luigi_ufo.postgres.connection import ConnectionSettings, connect, transaction
+from luigi_ufo.postgres.swap import find_swap
 from luigi_ufo.postgres.topn import Ranked, Ties
 
 __all__ = [
@@ -74,6 +79,7 @@ class LoadSpec:
     update_id: str
     marker_table: q.TableName
     lock: bool = True
+    partitioned: bool = False  # create the table PARTITION BY LIST (one partition column)
 
     def __post_init__(self) -> None:
         if len(self.partition_values) != len(self.table.partition):
@@ -99,6 +105,7 @@ class LoadSpec:
         ties: Ties = "stable",
         marker_table: object = "luigi_ufo_markers",
         lock: bool = True,
+        partitioned: bool = False,
     ) -> LoadSpec:
         """Validate names, values and types and build a spec (types default by role/value)."""
         partition = dict(partition or {})
@@ -149,6 +156,7 @@ class LoadSpec:
             update_id=update_id,
             marker_table=q.parse_table_name(marker_table),
             lock=lock,
+            partitioned=partitioned,
         )
 
     def partition_text(self) -> str:
@@ -254,17 +262,18 @@ def _check_columns(cur: psycopg2.extensions.cursor, spec: q.TableSpec) -> None:
         )
 
 
-Writer = Callable[[psycopg2.extensions.cursor], int]
-"""Writes a partition's new rows with the cursor of the load's transaction; returns the count."""
+Writer = Callable[[psycopg2.extensions.cursor, q.TableName], int]
+"""Writes a partition's new rows into the table named, with the cursor of the load's
+transaction (the spec's table, or a partition's new child table); returns the count."""
 
 
 def copy_writer(spec: LoadSpec, ranked: Iterable[Ranked]) -> Writer:
     """Return a writer streaming ``ranked`` rows with ``COPY ... FROM STDIN`` (CSV)."""
 
-    def write(cur: psycopg2.extensions.cursor) -> int:
+    def write(cur: psycopg2.extensions.cursor, into: q.TableName) -> int:
         stream = _CopyStream(_rows(spec, ranked))
         # The stream yields str, which psycopg2 encodes in the connection's encoding.
-        cur.copy_expert(q.copy_from_stdin(spec.table), cast(Any, stream), size=1 << 16)
+        cur.copy_expert(q.copy_from_stdin(spec.table, into), cast(Any, stream), size=1 << 16)
         return stream.count
 
     return write
@@ -274,13 +283,19 @@ def _run(conn: psycopg2.extensions.connection, spec: LoadSpec, write: Writer) ->
     table = spec.table
     with transaction(conn) as cur:
         _ensure_table(cur, spec.marker_table, q.create_marker_table(spec.marker_table))
-        if not _ensure_table(cur, table.table, q.create_table(table)):
+        partitioned = spec.partitioned and len(table.partition) == 1
+        create = q.create_partitioned_table(table) if partitioned else q.create_table(table)
+        if not _ensure_table(cur, table.table, create):
             _check_columns(cur, table)
         if spec.lock:
             _lock(cur, partition_lock_key(spec))
-        cur.execute(q.delete_partition(table, spec.partition_values))
-        replaced = cur.rowcount
-        written = write(cur)
+        swap = find_swap(cur, table, tuple(copy_text(v) for v in spec.partition_values))
+        if swap is not None:
+            replaced, written = swap.load(cur, write)
+        else:
+            cur.execute(q.delete_partition(table, spec.partition_values))
+            replaced = cur.rowcount
+            written = write(cur, table.table)
         cur.execute(q.upsert_marker(spec.marker_table, spec.update_id, table.table))
     return replaced, written
 

@@ -38,6 +38,7 @@ __all__ = [
     "check_type",
     "copy_from_stdin",
     "create_marker_table",
+    "create_partitioned_table",
     "create_schema",
     "create_table",
     "delete_marker",
@@ -250,6 +251,18 @@ def create_table(spec: TableSpec) -> sql.Composed:
     )
 
 
+def create_partitioned_table(spec: TableSpec) -> sql.Composed:
+    """Return :func:`create_table` ``PARTITION BY LIST`` on the one partition column."""
+    if len(spec.partition) != 1:
+        raise InvalidSpecError(
+            f"table {spec.table} has {len(spec.partition)} partition columns; a partitioned "
+            "table takes exactly one"
+        )
+    return sql.SQL("{} PARTITION BY LIST ({})").format(
+        create_table(spec), sql.Identifier(spec.partition[0].name)
+    )
+
+
 def delete_partition(spec: TableSpec, values: Sequence[Any]) -> sql.Composed:
     """Return ``DELETE`` of the partition whose column values are ``values``, in order.
 
@@ -271,10 +284,13 @@ def delete_partition(spec: TableSpec, values: Sequence[Any]) -> sql.Composed:
     return sql.SQL("DELETE FROM {} WHERE {}").format(spec.table.identifier, where)
 
 
-def copy_from_stdin(spec: TableSpec) -> sql.Composed:
-    """Return ``COPY ... FROM STDIN`` in CSV format over every column, in table order."""
+def copy_from_stdin(spec: TableSpec, into: TableName | None = None) -> sql.Composed:
+    """Return ``COPY ... FROM STDIN`` in CSV format over every column, in table order.
+
+    ``into``: the table written, if not the spec's (a partition's new child table).
+    """
     return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-        spec.table.identifier, _names(spec.columns)
+        (into or spec.table).identifier, _names(spec.columns)
     )
 
 

@@ -262,6 +262,7 @@ def _check_header(reader: RecordReader, header: list[str], where: str) -> tuple[
 
 def _write(
     cur: psycopg2.extensions.cursor,
+    into: q.TableName,
     *,
     first: list[tuple[CsvPart, IO[bytes], list[str], bytes]],
     later: Sequence[CsvPart],
@@ -317,7 +318,7 @@ def _write(
     _check_unique_keys(cur, columns, staged, good)
     # 18 characters hold no integer outside bigint; longer ones are compared as numeric.
     measure_type = "bigint" if longest <= 18 else "numeric"
-    cur.execute(_insert_ranked(spec, columns, types, n, ties, good, measure_type))
+    cur.execute(_insert_ranked(spec, into, columns, types, n, ties, good, measure_type))
     return int(cur.rowcount)
 
 
@@ -454,6 +455,7 @@ def _value(expression: sql.Composable, type_name: str | None) -> sql.Composable:
 
 def _insert_ranked(
     spec: LoadSpec,
+    into: q.TableName,
     columns: _Columns,
     types: dict[str, str | None],
     n: int,
@@ -511,7 +513,7 @@ def _insert_ranked(
         else _value(sql.SQL("mv::text"), measure_column)
     )
     return sql.SQL("INSERT INTO {} ({}) SELECT {} FROM ({}) ranked WHERE r <= {}").format(
-        table.table.identifier,
+        into.identifier,
         sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns),
         sql.SQL(", ").join(selected),
         ranked_rows,

@@ -10,6 +10,7 @@ import luigi
 
 from luigi_ufo.bulk import BulkCompleteMixin
 from luigi_ufo.errors import InvalidSpecError
+from luigi_ufo.postgres.columnar import NotColumnar, rank_columnar
 from luigi_ufo.postgres.connection import ConnectionSettings
 from luigi_ufo.postgres.load import LoadResult, LoadSpec, load
 from luigi_ufo.postgres.reader import ReadResult, RecordReader, read_records
@@ -36,6 +37,7 @@ _SPEC_ATTRIBUTES = frozenset(
         "skip_bad_rows",
         "lock_partition",
         "marker_table",
+        "partitioned",
     }
 )
 
@@ -64,6 +66,9 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
         rank_column: name of the rank column (``integer``).
         skip_bad_rows: count and skip bad input rows instead of failing.
         lock_partition: serialize concurrent loads of the same partition.
+        partitioned: create a missing table with one partition column ``PARTITION BY LIST``
+            on it, so a rerun swaps the partition's child table instead of deleting rows
+            (an existing table keeps its layout).
         marker_table: marker table name; default ``[postgres_topn] marker_table``.
 
     Input: ``rows()`` if overridden, else ``self.input()`` (a dated target's CSV parts, any
@@ -95,6 +100,7 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
     rank_column: ClassVar[str] = "rank"
     skip_bad_rows: ClassVar[bool] = False
     lock_partition: ClassVar[bool] = True
+    partitioned: ClassVar[bool] = True
     marker_table: ClassVar[str | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -162,6 +168,7 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
             ties=check_ties(self.ties),
             marker_table=self.marker_table_name(),
             lock=self.lock_partition,
+            partitioned=self.partitioned,
         )
 
     def output(self) -> PostgresMarkerTarget:
@@ -176,10 +183,11 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
     def run(self) -> None:
         """Rank the input and load the top rows in one transaction.
 
-        CSV files are streamed into PostgreSQL and checked and ranked there (see
-        :mod:`luigi_ufo.postgres.staged`); ``rows()``, other targets and CSV that only
-        Python reads exactly (quoted fields, float measures, ...) are read and ranked in Python.
-        Both give the same rows, ranks, errors and counts.
+        Small, clean CSV input is ranked with pyarrow when the ``columnar`` extra is installed
+        (see :mod:`luigi_ufo.postgres.columnar`); other CSV files are streamed into PostgreSQL
+        and checked and ranked there (see :mod:`luigi_ufo.postgres.staged`); ``rows()``, other
+        targets and CSV that only Python reads exactly (quoted fields, float measures, ...)
+        are read and ranked in Python. All give the same rows, ranks, errors and counts.
         """
         self._require()
         n = check_n(self.n)
@@ -189,6 +197,20 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
             source = self.input()  # type: ignore[no-untyped-call]
             parts = csv_parts(source)
             if parts is not None:
+                try:
+                    read, loaded = rank_columnar(
+                        parts,
+                        reader=self._reader(),
+                        n=n,
+                        ties=ties,
+                        spec_for=self.load_spec,
+                        settings=self.connection_settings(),
+                    )
+                except NotColumnar as exc:
+                    logger.info("%s ranks its input in SQL: %s", self.task_id, exc)
+                else:
+                    self._finish(read, loaded)
+                    return
                 try:
                     read, loaded = rank_in_database(
                         parts,

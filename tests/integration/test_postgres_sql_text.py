@@ -96,3 +96,14 @@ def test_hostile_identifiers_only_appear_quoted(
         assert q.quote_ident(name) in text
         rest = outside_quotes(text)
         assert not [bad for bad in (";", "DROP", "--") if bad in rest]
+
+
+def test_partitioned_table_and_copy_into_a_child(conn: psycopg2.extensions.connection) -> None:
+    assert q.create_partitioned_table(spec(table="s.t")).as_string(conn) == (
+        'CREATE TABLE IF NOT EXISTS "s"."t" ("day" date NOT NULL, "rank" integer NOT NULL, '
+        '"k" text NOT NULL, "m" bigint NOT NULL, CHECK ("rank" >= 1), '
+        'PRIMARY KEY ("day", "rank")) PARTITION BY LIST ("day")'
+    )
+    assert q.copy_from_stdin(spec(), q.TableName("child", "s")).as_string(conn) == (
+        'COPY "s"."child" ("day", "rank", "k", "m") FROM STDIN WITH (FORMAT csv)'
+    )

@@ -154,3 +154,12 @@ def test_duplicate_column_names_are_refused() -> None:
 def test_a_key_column_is_required() -> None:
     with pytest.raises(InvalidSpecError, match=r"needs at least one key column"):
         spec(key=())
+
+
+def test_a_partitioned_table_takes_exactly_one_partition_column() -> None:
+    with pytest.raises(InvalidSpecError, match="2 partition columns"):
+        q.create_partitioned_table(
+            spec(partition=(q.Column("day", "date"), q.Column("src", "text")))
+        )
+    with pytest.raises(InvalidSpecError, match="0 partition columns"):
+        q.create_partitioned_table(spec(partition=()))
