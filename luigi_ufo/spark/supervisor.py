@@ -54,7 +54,9 @@ def kill_tree(proc: subprocess.Popen[bytes], grace_s: float) -> str:
         how = "SIGKILL"
     # Descendants may outlive the JVM (pyspark's daemon leads its own process group), and may
     # have started after the first look: look again.
-    survivors = [p for p in _unique(tree + _tree(proc.pid)) if _alive(p)]
+    # A process forked after the first look whose parent has exited since is in neither tree but
+    # still in one of the groups: look there too.
+    survivors = [p for p in _unique(tree + _tree(proc.pid) + _members(groups)) if _alive(p)]
     if survivors or how == "SIGKILL":
         _signal_all(groups, survivors, signal.SIGKILL)
         how = "SIGKILL"
@@ -71,6 +73,17 @@ def _tree(pid: int) -> list[psutil.Process]:
         return [root, *root.children(recursive=True)]
     except psutil.Error:
         return []
+
+
+def _members(groups: set[int]) -> list[psutil.Process]:
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getpgid(proc.pid) in groups:
+                found.append(proc)
+    return found
 
 
 def _unique(procs: list[psutil.Process]) -> list[psutil.Process]:

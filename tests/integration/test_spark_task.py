@@ -172,7 +172,7 @@ def test_timeout_kills_the_application(scripts: Path, tmp_path: Path) -> None:
         task.run()
     assert time.monotonic() - started < 60
     assert "killed process group" in str(caught.value)
-    assert tagged_pids(tag) == []
+    assert survivors(tag) == []
     assert not (tmp_path / "out" / "2026-11-24" / "_SUCCESS").exists()
 
 
@@ -211,8 +211,22 @@ def test_sigterm_to_worker_kills_the_application(scripts: Path, tmp_path: Path) 
             proc.kill()
             proc.wait()
     assert b"terminated by SIGTERM" in err
-    assert tagged_pids(tag) == []
+    assert survivors(tag) == []
     assert not (tmp_path / "out" / "2026-11-24" / "_SUCCESS").exists()
+
+
+def survivors(tag: str, timeout: float = 15.0) -> list[str]:
+    """Command lines of processes carrying ``tag`` still alive after ``timeout`` s (exits lag)."""
+    deadline = time.monotonic() + timeout
+    while (pids := tagged_pids(tag)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    lines = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            lines.append(
+                f"{pid}: " + Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            )
+    return lines
 
 
 def _has_python_driver(tag: str, parent: int) -> bool:
