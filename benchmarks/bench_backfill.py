@@ -127,11 +127,14 @@ def run(quick: bool) -> dict[str, list[Row]]:
     ``LUIGI_UFO_BENCH_BACKFILL_365_RUNS`` sets their number of runs (default 5, recorded in the
     results), ``LUIGI_UFO_BENCH_BACKFILL_DAYS=30`` leaves them out, and
     ``LUIGI_UFO_BENCH_BACKFILL_365_PER_DATE=0`` leaves out RangeDaily at 365 dates (SparkBackfill
-    submit is then the baseline of SparkBackfill connect).
+    submit is then the baseline of SparkBackfill connect), and
+    ``LUIGI_UFO_BENCH_BACKFILL_SIZES=365`` measures only the sizes listed (default ``30,365``).
     """
     if quick:
         return {"2 missing dates": _section(2, 1)}
     runs = {30: 5, 365: int(os.environ.get("LUIGI_UFO_BENCH_BACKFILL_365_RUNS", "5"))}
+    sizes = {int(s) for s in os.environ.get("LUIGI_UFO_BENCH_BACKFILL_SIZES", "30,365").split(",")}
+    runs = {days: n for days, n in runs.items() if days in sizes}
     limit = int(os.environ.get("LUIGI_UFO_BENCH_BACKFILL_DAYS", "365"))
     per_date_365 = os.environ.get("LUIGI_UFO_BENCH_BACKFILL_365_PER_DATE", "1") != "0"
     return {
