@@ -197,34 +197,26 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
             source = self.input()  # type: ignore[no-untyped-call]
             parts = csv_parts(source)
             if parts is not None:
-                try:
-                    read, loaded = rank_columnar(
-                        parts,
-                        reader=self._reader(),
-                        n=n,
-                        ties=ties,
-                        spec_for=self.load_spec,
-                        settings=self.connection_settings(),
-                    )
-                except NotColumnar as exc:
-                    logger.info("%s ranks its input in SQL: %s", self.task_id, exc)
-                else:
-                    self._finish(read, loaded)
-                    return
-                try:
-                    read, loaded = rank_in_database(
-                        parts,
-                        reader=self._reader(),
-                        n=n,
-                        ties=ties,
-                        spec_for=self.load_spec,
-                        settings=self.connection_settings(),
-                    )
-                except NeedsPython as exc:
-                    logger.info("%s reads its input in Python: %s", self.task_id, exc)
-                else:
-                    self._finish(read, loaded)
-                    return
+                reader, settings = self._reader(), self.connection_settings()
+                # Fastest first; each declines (raising) before it writes anything.
+                for rank, declined, fallback in (
+                    (rank_columnar, NotColumnar, "ranks its input in SQL"),
+                    (rank_in_database, NeedsPython, "reads its input in Python"),
+                ):
+                    try:
+                        read, loaded = rank(
+                            parts,
+                            reader=reader,
+                            n=n,
+                            ties=ties,
+                            spec_for=self.load_spec,
+                            settings=settings,
+                        )
+                    except declined as exc:
+                        logger.info("%s %s: %s", self.task_id, fallback, exc)
+                    else:
+                        self._finish(read, loaded)
+                        return
         read = read_records(
             source,
             rank_by=self.rank_by,
