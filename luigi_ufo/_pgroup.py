@@ -1,10 +1,11 @@
-"""Process groups: signal one, and list its live members (zombies do not count)."""
+"""Process groups: signal one, list its live members (zombies do not count), stop one."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 
 
@@ -37,3 +38,27 @@ def group_members(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":
             members.append(int(stat.parent.name))
     return members
+
+
+def wait_group(pgid: int, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for group ``pgid`` to have no live member; True if none."""
+    deadline = time.monotonic() + timeout
+    while group_members(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def stop_group(pgid: int, grace: float, kill_wait: float = 5.0) -> bool:
+    """SIGTERM group ``pgid``, SIGKILL it if members remain after ``grace`` seconds.
+
+    Returns whether the group ended on SIGTERM. A leader this process started is not reaped
+    here: its Popen (or whoever is its parent now) does that.
+    """
+    signal_group(pgid, signal.SIGTERM)
+    if wait_group(pgid, grace):
+        return True
+    signal_group(pgid, signal.SIGKILL)
+    wait_group(pgid, kill_wait)
+    return False

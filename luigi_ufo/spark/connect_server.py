@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -23,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from luigi_ufo import _pgroup
 from luigi_ufo._logtail import tail
-from luigi_ufo._pgroup import group_members, signal_group
 from luigi_ufo.errors import ConfigError, ServiceError
 from luigi_ufo.net import free_port
 from luigi_ufo.spark.command import build_argv, cluster_manager, format_argv, mask_argv
@@ -258,18 +257,10 @@ def stop_server(state_file: Path) -> str:
 
 def stop_group(pid: int, grace: float) -> str:
     """SIGTERM process group ``pid``, SIGKILL it if members remain after ``grace`` seconds."""
-    signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while group_members(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if not group_members(pid):
-        _reap(pid)
-        return f"process group {pid} ended on SIGTERM"
-    signal_group(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while group_members(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    ended = _pgroup.stop_group(pid, grace)
     _reap(pid)
+    if ended:
+        return f"process group {pid} ended on SIGTERM"
     return f"process group {pid} killed with SIGKILL after {grace:g} s"
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import signal
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from luigi_ufo import _pgroup
 from luigi_ufo._logtail import tail
-from luigi_ufo._pgroup import group_members, signal_group
+from luigi_ufo._pgroup import group_members, signal_group, wait_group
 
 __all__ = ["ServiceProcess", "group_alive", "stop_group", "tail"]
 
@@ -60,9 +60,7 @@ class ServiceProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout)
         # Children may outlive a leader that exited on SIGTERM; the group id still reaches them.
-        deadline = time.monotonic() + (timeout if self.popen.poll() is None else 2.0)
-        while group_alive(self.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_group(self.pid, timeout if self.popen.poll() is None else 2.0)
         signal_group(self.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(5)
@@ -78,13 +76,7 @@ def stop_group(pgid: int, timeout: float = 10.0) -> None:
     For a group this process did not start (or no longer holds the Popen of): its leader is
     reaped by whoever is its parent now.
     """
-    signal_group(pgid, signal.SIGTERM)
-    for limit, sig in ((timeout, signal.SIGKILL), (5.0, None)):
-        deadline = time.monotonic() + limit
-        while group_alive(pgid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if sig is not None and group_alive(pgid):
-            signal_group(pgid, sig)
+    _pgroup.stop_group(pgid, timeout)
 
 
 def group_alive(pgid: int) -> bool:
