@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import re
 import uuid
 from pathlib import Path
@@ -14,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from luigi_ufo.dated import DatedTarget
 from luigi_ufo.errors import BadInputError
 from luigi_ufo.postgres import (
     ConnectionSettings,
@@ -29,6 +26,7 @@ from luigi_ufo.postgres import sql as q
 from luigi_ufo.postgres.columnar import NotColumnar, rank_columnar
 from luigi_ufo.postgres.reader import RecordReader
 from luigi_ufo.postgres.staged import csv_parts
+from tests.topn_tables import sorted_rows, write_export
 
 pytestmark = pytest.mark.integration
 pytest.importorskip("pyarrow")
@@ -79,19 +77,6 @@ def exports(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-def _write(root: Path, parts: list[tuple[list[str], list[list[str]]]]) -> DatedTarget:
-    folder = root / DAY.isoformat()
-    folder.mkdir(parents=True)
-    for index, (header, rows) in enumerate(parts):
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-        (folder / f"part-{index:05d}.csv").write_text(text.getvalue(), encoding="utf-8")
-    (folder / "_SUCCESS").write_text("", encoding="utf-8")
-    return DatedTarget(str(root), DAY)
-
-
 def _clean(example: dict[str, Any], key_columns: tuple[str, ...]) -> bool:
     """Tell whether every row is good: what the columnar path must take."""
     for header, rows in example["parts"]:
@@ -106,12 +91,6 @@ def _clean(example: dict[str, Any], key_columns: tuple[str, ...]) -> bool:
     return True
 
 
-def _rows(dsn: str, table: str) -> list[tuple[Any, ...]]:
-    with connect(ConnectionSettings(dsn=dsn)) as conn, transaction(conn) as cur:
-        cur.execute(q.sql.SQL("SELECT * FROM {}").format(q.sql.Identifier(table)))
-        return sorted(tuple(r) for r in cur.fetchall())
-
-
 @settings(
     max_examples=150,
     deadline=None,
@@ -121,7 +100,7 @@ def _rows(dsn: str, table: str) -> list[tuple[Any, ...]]:
 def test_columnar_ranking_equals_python_ranking(
     example: dict[str, Any], postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    target = _write(tmp_path_factory.mktemp("export"), example["parts"])
+    target = write_export(tmp_path_factory.mktemp("export"), DAY, example["parts"])
     conn = ConnectionSettings(dsn=postgres_dsn)
     groups, keys, skip = example["groups"], example["keys"], example["skip"]
     n, ties = example["n"], example["ties"]
@@ -175,11 +154,11 @@ def test_columnar_ranking_equals_python_ranking(
         return
     assert expected_error is None, "ranked input that the Python read refuses"
     event("ranked with pyarrow")
-    got = _rows(postgres_dsn, columnar_table)
+    got = sorted_rows(postgres_dsn, columnar_table)
     if example["partitioned"]:  # the same rows, without the day column
         got = [(DAY, *row) for row in got]
-    assert got == _rows(postgres_dsn, python_table)
-    assert loaded.rows == len(_rows(postgres_dsn, python_table))
+    assert got == sorted_rows(postgres_dsn, python_table)
+    assert loaded.rows == len(sorted_rows(postgres_dsn, python_table))
     assert (ranked.key_columns, ranked.skipped, ranked.examples, ranked.reasons) == (
         read.key_columns,
         read.skipped,
@@ -189,7 +168,7 @@ def test_columnar_ranking_equals_python_ranking(
 
 
 def test_input_over_the_size_limit_goes_to_sql(postgres_dsn: str, tmp_path: Path) -> None:
-    target = _write(tmp_path, [(["k", "m"], [[f"k{i}", str(i)] for i in range(100)])])
+    target = write_export(tmp_path, DAY, [(["k", "m"], [[f"k{i}", str(i)] for i in range(100)])])
     parts = csv_parts(target)
     assert parts is not None
     with pytest.raises(NotColumnar, match="larger than 64 bytes"):

@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -27,6 +26,7 @@ from luigi_ufo.postgres import (
 )
 from luigi_ufo.postgres import sql as q
 from luigi_ufo.postgres.load import partition_lock_key
+from tests.topn_tables import contents, execute, expected, fetch, marker_exists, ranked, spec_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,58 +42,6 @@ def settings(postgres_dsn: str) -> ConnectionSettings:
 @pytest.fixture
 def table() -> str:
     return f"topn_{uuid.uuid4().hex[:12]}"
-
-
-def execute(settings: ConnectionSettings, stmt: Any) -> None:
-    with connect(settings) as conn, transaction(conn) as cur:
-        cur.execute(stmt)
-
-
-def fetch(
-    settings: ConnectionSettings, query: Any, params: tuple[Any, ...] | None = None
-) -> list[Any]:
-    # No parameters means None, not (): with any parameters psycopg2 reads "%" in names.
-    with connect(settings) as conn, transaction(conn) as cur:
-        cur.execute(query, params)
-        return cur.fetchall()
-
-
-def contents(settings: ConnectionSettings, table: Any) -> list[tuple[Any, ...]]:
-    name = q.parse_table_name(table)
-    stmt = q.sql.SQL("SELECT * FROM {} ORDER BY 1, 2, 3").format(name.identifier)
-    return [tuple(row) for row in fetch(settings, stmt)]
-
-
-def spec_for(table: Any, day: datetime.date, run: str = "a", **kw: Any) -> LoadSpec:
-    args: dict[str, Any] = {
-        "table": table,
-        "rank_by": "m",
-        "key_columns": ["k"],
-        "update_id": f"{table}-{day}-{run}",
-        "partition": {"day": day},
-        "column_types": {"m": "bigint"},
-    }
-    args.update(kw)
-    return LoadSpec.build(**args)
-
-
-def ranked(count: int, offset: int = 0) -> list[Ranked]:
-    records = [Record((), (f"k{i:06d}",), i + offset) for i in range(count)]
-    return top_n(records, count)
-
-
-def expected(day: datetime.date, rows: list[Ranked]) -> list[tuple[Any, ...]]:
-    return [(day, r.rank, r.key[0], r.measure) for r in rows]
-
-
-def marker_exists(settings: ConnectionSettings, spec: LoadSpec) -> bool:
-    target = PostgresMarkerTarget(
-        table=spec.table.table,
-        update_id=spec.update_id,
-        marker_table=spec.marker_table,
-        settings=settings,
-    )
-    return target.exists()
 
 
 def test_load_creates_typed_table_with_primary_key_and_marker(

@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from luigi_ufo.dated import DatedTarget
 from luigi_ufo.errors import BadInputError
 from luigi_ufo.postgres import (
     ConnectionSettings,
     LoadSpec,
-    connect,
     load,
     read_records,
     top_n,
-    transaction,
 )
-from luigi_ufo.postgres import sql as q
 from luigi_ufo.postgres.reader import RecordReader
 from luigi_ufo.postgres.staged import NeedsPython, csv_parts, rank_in_database
+from tests.topn_tables import sorted_rows, write_export
 
 pytestmark = pytest.mark.integration
 
@@ -81,19 +75,6 @@ def exports(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-def _write(root: Path, parts: list[tuple[list[str], list[list[str]]]]) -> DatedTarget:
-    folder = root / DAY.isoformat()
-    folder.mkdir(parents=True)
-    for index, (header, rows) in enumerate(parts):
-        text = io.StringIO()
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-        (folder / f"part-{index:05d}.csv").write_text(text.getvalue(), encoding="utf-8")
-    (folder / "_SUCCESS").write_text("", encoding="utf-8")
-    return DatedTarget(str(root), DAY)
-
-
 def _python_only(example: dict[str, Any]) -> bool:
     """Tell whether the export holds something only the Python read takes exactly."""
     for header, rows in example["parts"]:
@@ -101,12 +82,6 @@ def _python_only(example: dict[str, Any]) -> bool:
             if len(row) != len(header) or any(v in ("1.5", "1e3", ".5", "2.0") for v in row):
                 return True
     return False
-
-
-def _rows(dsn: str, table: str) -> list[tuple[Any, ...]]:
-    with connect(ConnectionSettings(dsn=dsn)) as conn, transaction(conn) as cur:
-        cur.execute(q.sql.SQL("SELECT * FROM {}").format(q.sql.Identifier(table)))
-        return sorted(tuple(r) for r in cur.fetchall())
 
 
 @settings(
@@ -118,7 +93,7 @@ def _rows(dsn: str, table: str) -> list[tuple[Any, ...]]:
 def test_sql_ranking_equals_python_ranking(
     example: dict[str, Any], postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    target = _write(tmp_path_factory.mktemp("export"), example["parts"])
+    target = write_export(tmp_path_factory.mktemp("export"), DAY, example["parts"])
     conn = ConnectionSettings(dsn=postgres_dsn)
     groups, keys, skip = example["groups"], example["keys"], example["skip"]
     n, ties = example["n"], example["ties"]
@@ -174,8 +149,8 @@ def test_sql_ranking_equals_python_ranking(
         event("same error")
         return
     event("ranked in SQL")
-    assert _rows(postgres_dsn, sql_table) == _rows(postgres_dsn, python_table)
-    assert loaded.rows == len(_rows(postgres_dsn, python_table))
+    assert sorted_rows(postgres_dsn, sql_table) == sorted_rows(postgres_dsn, python_table)
+    assert loaded.rows == len(sorted_rows(postgres_dsn, python_table))
     assert (staged.key_columns, staged.skipped, staged.examples, staged.reasons) == (
         read.key_columns,
         read.skipped,

@@ -19,16 +19,15 @@ from luigi_ufo.errors import LoadError
 from luigi_ufo.postgres import (
     ConnectionSettings,
     LoadSpec,
-    PostgresMarkerTarget,
     Ranked,
-    Record,
     connect,
     load,
-    top_n,
     transaction,
 )
 from luigi_ufo.postgres import sql as q
 from luigi_ufo.postgres.swap import Swap
+from tests import topn_tables
+from tests.topn_tables import contents, expected, fetch, marker_exists, ranked
 
 pytestmark = pytest.mark.integration
 
@@ -46,37 +45,8 @@ def table() -> str:
     return f"swap_{uuid.uuid4().hex[:12]}"
 
 
-def fetch(settings: ConnectionSettings, query: Any, params: Any = None) -> list[Any]:
-    with connect(settings) as conn, transaction(conn) as cur:
-        cur.execute(query, params)
-        return [tuple(r) for r in cur.fetchall()]
-
-
-def contents(settings: ConnectionSettings, table: str) -> list[tuple[Any, ...]]:
-    stmt = q.sql.SQL("SELECT * FROM {} ORDER BY 1, 2, 3").format(q.sql.Identifier(table))
-    return fetch(settings, stmt)
-
-
 def spec_for(table: str, day: datetime.date, run: str = "a", **kw: Any) -> LoadSpec:
-    args: dict[str, Any] = {
-        "table": table,
-        "rank_by": "m",
-        "key_columns": ["k"],
-        "update_id": f"{table}-{day}-{run}",
-        "partition": {"day": day},
-        "column_types": {"m": "bigint"},
-        "partitioned": True,
-    }
-    args.update(kw)
-    return LoadSpec.build(**args)
-
-
-def ranked(count: int, offset: int = 0) -> list[Ranked]:
-    return top_n([Record((), (f"k{i:06d}",), i + offset) for i in range(count)], count)
-
-
-def expected(day: datetime.date, rows: list[Ranked]) -> list[tuple[Any, ...]]:
-    return [(day, r.rank, r.key[0], r.measure) for r in rows]
+    return topn_tables.spec_for(table, day, run, **{"partitioned": True, **kw})
 
 
 def children(settings: ConnectionSettings, table: str) -> list[tuple[str, str]]:
@@ -87,15 +57,6 @@ def children(settings: ConnectionSettings, table: str) -> list[tuple[str, str]]:
         "FROM pg_class c WHERE c.relkind = 'r' AND c.relname LIKE %s ORDER BY 1",
         (f"{table}\\_%",),
     )
-
-
-def marker_exists(settings: ConnectionSettings, spec: LoadSpec) -> bool:
-    return PostgresMarkerTarget(
-        table=spec.table.table,
-        update_id=spec.update_id,
-        marker_table=spec.marker_table,
-        settings=settings,
-    ).exists()
 
 
 def test_rerun_swaps_the_child_and_leaves_other_partitions(
