@@ -2,8 +2,17 @@
 # The official postgres image's contract on Debian's server: POSTGRES_USER (postgres),
 # POSTGRES_PASSWORD, POSTGRES_DB (= user), POSTGRES_HOST_AUTH_METHOD, POSTGRES_INITDB_ARGS,
 # PGDATA, *.sql / *.sh in /docker-entrypoint-initdb.d; arguments after "postgres" go to the server.
+# Each POSTGRES_* may come from a file named by POSTGRES_*_FILE (a secret), read as root.
 set -euo pipefail
 if [ "$(id -u)" = 0 ]; then
+  for var in POSTGRES_USER POSTGRES_PASSWORD POSTGRES_DB POSTGRES_INITDB_ARGS; do
+    file_var=${var}_FILE
+    if [ -n "${!file_var:-}" ]; then
+      [ -z "${!var:-}" ] || { echo "error: both $var and $file_var are set" >&2; exit 1; }
+      export "$var=$(<"${!file_var}")"
+      unset "$file_var"
+    fi
+  done
   mkdir -p "$PGDATA" /run/postgresql
   chown postgres:postgres "$PGDATA" /run/postgresql
   chmod 700 "$PGDATA"
