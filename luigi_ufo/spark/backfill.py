@@ -1,9 +1,10 @@
 """SparkBackfill: every missing date of a dated ExternalSparkScriptTask in one Spark application.
 
 ``RangeDaily --of Task`` starts one ``spark-submit`` (one JVM, one SparkSession) per missing
-date. SparkBackfill submits the packaged ``batch_main.py`` once: it loads the task's script from
-its file and calls the script's ``main(argv, spark)`` per date with one shared session, with the
-exact arguments each date's task would have passed.
+date. SparkBackfill submits the packaged ``batch_main.py`` once (or, in connect mode, uses one
+session of the server): it loads the task's script from its file, hands every date to the
+script's optional ``main_batch(runs, spark)`` and calls its ``main(argv, spark)`` for each date
+left, with one shared session and the exact arguments each date's task would have passed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from luigi.task import BulkCompleteNotImplementedError
 
 from luigi_ufo.errors import BackfillError, ConfigError, SparkSubmitError
 from luigi_ufo.spark.connect import ConnectRunner
+from luigi_ufo.spark.lease import partition_leases
 from luigi_ufo.spark.scripts import Script, resolve_script
 from luigi_ufo.spark.settings import SparkSettings
 from luigi_ufo.spark.task import (
@@ -169,8 +171,11 @@ class SparkBackfill(luigi.Task):
         )
         for task in tasks:
             remove_flags(task.output())  # type: ignore[no-untyped-call]
+        # Held by this worker while the server writes: another run of these dates waits.
+        leases = [u for t in tasks for u in t.output_uris()]
         try:
-            runner.run_batch(runs)
+            with partition_leases(leases, timeout_s=settings.lease_timeout):
+                runner.run_batch(runs)
         except SparkSubmitError as exc:
             return exc
         return None

@@ -2,8 +2,9 @@
 
 ``spark-submit batch_main.py --script PATH --manifest PATH``: the manifest is JSON,
 ``{"runs": [{"label": "2024-01-01", "argv": [...]}, ...]}``. The script is loaded from its file
-once, every run calls its ``main(argv, spark)`` with one shared SparkSession, and a failing run
-does not stop the others. Exit 0 when every run returned 0, else 1 after a summary line naming the
+once; its optional ``main_batch(runs, spark)`` gets every run first, then ``main(argv, spark)``
+is called for each run it left, with one shared SparkSession; a failing run does not stop the
+others. Exit 0 when every run returned 0, else 1 after a summary line naming the
 failed labels. Standalone on purpose: it imports only the standard library and pyspark, as a
 script must.
 """
@@ -18,7 +19,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any, TextIO
 
@@ -68,17 +69,32 @@ class _LastLine(io.TextIOBase):
 
 
 def run_all(
-    main: Callable[..., Any], runs: Sequence[dict[str, Any]], spark: Any, alive: Callable[[], bool]
+    main: Callable[..., Any],
+    runs: Sequence[dict[str, Any]],
+    spark: Any,
+    alive: Callable[[], bool],
+    main_batch: Callable[..., Any] | None = None,
 ) -> dict[str, str]:
-    """Call ``main(argv, spark=spark)`` per run; return ``{label: reason}`` of the failed runs.
+    """Run every entry; return ``{label: reason}`` of the failed runs.
 
+    With the script's optional ``main_batch``, it is called first with every run as
+    ``[(label, argv), ...]`` and returns ``{label: 0 or error}`` for the runs it did (an error is a
+    message or a non-zero exit code); ``main(argv, spark=spark)`` is then called per run left.
     A run fails when main raises or returns non-zero; its reason is the last line it wrote to
     stderr (the error message, or the exception line of the traceback). Once the session is dead
     (``alive()`` is false) the remaining runs are not attempted and count as failed.
     """
+    batched = call_batch(main_batch, runs, spark) if main_batch is not None else {}
     failed: dict[str, str] = {}
     for number, run in enumerate(runs, 1):
         label = str(run["label"])
+        if label in batched:
+            reason = batched[label]
+            status = "FAILED" if reason else "ok"
+            print(f"{PREFIX}: {number}/{len(runs)} {label} {status} (main_batch)", file=sys.stderr)
+            if reason:
+                failed[label] = reason
+            continue
         if not alive():
             failed[label] = "not run: the Spark session had stopped"
             continue
@@ -98,6 +114,37 @@ def run_all(
     return failed
 
 
+def call_batch(
+    main_batch: Callable[..., Any], runs: Sequence[dict[str, Any]], spark: Any
+) -> dict[str, str]:
+    """Call ``main_batch(runs, spark)``; return ``{label: ""}`` per run done, else its reason.
+
+    What it raises propagates: the application (or the session) failed as a whole, and the runs
+    it finished keep their outputs.
+    """
+    given = [(str(run["label"]), list(run["argv"])) for run in runs]
+    labels = [label for label, _ in given]
+    results = main_batch(given, spark)
+    if not isinstance(results, Mapping):
+        raise TypeError(
+            f"{PREFIX}: main_batch() returned {type(results).__name__}, not a mapping of "
+            "{label: 0 or error}"
+        )
+    unknown = sorted(set(map(str, results)) - set(labels))
+    if unknown:
+        raise ValueError(f"{PREFIX}: main_batch() returned labels it was not given: {unknown!r}")
+    done: dict[str, str] = {}
+    for label, result in results.items():
+        if result is None or result == 0:
+            done[str(label)] = ""
+        elif isinstance(result, int) and not isinstance(result, bool):
+            done[str(label)] = f"exit {result}"
+        else:
+            lines = str(result).strip().splitlines()
+            done[str(label)] = lines[-1] if lines else "failed"
+    return done
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Load the script and the manifest, run every entry in one session, report failures."""
     parser = argparse.ArgumentParser(prog="batch_main.py", description=__doc__.split("\n")[0])
@@ -113,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call]
     spark = SparkSession.builder.getOrCreate()
     try:
-        failed = run_all(module.main, runs, spark, lambda: spark.sparkContext._jsc is not None)
+        alive = lambda: spark.sparkContext._jsc is not None  # noqa: E731
+        failed = run_all(module.main, runs, spark, alive, getattr(module, "main_batch", None))
     finally:
         spark.stop()
     if failed:

@@ -221,10 +221,11 @@ class ConnectRunner:
         )
 
     def run_batch(self, runs: Sequence[Mapping[str, Any]]) -> None:
-        """Call ``main(argv, spark)`` per run in one session; raise naming every failed run.
+        """Do every run in one session; raise naming every failed run.
 
-        ``runs`` are SparkBackfill's ``{"label": ..., "argv": [...]}``; a failing run does not
-        stop the others (as in the submitted batch driver).
+        ``runs`` are SparkBackfill's ``{"label": ..., "argv": [...]}``: the script's optional
+        ``main_batch(runs, spark)`` first, then ``main(argv, spark)`` per run left; a failing run
+        does not stop the others (as in the submitted batch driver).
         """
         from luigi_ufo.spark.batch_main import SHOWN_FAILURES, run_all
 
@@ -232,7 +233,8 @@ class ConnectRunner:
 
         def body(spark: Any) -> dict[str, str]:
             with fresh_module(self.spec.script.path) as module, _stdout_to_log(self.spec):
-                return run_all(module.main, [dict(r) for r in runs], spark, lambda: True)
+                batch = getattr(module, "main_batch", None)
+                return run_all(module.main, [dict(r) for r in runs], spark, lambda: True, batch)
 
         failed = self.run(body)
         if failed:

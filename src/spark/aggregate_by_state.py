@@ -6,13 +6,17 @@ Run by ``AggregateUFOsByState`` exactly as by hand::
         --rejected-output REJECTED_DIR [--encoding utf-8] [--delimiter ,] \
         [--country-rule us-or-blank] [--decode-errors strict] [--max-rejected-fraction 1.0]
 
-or as ``main(argv, spark)`` with a classic or a Spark Connect session. Two paths, one file:
+or as ``main(argv, spark)`` with a classic or a Spark Connect session, or for many runs at once
+as ``main_batch(runs, spark)`` (SparkBackfill). Three paths, one file:
 
 - classic session (its own, or a given one) and local inputs and outputs (a path, or ``file:``,
   on Hadoop's plain local file system): no SQL session or planning. A SparkContext counts the
   files, one task per file, and the driver writes the tiny outputs with plain Python;
-- Spark Connect, or non-local storage (``s3a://``, ``hdfs://``): the DataFrame API only (no RDD,
-  no SparkContext, no JVM gateway). The classic-only lines carry a
+- Spark Connect and absolute local paths (Hadoop's plain local file system on the server): one
+  Spark job in which an executor lists, counts and writes a whole run with the same code
+  (``main_batch``: every run of the batch in that one job, a few per task);
+- otherwise (Connect on ``s3a://``, ``hdfs://``, or relative paths): the DataFrame API only (no
+  RDD, no SparkContext, no JVM gateway). The classic-only lines carry a
   ``# spark-connect: classic-only`` pragma for the Connect guard.
 
 Rule R1 (../shared/data/ufo/README.md): parse RFC-4180 CSV (``"`` quotes, ``""`` inside a field,
@@ -59,6 +63,7 @@ import re
 import secrets
 import shutil
 import sys
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -822,16 +827,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, spark: Any = None) -> int:
-    """Aggregate the inputs and write both outputs; return the process exit code."""
-    args = build_parser().parse_args(argv)
-    options = Options(
+def options_of(args: argparse.Namespace) -> Options:
+    """Return the reading options of parsed arguments."""
+    return Options(
         args.encoding,
         args.delimiter,
         args.country_rule,
         args.decode_errors,
         args.max_rejected_fraction,
     )
+
+
+def summary_line(files: list[str], counts: FileCounts) -> str:
+    """Return the line a successful run prints."""
+    return (
+        f"aggregate_by_state: {len(files)} file(s), {counts.records} records, "
+        f"{counts.counted} counted in {len(counts.states)} states, "
+        f"{counts.records - counts.counted} rejected {dict(sorted(counts.rejected.items()))}"
+    )
+
+
+def main(argv: list[str] | None = None, spark: Any = None) -> int:
+    """Aggregate the inputs and write both outputs; return the process exit code."""
+    args = build_parser().parse_args(argv)
+    options = options_of(args)
     try:
         check_encoding(args.encoding)
     except InputError as exc:
@@ -840,6 +859,8 @@ def main(argv: list[str] | None = None, spark: Any = None) -> int:
     uris = [*args.input, args.output, args.rejected_output]
     spark, sc, owned = open_spark(spark, all(_local_path(u) is not None for u in uris))
     try:
+        if sc is None and one_job_fits(spark, args):
+            return _main_in_one_job(spark, local_run("main", args))
         replace: Replace
         if sc is not None:
             files = [f for uri in args.input for f in list_local_files(uri)]
@@ -861,12 +882,139 @@ def main(argv: list[str] | None = None, spark: Any = None) -> int:
     finally:
         if owned:
             (spark if sc is None else sc).stop()
-    print(
-        f"aggregate_by_state: {len(files)} file(s), {counts.records} records, "
-        f"{counts.counted} counted in {len(counts.states)} states, "
-        f"{counts.records - counts.counted} rejected {dict(sorted(counts.rejected.items()))}"
-    )
+    print(summary_line(files, counts))
     return 0
+
+
+def _main_in_one_job(spark: Any, run: LocalRun) -> int:
+    ((_, error, trace, summary),) = run_in_one_job(spark, [run])
+    if trace:
+        raise RunFailed(f"{error}\n  its traceback on the executor:\n{trace}")
+    if error:
+        print(error, file=sys.stderr)
+        return 2
+    print(summary)
+    return 0
+
+
+# --- Many runs as one Spark job (Spark Connect, local lake): main_batch, and main's fast path ---
+
+#: Runs done one after the other in one Spark task of the batch job: enough that a task's
+#: start-up is not the cost, few enough for parallelism and progress.
+RUNS_PER_TASK = 8
+#: What the job returns per run: its label, main()'s error message (or the exception line of an
+#: unexpected failure, whose traceback follows), and its summary line on success.
+RUN_RESULT = "struct<label:string,error:string,trace:string,summary:string>"
+
+
+class RunFailed(RuntimeError):
+    """A run failed on an executor with an unexpected exception (its traceback in the message)."""
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """One run of main() on a local lake: what an executor needs to do all of it."""
+
+    label: str
+    inputs: tuple[str, ...]
+    output: str
+    rejected_output: str
+    options: Options
+
+
+def local_run(label: str, args: argparse.Namespace) -> LocalRun:
+    """Return the run of parsed arguments ``args``."""
+    inputs = tuple(args.input)
+    return LocalRun(label, inputs, args.output, args.rejected_output, options_of(args))
+
+
+def all_absolute_local(args: argparse.Namespace) -> bool:
+    """Tell whether every input and output is an absolute local path (or ``file:`` URI).
+
+    Relative paths would resolve against the executors' working directory, not the caller's.
+    """
+    paths = [_local_path(u) for u in (*args.input, args.output, args.rejected_output)]
+    return all(p is not None and os.path.isabs(p) for p in paths)
+
+
+def one_job_fits(spark: Any, args: argparse.Namespace) -> bool:
+    """Tell whether executors can do a run whole: Spark Connect, absolute local paths, and
+    Hadoop's plain local file system on the server (whose executors see those paths, as Spark's
+    own ``file:`` reads and writes assume)."""
+    return _is_connect(spark) and all_absolute_local(args) and plain_local_fs(spark.conf)
+
+
+def run_here(run: LocalRun) -> tuple[str, str, str, str]:
+    """Do a whole run in this process (an executor): list, count, check, replace both outputs.
+
+    Returns (label, error, traceback, summary) as in ``RUN_RESULT``; never raises, so one run's
+    failure does not stop the others. The outputs are replaced crash-safely, rejected counts
+    first and the states' flag last, so a kill leaves the run complete or without a flag.
+    """
+    try:
+        files = [f for uri in run.inputs for f in list_local_files(uri)]
+        rows = (row for path in files for row in count_rows(count_local_file(path, run.options)))
+        counts = merge_rows(rows)
+        source = ", ".join(run.inputs)
+        refused = rejected_fraction_error(counts, run.options.max_rejected_fraction, source=source)
+        if refused:
+            raise InputError(refused)
+        write_outputs(replace_local_dataset, run.output, run.rejected_output, counts)
+    except InputError as exc:
+        return run.label, f"aggregate_by_state: error: {exc}", "", ""
+    except Exception as exc:
+        return run.label, f"{type(exc).__name__}: {exc}", traceback.format_exc(), ""
+    return run.label, "", "", summary_line(files, counts)
+
+
+def run_in_one_job(spark: Any, runs: list[LocalRun]) -> list[tuple[str, str, str, str]]:
+    """Do ``runs`` in one Spark job, ``RUNS_PER_TASK`` per task; return each one's result.
+
+    One server round trip and one job for all: the executors list, count and write themselves.
+    """
+    from pyspark.sql import functions as F
+
+    _ship_by_value()
+    tasks = -(-len(runs) // RUNS_PER_TASK)
+    do = F.udf(lambda i: run_here(runs[i]), RUN_RESULT, useArrow=False)
+    frame = spark.range(0, len(runs), 1, tasks).select(do("id").alias("r")).select("r.*")
+    return [tuple(row) for row in frame.collect()]
+
+
+def main_batch(runs: list[tuple[str, list[str]]], spark: Any) -> dict[str, int | str]:
+    """Do many runs of ``main(argv, spark)`` at once; return ``{label: 0 or error}`` of those done.
+
+    The optional batch entry point of the script contract (SparkBackfill calls it first, then
+    ``main`` for each run left out). Under Spark Connect, the runs whose inputs and outputs are
+    all absolute local paths run as one Spark job (see :func:`one_job_fits`), each whole in an
+    executor: one job instead of a listing and three jobs per run. Runs with other storage, or
+    arguments main() must report (a usage error, an unknown encoding), and every run with a
+    classic session (which has its own fast path), are left to ``main``.
+    """
+    if spark is None or not _is_connect(spark):
+        return {}
+    found: list[LocalRun] = []
+    for label, argv in runs:
+        with contextlib.redirect_stderr(io.StringIO()):  # main() reports usage errors itself
+            try:
+                args = build_parser().parse_args(argv)
+                check_encoding(args.encoding)
+            except (SystemExit, InputError):
+                continue
+        if all_absolute_local(args):
+            found.append(local_run(label, args))
+    if not found or not plain_local_fs(spark.conf):
+        return {}
+    done: dict[str, int | str] = {}
+    for label, error, trace, summary in run_in_one_job(spark, found):
+        if trace:
+            print(f"{label}: {trace}", file=sys.stderr, end="")
+        if error:
+            print(error, file=sys.stderr)
+        else:
+            print(f"{label}: {summary}")
+        done[label] = error or 0
+    return done
 
 
 if __name__ == "__main__":

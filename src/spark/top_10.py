@@ -7,7 +7,7 @@ Run by ``TopTenStates`` exactly as by hand::
 The output is ``rank,state,sightings`` with ranks 1..N by position (a tie at the N-th place is
 broken by state code, so exactly N rows are written when there are N states).
 
-The input holds at most a few dozen rows, ranked in Python with clear errors for a bad row. Two
+The input holds at most a few dozen rows, ranked in Python with clear errors for a bad row. Three
 paths, one file, for spark-submit and ``main(argv, spark)``:
 
 - classic session (its own, or a given one) and local datasets (a path, or ``file:``, on Hadoop's
@@ -16,8 +16,10 @@ paths, one file, for spark-submit and ``main(argv, spark)``:
   written and fsynced under a hidden temporary name, the old ``_SUCCESS`` and data files are
   removed, the part is renamed into place and ``_SUCCESS`` written last
   (:func:`replace_local_dataset`);
-- Spark Connect, or non-local storage (``s3a://``, ``hdfs://``): the DataFrame reader and writer
-  (the old ``_SUCCESS`` first; Spark's writer commits the part and writes the flag last).
+- Spark Connect and absolute local paths (Hadoop's plain local file system on the server): the
+  same plain Python, run whole by an executor in one Spark job (one server round trip);
+- otherwise (Connect on ``s3a://``, ``hdfs://``, or relative paths): the DataFrame reader and
+  writer (the old ``_SUCCESS`` first; Spark's writer commits the part and writes the flag last).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import re
 import secrets
 import shutil
 import sys
+import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -292,6 +295,86 @@ def _session(spark: Any) -> tuple[Any, bool]:
     return SparkSession.builder.appName("top_10").getOrCreate(), True
 
 
+def rank_parts(parts: list[tuple[str, str]], top: int) -> tuple[list[tuple[int, str, int]], str]:
+    """Return the top rows of the parts' counts and the line a successful run prints."""
+    counts: dict[str, int] = {}
+    for uri, text in parts:
+        for state, n in parse_counts(text, source=uri).items():
+            counts[state] = counts.get(state, 0) + n
+    rows = top_n(counts, top)
+    line = f"top_10: {len(rows)} of {len(counts)} states: " + ", ".join(
+        f"{s} {n}" for _, s, n in rows
+    )
+    return rows, line
+
+
+def rank_locally(input_uri: str, output_uri: str, top: int) -> str:
+    """Read, rank and replace local datasets in plain Python; return the summary line."""
+    rows, line = rank_parts(read_local_parts(input_uri), top)
+    replace_local_dataset(output_uri, OUTPUT_HEADER, rows)
+    return line
+
+
+# --- Spark Connect on a local lake: one Spark job in which an executor does the whole run ---
+
+#: What the job returns: main()'s error message (or the exception line of an unexpected
+#: failure, whose traceback follows), and the summary line on success.
+RUN_RESULT = "struct<error:string,trace:string,summary:string>"
+
+
+class RunFailed(RuntimeError):
+    """The run failed on the executor with an unexpected exception (its traceback included)."""
+
+
+def _ship_by_value() -> None:
+    # Imported as luigi_ufo.scripts.* (tests, the CLI), functions would pickle by reference and
+    # executors would need luigi_ufo installed; by value they need only pyspark, like spark-submit.
+    if __name__ != "__main__":
+        from pyspark import cloudpickle
+
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])  # type: ignore[no-untyped-call]
+
+
+def one_job_fits(spark: Any, uris: list[str]) -> bool:
+    """Tell whether an executor can do the run whole: Spark Connect, absolute local paths, and
+    Hadoop's plain local file system on the server (whose executors see those paths, as Spark's
+    own ``file:`` reads and writes assume). Relative paths would resolve against the executors'
+    working directory."""
+    paths = [_local_path(u) for u in uris]
+    local = all(p is not None and os.path.isabs(p) for p in paths)
+    return local and _is_connect(spark) and plain_local_fs(spark.conf)
+
+
+def rank_here(input_uri: str, output_uri: str, top: int) -> tuple[str, str, str]:
+    """Do the whole run in this process (an executor); return ``RUN_RESULT``, never raising."""
+    try:
+        return "", "", rank_locally(input_uri, output_uri, top)
+    except InputError as exc:
+        return f"top_10: error: {exc}", "", ""
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}", traceback.format_exc(), ""
+
+
+def rank_in_one_job(spark: Any, input_uri: str, output_uri: str, top: int) -> str:
+    """Run :func:`rank_here` as one Spark job of one task; return the summary line.
+
+    One server round trip instead of a read job and a write job. Raises InputError for bad input
+    and RunFailed, with the executor's traceback, for anything else.
+    """
+    from pyspark.sql import functions as F
+
+    _ship_by_value()
+    do = F.udf(lambda _: rank_here(input_uri, output_uri, top), RUN_RESULT, useArrow=False)
+    ((error, trace, summary),) = (
+        spark.range(0, 1, 1, 1).select(do("id").alias("r")).select("r.*").collect()
+    )
+    if trace:
+        raise RunFailed(f"{error}\n  its traceback on the executor:\n{trace}")
+    if error:
+        raise InputError(error.removeprefix("top_10: error: "))
+    return str(summary)
+
+
 def main(argv: list[str] | None = None, spark: Any = None) -> int:
     """Rank the input's states and write the top N; return the process exit code."""
     args = build_parser().parse_args(argv)
@@ -301,15 +384,12 @@ def main(argv: list[str] | None = None, spark: Any = None) -> int:
     fast = fast_path(spark, all(_local_path(u) is not None for u in (args.input, args.output)))
     spark, owned = (spark, False) if fast else _session(spark)
     try:
-        counts: dict[str, int] = {}
-        parts = read_local_parts(args.input) if fast else read_parts(spark, args.input)
-        for uri, text in parts:
-            for state, n in parse_counts(text, source=uri).items():
-                counts[state] = counts.get(state, 0) + n
-        rows = top_n(counts, args.top)
         if fast:
-            replace_local_dataset(args.output, OUTPUT_HEADER, rows)
+            line = rank_locally(args.input, args.output, args.top)
+        elif one_job_fits(spark, [args.input, args.output]):
+            line = rank_in_one_job(spark, args.input, args.output, args.top)
         else:
+            rows, line = rank_parts(read_parts(spark, args.input), args.top)
             replace_dataset(spark, args.output, rows)
     except InputError as exc:
         print(f"top_10: error: {exc}", file=sys.stderr)
@@ -317,9 +397,7 @@ def main(argv: list[str] | None = None, spark: Any = None) -> int:
     finally:
         if owned:
             spark.stop()
-    print(
-        f"top_10: {len(rows)} of {len(counts)} states: " + ", ".join(f"{s} {n}" for _, s, n in rows)
-    )
+    print(line)
     return 0
 
 

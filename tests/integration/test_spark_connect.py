@@ -33,6 +33,7 @@ from probe_tasks import (  # noqa: E402
 )
 
 from luigi_ufo.spark import SparkBackfill  # noqa: E402
+from tests.integration.test_spark_backfill import put_raw, state_counts  # noqa: E402
 from tests.integration.test_spark_task import _luigid_progress, build, part_text  # noqa: E402
 from tests.integration.test_ufo_scripts import KAGGLE, PRIMARY, read_csv, real_file  # noqa: E402
 
@@ -244,6 +245,179 @@ def test_backfill_runs_all_dates_through_the_server_and_a_rerun_does_the_rest(
     assert lines == [f"{i},v1,0,{DAYS[1].isoformat()}" for i in range(3)]
 
 
+def new_jobs(spark_connect: Any, before: int, expected: int) -> int:
+    """The number of server jobs since ``before`` once ``expected`` are seen (the UI may lag)."""
+    deadline = time.monotonic() + 30
+    while len(spark_connect.jobs()) - before < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)  # anything more would show by now
+    return len(spark_connect.jobs()) - before
+
+
+def reasons_of(lake: Path, day: datetime.date) -> dict[str, int]:
+    rows = read_csv(lake / "ufo" / "rejected" / day.isoformat())[1:]
+    return {reason: int(n) for reason, n in rows if int(n)}
+
+
+def test_a_ufo_backfill_is_one_job_on_the_server_and_a_rerun_does_the_rest(
+    tmp_path: Path, luigi_config: SetConfig, spark_connect: Any
+) -> None:
+    """main_batch: every date in one job, exact counts, a bad date named alone, then rerun."""
+    from luigi_ufo.ufo.sample import write_sample
+    from luigi_ufo.ufo.tasks import AggregateUFOsByState
+
+    lake = tmp_path / "lake"
+    luigi_config("ufo", "lake", str(lake))
+    luigi_config("spark_script", "mode", "connect")
+    luigi_config("spark_script", "connect_url", spark_connect.url)
+    days = [datetime.date(2024, 6, 1) + datetime.timedelta(days=i) for i in range(12)]
+    samples = {
+        day: write_sample(tmp_path / f"{day}.csv", 300, seed=i) for i, day in enumerate(days)
+    }
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,where\n2024-06-03,Tucson\n", encoding="utf-8")
+    for day, sample in samples.items():
+        put_raw(lake, day, bad if day == days[2] else sample.path)
+    task = SparkBackfill(
+        of=AggregateUFOsByState, start=days[0], stop=days[-1] + datetime.timedelta(days=1)
+    )
+    before = len(spark_connect.jobs())
+
+    with pytest.raises(BackfillError) as info:
+        task.run()
+    assert new_jobs(spark_connect, before, 1) == 1
+    message = str(info.value)
+    assert message.startswith("1 of 12 date(s) of AggregateUFOsByState are still incomplete")
+    assert f"{days[2]} failed: aggregate_by_state: error: {lake}/ufo/raw/{days[2]}" in message
+    assert "is not a NUFORC export" in message
+    for day in [d for d in days if d != days[2]]:
+        assert state_counts(lake, day) == dict(samples[day].states)
+        assert reasons_of(lake, day) == {k: n for k, n in samples[day].rejected.items() if n}
+    assert task.missing_dates() == [days[2]]
+    good = days[:2] + days[3:]
+    kept = {d: (lake / "ufo" / "by_state" / str(d) / "_SUCCESS").stat().st_mtime_ns for d in good}
+
+    put_raw(lake, days[2], samples[days[2]].path)
+    task.run()
+    assert task.complete()
+    assert state_counts(lake, days[2]) == dict(samples[days[2]].states)
+    flags = {d: (lake / "ufo" / "by_state" / str(d) / "_SUCCESS").stat().st_mtime_ns for d in kept}
+    assert flags == kept  # only the remainder ran
+
+
+def _flagged(lake: Path, days: list[datetime.date]) -> list[datetime.date]:
+    return [d for d in days if (lake / "ufo" / "by_state" / str(d) / "_SUCCESS").exists()]
+
+
+def test_a_backfill_stopped_mid_way_keeps_only_complete_dates_and_a_rerun_does_the_rest(
+    tmp_path: Path, luigi_config: SetConfig, spark_connect: Any
+) -> None:
+    """SIGTERM to the Luigi process mid-job: the operation is interrupted on the server (its
+    Python workers killed mid-date); every flagged date is complete and exact, and a rerun
+    does exactly the dates without a flag."""
+    from luigi_ufo.ufo.sample import write_sample
+    from luigi_ufo.ufo.tasks import AggregateUFOsByState
+
+    lake = tmp_path / "lake"
+    days = [datetime.date(2023, 1, 1) + datetime.timedelta(days=i) for i in range(120)]
+    sample = write_sample(tmp_path / "export.csv", 40_000, seed=9)
+    for day in days:  # one file, hard-linked into every raw partition (flag last)
+        partition = lake / "ufo" / "raw" / str(day)
+        partition.mkdir(parents=True)
+        os.link(sample.path, partition / "export.csv")
+        (partition / "_SUCCESS").touch()
+    config = tmp_path / "luigi.cfg"
+    config.write_text(
+        f"[ufo]\nlake = {lake}\n[spark_script]\nmode = connect\n"
+        f"connect_url = {spark_connect.url}\n",
+        encoding="utf-8",
+    )
+    argv = [sys.executable, "-m", "luigi", "--module", "luigi_ufo.ufo", "SparkBackfill"]
+    argv += ["--of", "AggregateUFOsByState", "--start", str(days[0]), "--stop", "2023-05-01"]
+    env = {**os.environ, "LUIGI_CONFIG_PATH": str(config)}
+    client = subprocess.Popen(
+        [*argv, "--local-scheduler"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _flagged(lake, days) and client.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        client.send_signal(signal.SIGTERM)
+        _, err = client.communicate(timeout=60)
+    finally:
+        client.kill()
+    assert "failed: terminated by SIGTERM" in err, err[-3000:]
+    jobs = wait_for_jobs_all(spark_connect, timeout=60)
+    assert _stopped(jobs)
+    assert jobs[0]["status"] == "FAILED"  # the backfill's one job, cancelled on the server
+    time.sleep(3)  # a killed task's Python worker goes within spark.python.task.killTimeout (2 s)
+    done = _flagged(lake, days)
+    assert 0 < len(done) < len(days), f"{len(done)} of {len(days)} dates done: not stopped mid-way"
+    expected = {k: n for k, n in sample.rejected.items() if n}
+    for day in done:
+        assert state_counts(lake, day) == dict(sample.states)
+        assert reasons_of(lake, day) == expected
+    kept = {d: (lake / "ufo" / "by_state" / str(d) / "_SUCCESS").stat().st_mtime_ns for d in done}
+
+    luigi_config("ufo", "lake", str(lake))
+    luigi_config("spark_script", "mode", "connect")
+    luigi_config("spark_script", "connect_url", spark_connect.url)
+    rerun = SparkBackfill(of=AggregateUFOsByState, start=days[0], stop=datetime.date(2023, 5, 1))
+    assert rerun.missing_dates() == [d for d in days if d not in done]
+    rerun.run()
+    assert rerun.complete()
+    for day in days:
+        assert state_counts(lake, day) == dict(sample.states)
+    flags = {d: (lake / "ufo" / "by_state" / str(d) / "_SUCCESS").stat().st_mtime_ns for d in done}
+    assert flags == kept
+
+
+def wait_for_jobs_all(spark_connect: Any, timeout: float) -> list[dict[str, Any]]:
+    """Poll until no job of the server runs; return its jobs."""
+    deadline = time.monotonic() + timeout
+    jobs = spark_connect.jobs()
+    while not _stopped(jobs) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        jobs = spark_connect.jobs()
+    return jobs
+
+
+def test_the_dataframe_path_under_connect_gives_the_reference_answer(
+    tmp_path: Path, spark_connect: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The packaged scripts' DataFrame path (the one s3a:// takes) on the primary file."""
+    from luigi_ufo.scripts import aggregate_by_state, top_10
+
+    from luigi_ufo.spark.connect import ConnectRunner, ConnectSpec
+    from luigi_ufo.spark.scripts import Script
+
+    primary = real_file(PRIMARY)
+    monkeypatch.setattr(aggregate_by_state, "one_job_fits", lambda spark, args: False)
+    monkeypatch.setattr(top_10, "one_job_fits", lambda spark, uris: False)
+    out, rejected, ranked = (str(tmp_path / name) for name in ("s", "r", "t"))
+    spec = ConnectSpec(
+        url=spark_connect.url,
+        script=Script(path=Path(aggregate_by_state.__file__), sha256=""),
+        name="dataframe-path",
+    )
+
+    def body(spark: Any) -> tuple[int, int]:
+        argv = ["--input", str(primary), "--output", out, "--rejected-output", rejected]
+        first = aggregate_by_state.main(argv, spark=spark)
+        return first, top_10.main(["--input", out, "--output", ranked, "--top", "3"], spark=spark)
+
+    assert ConnectRunner(spec).run(body) == (0, 0)
+    (part,) = Path(out).glob("part-*.csv")
+    assert part.name != "part-00000.csv"  # Spark's writer wrote it
+    states = {s: int(n) for s, n in read_csv(Path(out))[1:]}
+    reasons = {r: int(n) for r, n in read_csv(Path(rejected))[1:]}
+    assert sum(states.values()) == 105_193
+    assert sum(states.values()) + sum(reasons.values()) == 119_727
+    assert (reasons["repeated_header"], reasons["blank_state"]) == (930, 8_638)
+    top = [(s, int(c)) for _, s, c in read_csv(Path(ranked))[1:]]
+    assert top == [("CA", 13_513), ("FL", 6_498), ("WA", 5_884)]
+
+
 def test_connect_gives_the_submit_answer(
     tmp_path: Path, luigi_config: SetConfig, spark_connect: Any, spark_local_master: str
 ) -> None:
@@ -282,7 +456,8 @@ def test_the_reference_pipeline_in_connect_mode_gives_the_reference_answer(
     pid, jobs = spark_connect.pid, len(spark_connect.jobs())
     assert build(TopTenStates(date=date)).status == luigi.LuigiStatusCode.SUCCESS
     assert spark_connect.pid == pid
-    assert len(spark_connect.jobs()) > jobs  # the server ran them, not a spark-submit
+    # The server ran them, not a spark-submit: one job per script on a local lake.
+    assert new_jobs(spark_connect, jobs, 2) == 2
     states = {s: int(n) for s, n in read_csv(lake / "ufo" / "by_state" / str(date))[1:]}
     reasons = {r: int(n) for r, n in read_csv(lake / "ufo" / "rejected" / str(date))[1:]}
     # The reference answer of /work/shared/data/ufo/README.md (rule R1), as in submit mode.

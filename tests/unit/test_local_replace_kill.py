@@ -40,6 +40,7 @@ SHARED = (
     "_write_synced",
     "_sync_dir",
     "replace_local_dataset",
+    "_ship_by_value",
 )
 CHILD = """
 import importlib.util, json, os, signal, sys

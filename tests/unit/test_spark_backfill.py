@@ -204,6 +204,43 @@ def test_run_all_runs_every_entry_and_collects_the_reasons(
     assert "luigi-ufo batch: 2/4 bad-code FAILED (exit 2)" in err
 
 
+def test_run_all_gives_main_batch_every_run_then_main_the_rest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    batched: list[Any] = []
+    mains: list[list[str]] = []
+
+    def main_batch(runs: list[tuple[str, list[str]]], spark: Any) -> dict[str, Any]:
+        batched.append((runs, spark))
+        return {"a": 0, "b": "script: error: bad b\n", "c": 3}
+
+    def main(argv: list[str], spark: Any = None) -> int:
+        mains.append(argv)
+        return 0
+
+    runs = [{"label": name, "argv": [f"--{name}"]} for name in ("a", "b", "c", "d")]
+    failed = batch_main.run_all(main, runs, "SESSION", lambda: True, main_batch)
+    assert batched == [
+        ([("a", ["--a"]), ("b", ["--b"]), ("c", ["--c"]), ("d", ["--d"])], "SESSION")
+    ]
+    assert mains == [["--d"]]  # only the run main_batch left out
+    assert failed == {"b": "script: error: bad b", "c": "exit 3"}
+    err = capsys.readouterr().err
+    assert "luigi-ufo batch: 1/4 a ok (main_batch)" in err
+    assert "luigi-ufo batch: 2/4 b FAILED (main_batch)" in err
+    assert "luigi-ufo batch: 4/4 d ok" in err
+
+
+@pytest.mark.parametrize(
+    ("returned", "error"),
+    [([("a", 0)], "returned list, not a mapping"), ({"zz": 0}, "labels it was not given")],
+)
+def test_run_all_refuses_what_main_batch_cannot_have_meant(returned: Any, error: str) -> None:
+    runs = [{"label": "a", "argv": []}]
+    with pytest.raises((TypeError, ValueError), match=error):
+        batch_main.run_all(lambda argv, spark: 0, runs, None, lambda: True, lambda r, s: returned)
+
+
 def test_run_all_stops_calling_once_the_session_is_dead() -> None:
     state = {"alive": True}
 
