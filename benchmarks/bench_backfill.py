@@ -110,7 +110,7 @@ def _section(days: int, runs: int, with_per_date: bool = True) -> list[Row]:
     rows = [
         Row("RangeDaily, one spark-submit per date, --workers 2", per_date, baseline=True),
         Row("SparkBackfill, one application, main(argv, spark) per date", one_app),
-        Row("SparkBackfill, connect, warm server, main(argv, spark) per date", connected),
+        Row("SparkBackfill, connect, warm server, main_batch (one job on a local lake)", connected),
     ]
     rows = [r for r in rows if r.samples]
     if not with_per_date:
