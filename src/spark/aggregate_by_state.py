@@ -859,7 +859,7 @@ def main(argv: list[str] | None = None, spark: Any = None) -> int:
     uris = [*args.input, args.output, args.rejected_output]
     spark, sc, owned = open_spark(spark, all(_local_path(u) is not None for u in uris))
     try:
-        if sc is None and one_job_fits(spark, args):
+        if sc is None and one_job_fits(spark, uris):
             return _main_in_one_job(spark, local_run("main", args))
         replace: Replace
         if sc is not None:
@@ -928,20 +928,20 @@ def local_run(label: str, args: argparse.Namespace) -> LocalRun:
     return LocalRun(label, inputs, args.output, args.rejected_output, options_of(args))
 
 
-def all_absolute_local(args: argparse.Namespace) -> bool:
-    """Tell whether every input and output is an absolute local path (or ``file:`` URI).
+def absolute_local(uris: list[str]) -> bool:
+    """Tell whether every URI is an absolute local path (or ``file:`` URI).
 
     Relative paths would resolve against the executors' working directory, not the caller's.
     """
-    paths = [_local_path(u) for u in (*args.input, args.output, args.rejected_output)]
+    paths = [_local_path(u) for u in uris]
     return all(p is not None and os.path.isabs(p) for p in paths)
 
 
-def one_job_fits(spark: Any, args: argparse.Namespace) -> bool:
+def one_job_fits(spark: Any, uris: list[str]) -> bool:
     """Tell whether executors can do a run whole: Spark Connect, absolute local paths, and
     Hadoop's plain local file system on the server (whose executors see those paths, as Spark's
     own ``file:`` reads and writes assume)."""
-    return _is_connect(spark) and all_absolute_local(args) and plain_local_fs(spark.conf)
+    return absolute_local(uris) and _is_connect(spark) and plain_local_fs(spark.conf)
 
 
 def run_here(run: LocalRun) -> tuple[str, str, str, str]:
@@ -1001,7 +1001,7 @@ def main_batch(runs: list[tuple[str, list[str]]], spark: Any) -> dict[str, int |
                 check_encoding(args.encoding)
             except (SystemExit, InputError):
                 continue
-        if all_absolute_local(args):
+        if absolute_local([*args.input, args.output, args.rejected_output]):
             found.append(local_run(label, args))
     if not found or not plain_local_fs(spark.conf):
         return {}

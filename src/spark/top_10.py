@@ -335,14 +335,20 @@ def _ship_by_value() -> None:
         cloudpickle.register_pickle_by_value(sys.modules[__name__])  # type: ignore[no-untyped-call]
 
 
-def one_job_fits(spark: Any, uris: list[str]) -> bool:
-    """Tell whether an executor can do the run whole: Spark Connect, absolute local paths, and
-    Hadoop's plain local file system on the server (whose executors see those paths, as Spark's
-    own ``file:`` reads and writes assume). Relative paths would resolve against the executors'
-    working directory."""
+def absolute_local(uris: list[str]) -> bool:
+    """Tell whether every URI is an absolute local path (or ``file:`` URI).
+
+    Relative paths would resolve against the executors' working directory, not the caller's.
+    """
     paths = [_local_path(u) for u in uris]
-    local = all(p is not None and os.path.isabs(p) for p in paths)
-    return local and _is_connect(spark) and plain_local_fs(spark.conf)
+    return all(p is not None and os.path.isabs(p) for p in paths)
+
+
+def one_job_fits(spark: Any, uris: list[str]) -> bool:
+    """Tell whether executors can do a run whole: Spark Connect, absolute local paths, and
+    Hadoop's plain local file system on the server (whose executors see those paths, as Spark's
+    own ``file:`` reads and writes assume)."""
+    return absolute_local(uris) and _is_connect(spark) and plain_local_fs(spark.conf)
 
 
 def rank_here(input_uri: str, output_uri: str, top: int) -> tuple[str, str, str]:

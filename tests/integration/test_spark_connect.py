@@ -392,7 +392,7 @@ def test_the_dataframe_path_under_connect_gives_the_reference_answer(
     from luigi_ufo.spark.scripts import Script
 
     primary = real_file(PRIMARY)
-    monkeypatch.setattr(aggregate_by_state, "one_job_fits", lambda spark, args: False)
+    monkeypatch.setattr(aggregate_by_state, "one_job_fits", lambda spark, uris: False)
     monkeypatch.setattr(top_10, "one_job_fits", lambda spark, uris: False)
     out, rejected, ranked = (str(tmp_path / name) for name in ("s", "r", "t"))
     spec = ConnectSpec(

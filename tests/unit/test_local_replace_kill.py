@@ -41,6 +41,8 @@ SHARED = (
     "_sync_dir",
     "replace_local_dataset",
     "_ship_by_value",
+    "absolute_local",
+    "one_job_fits",
 )
 CHILD = """
 import importlib.util, json, os, signal, sys

@@ -79,7 +79,8 @@ def test_an_unexpected_failure_returns_its_traceback(tmp_path: Path) -> None:
 def test_only_absolute_local_paths_go_to_one_job(
     tmp_path: Path, source: str, expected: bool
 ) -> None:
-    assert agg.all_absolute_local(args_of(tmp_path, source)) is expected
+    args = args_of(tmp_path, source)
+    assert agg.absolute_local([*args.input, args.output, args.rejected_output]) is expected
 
 
 def test_main_batch_leaves_a_classic_session_to_main() -> None:
