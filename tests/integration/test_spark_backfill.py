@@ -73,6 +73,19 @@ def put_raw(lake: Path, day: datetime.date, source: Path) -> None:
         writer.put_file("export.csv", str(source))
 
 
+def raw_lake_with_a_bad_date(
+    lake: Path, work: Path, days: list[datetime.date], rows: int, bad_day: datetime.date
+) -> dict[datetime.date, SampleSummary]:
+    """Put a sample of ``rows`` rows per date in ``lake``'s raw dataset, but a file that is no
+    NUFORC export for ``bad_day``; return every date's sample (``bad_day``'s for the rerun)."""
+    samples = {day: write_sample(work / f"{day}.csv", rows, seed=i) for i, day in enumerate(days)}
+    bad = work / "bad.csv"
+    bad.write_text(f"when,where\n{bad_day},Tucson\n", encoding="utf-8")
+    for day, sample in samples.items():
+        put_raw(lake, day, bad if day == bad_day else sample.path)
+    return samples
+
+
 def state_counts(lake: Path, day: datetime.date) -> dict[str, int]:
     (part,) = (lake / "ufo" / "by_state" / day.isoformat()).glob("part-*.csv")
     with part.open() as fh:
@@ -85,13 +98,7 @@ def test_ufo_dates_in_one_application_a_bad_date_fails_alone_and_a_rerun_finishe
     lake = tmp_path / "lake"
     luigi_config("ufo", "lake", str(lake))
     luigi_config("spark_script", "master", spark_local_master)
-    samples: dict[datetime.date, SampleSummary] = {
-        day: write_sample(tmp_path / f"{day}.csv", 400, seed=i) for i, day in enumerate(DAYS)
-    }
-    bad = tmp_path / "bad.csv"
-    bad.write_text("when,where\n2024-05-02,Tucson\n", encoding="utf-8")
-    for day, sample in samples.items():
-        put_raw(lake, day, bad if day == DAYS[1] else sample.path)
+    samples = raw_lake_with_a_bad_date(lake, tmp_path, DAYS, 400, DAYS[1])
     task = SparkBackfill(
         of=AggregateUFOsByState, start=DAYS[0], stop=DAYS[-1] + datetime.timedelta(days=1)
     )

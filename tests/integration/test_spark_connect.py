@@ -33,7 +33,11 @@ from probe_tasks import (  # noqa: E402
 )
 
 from luigi_ufo.spark import SparkBackfill  # noqa: E402
-from tests.integration.test_spark_backfill import put_raw, state_counts  # noqa: E402
+from tests.integration.test_spark_backfill import (  # noqa: E402
+    put_raw,
+    raw_lake_with_a_bad_date,
+    state_counts,
+)
 from tests.integration.test_spark_task import _luigid_progress, build, part_text  # noqa: E402
 from tests.integration.test_ufo_scripts import KAGGLE, PRIMARY, read_csv, real_file  # noqa: E402
 
@@ -263,7 +267,6 @@ def test_a_ufo_backfill_is_one_job_on_the_server_and_a_rerun_does_the_rest(
     tmp_path: Path, luigi_config: SetConfig, spark_connect: Any
 ) -> None:
     """main_batch: every date in one job, exact counts, a bad date named alone, then rerun."""
-    from luigi_ufo.ufo.sample import write_sample
     from luigi_ufo.ufo.tasks import AggregateUFOsByState
 
     lake = tmp_path / "lake"
@@ -271,13 +274,7 @@ def test_a_ufo_backfill_is_one_job_on_the_server_and_a_rerun_does_the_rest(
     luigi_config("spark_script", "mode", "connect")
     luigi_config("spark_script", "connect_url", spark_connect.url)
     days = [datetime.date(2024, 6, 1) + datetime.timedelta(days=i) for i in range(12)]
-    samples = {
-        day: write_sample(tmp_path / f"{day}.csv", 300, seed=i) for i, day in enumerate(days)
-    }
-    bad = tmp_path / "bad.csv"
-    bad.write_text("when,where\n2024-06-03,Tucson\n", encoding="utf-8")
-    for day, sample in samples.items():
-        put_raw(lake, day, bad if day == days[2] else sample.path)
+    samples = raw_lake_with_a_bad_date(lake, tmp_path, days, 300, days[2])
     task = SparkBackfill(
         of=AggregateUFOsByState, start=days[0], stop=days[-1] + datetime.timedelta(days=1)
     )
