@@ -5,9 +5,10 @@ Each value class (``SparkSettings``, ``S3Settings``, ...) declares its fields on
 (so ``--spark_script-master yarn`` and luigi's own tooling work), read when a task runs, never at
 import. Before luigi reads a section, the whole section is checked: unknown keys are refused with
 the closest valid key, values are parsed with errors naming section, key, value and the expected
-form, credentials are refused without echoing them, and a section named like one of ours but
-misspelt is warned about. Secrets (AWS keys, PostgreSQL passwords) are never configuration
-values: they come from the environment, the boto3 credential chain or ``.pgpass``.
+form, credentials are refused by name and by shape without echoing them
+(:mod:`luigi_ufo.secrets`), and a section named like one of ours but misspelt is warned about.
+Secrets (AWS keys, PostgreSQL passwords, Spark secrets, the Connect token) are never configuration
+values: they come from the environment, the boto3 credential chain, ``.pgpass`` or a private file.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import configparser
 import contextlib
 import logging
-import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ import luigi
 import luigi.freezing
 
 from luigi_ufo.errors import ConfigError, ConfigWarning
+from luigi_ufo.secrets import hint_for, is_credential_name, refuse, refuse_credentials
 from luigi_ufo.setting import (
     InvalidValue,
     Setting,
@@ -35,17 +36,6 @@ from luigi_ufo.setting import (
 )
 
 logger = logging.getLogger("luigi_ufo.config")
-
-#: Keys that name a credential: refused in our sections and in their conf/env mappings.
-CREDENTIAL_KEY = re.compile(
-    r"passw(or)?d|secret|session[._-]?token|oauth[._-]?token|(^|[._-])token$|private[._-]?key",
-    re.IGNORECASE,
-)
-CREDENTIAL_HINT = (
-    "put PostgreSQL passwords in PGPASSWORD or ~/.pgpass (PGPASSFILE), AWS keys in the AWS "
-    "credential chain (environment, AWS_PROFILE, instance role), other Spark secrets in a 0600 "
-    "[spark_script] properties_file"
-)
 
 
 @dataclass(frozen=True)
@@ -142,11 +132,8 @@ def _check_keys(config: Any, present: str, section: Section) -> None:
             continue
         key = raw_key.replace("-", "_")
         s = known.get(key)
-        if s is None and CREDENTIAL_KEY.search(key):
-            raise ConfigError(
-                f"[{present}] {key} looks like a credential, which luigi.cfg must not hold (its "
-                f"value is not shown); remove it: {CREDENTIAL_HINT}"
-            )
+        if s is None and is_credential_name(key):
+            refuse(f"[{present}]", f"has key {key!r}", hint_for(present, key))
         if s is None:
             raise ConfigError(
                 f"[{present}] {key} is not a setting{did_you_mean(key, known)} "
@@ -160,15 +147,10 @@ def _check_keys(config: Any, present: str, section: Section) -> None:
                 f"[{present}] {key} = {raw!r} cannot be read: luigi.cfg treats '%' as the start "
                 "of an interpolation; write a literal '%' as '%%'"
             ) from None
+        # By shape before parsing: a parse error must not be what shows a credential.
+        refuse_credentials(f"[{present}] {key}", text, hint_for(present, key))
         value = _parse(s, text, f"[{present}] {key}")
-        if s.kind == "dict":
-            for k in value:
-                if CREDENTIAL_KEY.search(k):
-                    raise ConfigError(
-                        f"[{present}] {key} has key {k!r}, which looks like a credential that "
-                        f"luigi.cfg must not hold (its value is not shown); remove it: "
-                        f"{CREDENTIAL_HINT}"
-                    )
+        refuse_credentials(f"[{present}] {key}", value, hint_for(present, key))
 
 
 def _parse(s: Setting, text: str, where: str) -> Any:

@@ -16,6 +16,7 @@ import psycopg2.extensions
 
 from luigi_ufo.config import config_section, read_section
 from luigi_ufo.errors import ConfigError, ServiceError
+from luigi_ufo.secrets import hint_for, is_credential_name, refuse, refuse_credentials
 from luigi_ufo.setting import check_fields, setting
 
 __all__ = ["ConnectionSettings", "PostgresTopNSettings", "connect", "postgres_topn", "transaction"]
@@ -29,6 +30,12 @@ def _port(value: int) -> str | None:
     return None if 1 <= value <= 65535 else "a TCP port, 1 to 65535"
 
 
+def _no_password(value: str) -> str | None:
+    # Raised, not returned: the returned text is shown next to the value, here a secret.
+    refuse_credentials(f"[{SECTION}] dsn", value, hint_for(SECTION, "dsn"))
+    return None
+
+
 def _not_negative(value: int) -> str | None:
     return None if value >= 0 else "whole seconds, 0 for none"
 
@@ -38,7 +45,9 @@ class ConnectionSettings:
     """Where and how to connect; ``dsn`` keys win over the separate fields."""
 
     dsn: str | None = setting(
-        None, "libpq DSN or URI without password; its keys win over the fields below"
+        None,
+        "libpq DSN or URI without password; its keys win over the fields below",
+        check=_no_password,
     )
     host: str | None = setting(None, "host name or socket directory")
     port: int | None = setting(None, "TCP port", check=_port)
@@ -80,11 +89,9 @@ class ConnectionSettings:
                     "[postgres_topn] dsn is not a valid libpq DSN or URI; write it as "
                     "'host=H port=P dbname=D user=U' or 'postgresql://U@H:P/D'"
                 ) from None
-            if "password" in parsed:
-                raise ConfigError(
-                    "[postgres_topn] dsn contains a password; remove it and put the password in "
-                    "PGPASSWORD or ~/.pgpass (PGPASSFILE) instead"
-                )
+            for key in parsed:
+                if is_credential_name(key):
+                    refuse(f"[{SECTION}] dsn", f"has key {key!r}", hint_for(SECTION, "dsn"))
             params.update(parsed)
         return params
 

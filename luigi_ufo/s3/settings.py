@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from luigi_ufo.config import config_section, read_section
+from luigi_ufo.secrets import hint_for, refuse_credentials
 from luigi_ufo.setting import check_fields, setting
 
 SECTION = "s3_endpoint"
@@ -12,6 +13,8 @@ RETRY_MODES = ("standard", "adaptive", "legacy")
 
 
 def _http_url(value: str) -> str | None:
+    # Raised, not returned: the returned text is shown next to the value, here a secret.
+    refuse_credentials(f"[{SECTION}] endpoint_url", value, hint_for(SECTION, "endpoint_url"))
     if value.startswith(("http://", "https://")):
         return None
     return "an http:// or https:// URL, e.g. http://127.0.0.1:9000"

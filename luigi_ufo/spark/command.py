@@ -12,9 +12,25 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from luigi_ufo.errors import ConfigError
+from luigi_ufo.secrets import MASK, hint_for, mask, mask_argv, refuse_credentials
 from luigi_ufo.setting import setting, settings_of
 
-MASK = "***"
+__all__ = [
+    "MASK",
+    "SparkOptions",
+    "SubmitSpec",
+    "build_argv",
+    "check_master",
+    "cluster_manager",
+    "credential_route",
+    "effective_conf",
+    "format_argv",
+    "kill_argv",
+    "mask",
+    "mask_argv",
+    "refuse_credentials_in_argv",
+    "validate",
+]
 DEPLOY_MODES = ("client", "cluster")
 WAIT_APP_COMPLETION = "spark.standalone.submit.waitAppCompletion"
 
@@ -188,6 +204,23 @@ def validate(spec: SubmitSpec) -> None:
                 f"conf key {key!r} does not start with 'spark.' and spark-submit would ignore "
                 "it; use the full property name (Hadoop settings as 'spark.hadoop.<name>')"
             )
+    refuse_credentials_in_argv(spec, "the spark-submit command")
+
+
+def refuse_credentials_in_argv(options: SparkOptions, where: str) -> None:
+    """Raise ConfigError if an option that reaches spark-submit's argv holds a credential.
+
+    ``env`` is not argv: credentials travel there (and are masked). A credential Spark needs
+    belongs in a private properties file (``properties_file``, or ``private_conf``).
+    """
+    hint = hint_for("spark_script", "conf")
+    for option in settings_of(SparkOptions):
+        if option.name != "env":
+            refuse_credentials(f"{where}: {option.name}", getattr(options, option.name), hint)
+    if isinstance(options, SubmitSpec):
+        for name in ("app", "name", "main_class"):
+            refuse_credentials(f"{where}: {name}", getattr(options, name), hint)
+        refuse_credentials(f"{where}: app_args", options.app_args, hint, names=False)
 
 
 def effective_conf(spec: SubmitSpec) -> dict[str, str]:
@@ -247,24 +280,6 @@ def kill_argv(spec: SubmitSpec, *, driver_id: str | None, app_id: str | None) ->
     return None
 
 
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of every secret value in ``text`` with ``***``."""
-    # Longest first, so a secret containing another one is masked whole.
-    for secret in sorted(_nonempty(secrets), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
-
-
-def mask_argv(argv: Iterable[str], secrets: Iterable[str]) -> list[str]:
-    """Return ``argv`` with secret values masked in every element."""
-    values = list(secrets)
-    return [mask(arg, values) for arg in argv]
-
-
 def format_argv(argv: Iterable[str]) -> str:
     """Render argv as one shell-quoted line for messages."""
     return shlex.join(list(argv))
-
-
-def _nonempty(values: Iterable[str]) -> list[str]:
-    return [v for v in values if v]

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 from luigi_ufo.config import config_section, read_section
 from luigi_ufo.errors import ConfigError
+from luigi_ufo.secrets import TOKEN_ENV, hint_for, refuse_credentials
 from luigi_ufo.setting import apply_overrides, check_fields, setting
 from luigi_ufo.spark.command import SparkOptions
-from luigi_ufo.spark.connect_settings import TOKEN_ENV
 
 SECTION = "spark_script"
 #: How a task's script runs: spark-submit per run, or main(argv, spark) on a Connect server.
@@ -30,13 +30,8 @@ def _not_negative_seconds(value: float) -> str | None:
 
 
 def _connect_url(url: str) -> str | None:
-    if "token=" in url.lower():
-        # Raised, not returned: the returned text is shown next to the value, here a secret.
-        raise ConfigError(
-            f"[{SECTION}] connect_url carries a token (its value is not shown); remove "
-            f";token=... from it and export {TOKEN_ENV} instead (the client and `luigi-ufo "
-            "connect start` both read it)"
-        )
+    # Raised, not returned: the returned text is shown next to the value, here a secret.
+    refuse_credentials(f"[{SECTION}] connect_url", url, hint_for(SECTION, "connect_url"))
     parts = urlsplit(url)
     if parts.scheme != "sc" or not parts.hostname:
         return (

@@ -17,11 +17,16 @@ from luigi.task import flatten
 
 from luigi_ufo.dated.paths import is_s3_uri, to_s3a
 from luigi_ufo.errors import ConfigError, MissingOutputError
+from luigi_ufo.secrets import credential_values, is_credential_name, without_withheld
 from luigi_ufo.setting import settings_by_name
-from luigi_ufo.spark.command import SparkOptions, SubmitSpec, credential_route
+from luigi_ufo.spark.command import (
+    SparkOptions,
+    SubmitSpec,
+    credential_route,
+    refuse_credentials_in_argv,
+)
 from luigi_ufo.spark.connect import ConnectRunner, ConnectSpec, session_conf
-from luigi_ufo.spark.connect_settings import TOKEN_ENV
-from luigi_ufo.spark.credentials import credential_values, submit_environment
+from luigi_ufo.spark.connect_settings import local_token
 from luigi_ufo.spark.lease import partition_leases
 from luigi_ufo.spark.logs import follow_luigi_console
 from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
@@ -37,8 +42,6 @@ PASSED_THROUGH = tuple(
     for f in dataclasses.fields(SparkOptions)
     if f.name not in ("conf", "env", "properties_file")
 )
-#: Hadoop properties whose values are credentials (the access key id is not secret).
-_SECRET_KEYS = (".secret.key", ".session.token")
 
 
 class ExternalSparkScriptTask(luigi.Task):
@@ -190,7 +193,7 @@ def submit(
 
     runner = SparkSubmitRunner(
         spec,
-        base_env=submit_environment(os.environ, spec.env),
+        base_env=without_withheld(os.environ, spec.env),
         leases=leases,
         lease_timeout_s=settings.lease_timeout,
         timeout=settings.timeout,
@@ -270,7 +273,8 @@ def build_spec(
     worker_env = os.environ if base_env is None else base_env
     # The worker's values too: a withheld credential may still be echoed by other means.
     found = credential_values([worker_env, env], settings.secret_env)
-    found += [v for k, v in private.items() if k.endswith(_SECRET_KEYS)]
+    found += [v for k, v in private.items() if is_credential_name(k)]
+    found += _local_token()
     return SubmitSpec(
         app=str(script.path),
         app_args=tuple(app_args),
@@ -286,9 +290,16 @@ def build_spec(
 
 
 def connect_secrets(settings: SparkSettings, extra: Sequence[str] = ()) -> tuple[str, ...]:
-    """Values masked in a Connect run's errors: the server token, credentials, ``extra``."""
-    found = credential_values([os.environ], (*settings.secret_env, TOKEN_ENV))
+    """Values masked in a Connect run's output and errors: the token, credentials, ``extra``."""
+    found = credential_values([os.environ], settings.secret_env) + _local_token()
     return tuple(v for v in [*found, *extra] if v)
+
+
+def _local_token() -> list[str]:
+    # The token of the user's local Connect server, from its private file: a script may print
+    # it in either mode, so both mask it.
+    token = local_token()
+    return [token] if token else []
 
 
 def spark_uri(target: Any) -> str:
@@ -347,8 +358,10 @@ def _adopt_setting_attributes(cls: type[ExternalSparkScriptTask]) -> None:
 
 
 def _check_overrides(cls: type[ExternalSparkScriptTask]) -> None:
-    # At class definition, so a misspelt or ill-typed override fails at import, not mid-run.
-    SparkSettings().override(cls.spark_overrides, f"{cls.__name__}.spark_overrides")
+    # At class definition, so a misspelt or ill-typed override (or a credential that would
+    # reach argv) fails at import, not mid-run.
+    where = f"{cls.__name__}.spark_overrides"
+    refuse_credentials_in_argv(SparkSettings().override(cls.spark_overrides, where), where)
 
 
 def _success(result: RunResult) -> str:

@@ -299,20 +299,29 @@ def test_unrelated_sections_and_task_sections_are_not_warned_about(cfg: UseConfi
 # --- credentials are refused, never echoed --------------------------------------------------------
 
 
+PG_HINT = "PGPASSWORD or ~/.pgpass"
+AWS_HINT = "AWS credential chain"
+SPARK_HINT = "private (chmod 600) [spark_script] properties_file"
+ENV_HINT = "name it in [spark_script] secret_env"
+
+
 @pytest.mark.parametrize(
-    "text",
+    ("text", "hint"),
     [
-        "[postgres_topn]\npassword = hunter2-secret\n",
-        "[ufo_postgres]\npassword = hunter2-secret\n",
-        "[s3_endpoint]\naws_secret_access_key = hunter2-secret\n",
-        "[s3_endpoint]\naws_session_token = hunter2-secret\n",
-        '[spark_script]\nconf = {"spark.hadoop.fs.s3a.secret.key": "hunter2-secret"}\n',
-        '[spark_script]\nenv = {"PGPASSWORD": "hunter2-secret"}\n',
-        '[spark_script]\nenv = {"AWS_SESSION_TOKEN": "hunter2-secret"}\n',
+        ("[postgres_topn]\npassword = hunter2-secret\n", PG_HINT),
+        ("[ufo_postgres]\npassword = hunter2-secret\n", PG_HINT),
+        ("[s3_endpoint]\naws_secret_access_key = hunter2-secret\n", AWS_HINT),
+        ("[s3_endpoint]\naws_session_token = hunter2-secret\n", AWS_HINT),
+        (
+            '[spark_script]\nconf = {"spark.hadoop.fs.s3a.secret.key": "hunter2-secret"}\n',
+            SPARK_HINT,
+        ),
+        ('[spark_script]\nenv = {"PGPASSWORD": "hunter2-secret"}\n', ENV_HINT),
+        ('[spark_script]\nenv = {"AWS_SESSION_TOKEN": "hunter2-secret"}\n', ENV_HINT),
     ],
 )
 def test_credentials_in_luigi_cfg_are_refused_without_echoing_them(
-    cfg: UseConfig, text: str
+    cfg: UseConfig, text: str, hint: str
 ) -> None:
     cfg(text)
     read = {
@@ -324,7 +333,7 @@ def test_credentials_in_luigi_cfg_are_refused_without_echoing_them(
     with pytest.raises(ConfigError, match="looks like a credential") as caught:
         reader()
     assert "hunter2" not in str(caught.value)
-    assert "PGPASSWORD or ~/.pgpass" in str(caught.value)
+    assert hint in str(caught.value)
 
 
 def test_luigi_never_echoes_a_credential_in_its_unconsumed_parameter_warning(

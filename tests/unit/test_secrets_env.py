@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from luigi_ufo.spark.credentials import CREDENTIAL_ENV, credential_values, submit_environment
+from luigi_ufo.secrets import CREDENTIAL_ENV, credential_values, without_withheld
 
 
 def test_documented_credentials_are_masked() -> None:
-    for name in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "PGPASSWORD"):
+    for name in (
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "PGPASSWORD",
+        "SPARK_CONNECT_AUTHENTICATE_TOKEN",
+    ):
         assert name in CREDENTIAL_ENV
 
 
@@ -20,5 +25,5 @@ def test_values_of_every_environment_and_extra_names() -> None:
 
 def test_pgpassword_reaches_spark_submit_only_when_the_task_asks() -> None:
     environ = {"PGPASSWORD": "pg-pw", "PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "s"}
-    assert submit_environment(environ, {}) == {"PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "s"}
-    assert submit_environment(environ, {"PGPASSWORD": "pg-pw"})["PGPASSWORD"] == "pg-pw"
+    assert without_withheld(environ, {}) == {"PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "s"}
+    assert without_withheld(environ, {"PGPASSWORD": "pg-pw"})["PGPASSWORD"] == "pg-pw"
