@@ -7,6 +7,7 @@ then seen in spark-submit's argv, the logged command or luigid's error page.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import urllib.parse
 from collections.abc import Callable
@@ -321,3 +322,28 @@ def test_which_values_hold_a_credential(value: str, shape: str | None) -> None:
     else:
         assert found is not None
         assert shape in found
+
+
+def _doc_table() -> list[tuple[bool, str, bool]]:
+    """(checked as a name?, the example, refused?) for each row of the docs' table."""
+    doc = (Path(__file__).parents[2] / "docs" / "spark-task.md").read_text(encoding="utf-8")
+    table = doc.split("### What configuration refuses, and why", 1)[1].split("\n| example |")[1]
+    rows = []
+    for line in table.split("\n\n", 1)[0].splitlines()[2:]:
+        example, refused = line.split("|")[1:3]
+        quoted = re.findall(r"`([^`]+)`", example)
+        as_name = " key " in example or len(quoted) == 1
+        rows.append(
+            (as_name, quoted[-1].split()[-1] if as_name else quoted[-1], refused.strip() == "yes")
+        )
+    return rows
+
+
+@pytest.mark.parametrize(("as_name", "item", "refused"), _doc_table())
+def test_the_docs_table_says_what_the_rule_does(as_name: bool, item: str, refused: bool) -> None:
+    from luigi_ufo.secrets import credential_shape, is_credential_name
+
+    if as_name:
+        assert is_credential_name(item) is refused
+    else:
+        assert (credential_shape(item.replace("...", CANARY)) is not None) is refused
