@@ -318,6 +318,7 @@ def _db_command(args: argparse.Namespace) -> int:
         status = server.start_kept()
         how = "was already running" if status.adopted else "started"
         _say(f"PostgreSQL {how} (pid {status.pid}), {where}; it runs until `luigi-ufo db stop`")
+        _say(how_to_connect(status.url))
         print(status.url)
         return EXIT_OK
     if args.action == "stop":
@@ -334,6 +335,7 @@ def _db_command(args: argparse.Namespace) -> int:
     if args.action == "url":
         url = server.url()
         if url is not None:
+            _say(how_to_connect(url))
             print(url)
         if running is None:
             _say(f"PostgreSQL is not running ({where}); start it with `luigi-ufo db start`")
@@ -343,6 +345,15 @@ def _db_command(args: argparse.Namespace) -> int:
         _say(f"PostgreSQL is not running ({where}); start it with `luigi-ufo db start`")
         return EXIT_NOT_RUNNING
     return _exec_psql(running.url, args.psql_args)
+
+
+def how_to_connect(url: str) -> str:
+    """Say how psql, psycopg2 and luigi.cfg connect to the per-user server at ``url``."""
+    return (
+        f"connect with psql '{url}', psycopg2.connect('{url}') or, in luigi.cfg, [postgres_topn] "
+        f"dsn = {url.replace('%', '%%')} (a Unix socket in a private directory: only this user "
+        "can connect; no password)"
+    )
 
 
 def _exec_psql(url: str, extra: list[str]) -> int:

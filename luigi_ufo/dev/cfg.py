@@ -66,7 +66,7 @@ def render(topology: Topology) -> str:
         lines.append(f"jars = {json.dumps(list(t.jars))}")
     if t.connect_url:
         lines += ["mode = connect", f"connect_url = {t.connect_url}"]
-    lines += ["", "[postgres_topn]", f"dsn = {t.dsn}", ""]
+    lines += ["", "[postgres_topn]", f"dsn = {t.dsn.replace('%', '%%')}", ""]
     if t.s3_endpoint:
         lines += [
             "# moto's keys are not here: source the env file `luigi-ufo dev` printed.",

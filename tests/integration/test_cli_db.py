@@ -26,6 +26,7 @@ import psycopg2
 import pytest
 
 from luigi_ufo._pause import PAUSE_ENV
+from tests.other_account import other_account
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -188,7 +189,8 @@ def test_db_commands_and_a_kept_server_outlives_a_run(
 ) -> None:
     assert cli(home, "db", "status", check=False).returncode == 3
     url = cli(home, "db", "start").stdout.strip()
-    assert url.startswith("postgresql://postgres@127.0.0.1:")
+    socket_dir = Path(home["LUIGI_UFO_DATA_DIR"]) / "postgres" / "socket"
+    assert url == f"postgresql://luigi_ufo@/luigi_ufo?host={socket_dir}&port=5432"
     status = cli(home, "db", "status").stdout
     assert url in status
     assert "kept by `luigi-ufo db start`" in status
@@ -309,3 +311,44 @@ def test_db_stop_spares_a_server_in_use_and_a_sigkilled_runs_server_is_taken_ove
     assert "already running, shared" in again.stderr
     assert json.loads(again.stdout)["date"] == "2024-01-15"
     assert postgres_left() == []  # the run that took it over stopped it
+
+
+def test_another_local_account_cannot_reach_the_embedded_postgres(
+    home: dict[str, str], postgres_left: Left, postgres_dsn: str
+) -> None:
+    url = cli(home, "db", "start").stdout.strip()
+    try:
+        pid = int(cli(home, "db", "status").stdout.split(" pid ")[1].split()[0])
+        with other_account() as other:
+            # The control: the same account does reach a throwaway loopback test cluster.
+            control = other.run(["psql", postgres_dsn, "-Atc", "SELECT 1"])
+            assert control.stdout.strip() == "1", control.stderr
+            # The server's own URL, and every TCP address it listens on, if any.
+            listening = [
+                c.laddr
+                for c in psutil.Process(pid).net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN
+            ]
+            attempts = [url] + [
+                f"postgresql://postgres@{a.ip}:{a.port}/postgres" for a in listening
+            ]
+            for target in attempts:
+                tried = other.run(["psql", target, "-Atc", "SELECT usesuper FROM pg_user"])
+                assert tried.returncode != 0, (target, tried.stdout)
+                assert tried.stdout == ""
+            assert listening == []
+            socket_dir = Path(home["LUIGI_UFO_DATA_DIR"]) / "postgres" / "socket"
+            assert socket_dir.stat().st_mode & 0o077 == 0
+        # The owner connects, as a role that is not a superuser (no COPY ... TO PROGRAM).
+        mine = cli(
+            home,
+            "db",
+            "psql",
+            "--",
+            "-Atc",
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+        )
+        assert mine.stdout.strip() == "f"
+    finally:
+        cli(home, "db", "stop")
+    assert postgres_left() == []
