@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from luigi_ufo.errors import ConfigError, SparkConnectError
 from luigi_ufo.spark.command import mask
 from luigi_ufo.spark.connect_guard import check_connect_script
+from luigi_ufo.spark.connect_settings import url_with_token
 from luigi_ufo.spark.progress import StageProgress, percent
 from luigi_ufo.spark.runner import RunResult, _Interrupted, _sigterm_interrupts
 from luigi_ufo.spark.scripts import Script
@@ -293,7 +294,8 @@ class ConnectRunner:
 
         conf: dict[str, Any] = {**SESSION_CONF, **self.spec.conf}
         try:
-            session = SparkSession.builder.remote(self.spec.url).config(map=conf).create()
+            remote = url_with_token(self.spec.url)  # the token only here, never in spec.url
+            session = SparkSession.builder.remote(remote).config(map=conf).create()
             version = session.version
         except Exception as exc:
             raise SparkConnectError(

@@ -21,10 +21,12 @@ from luigi_ufo.errors import LuigiUfoError
 from luigi_ufo.spark.connect_server import (
     DEFAULT_PORT,
     HOST,
+    ConnectServer,
     read_state,
     start_server,
     stop_server,
 )
+from luigi_ufo.spark.connect_settings import TOKEN_ENV
 from luigi_ufo.spark.settings import SECTION
 
 
@@ -90,6 +92,7 @@ def _start(args: argparse.Namespace, state_file: Path) -> int:
             f"Spark Connect {server.version} server at {server.url} (pid {server.pid}, master "
             f"{server.master}) started in {time.monotonic() - began:.1f} s; log {server.log}"
         )
+        _say(how_to_connect(server))
         print(server.url)
     return 0
 
@@ -111,7 +114,20 @@ def _status(args: argparse.Namespace, state_file: Path) -> int:
             f"running: {server.url}, pid {server.pid}, master {server.master}, up {up:.0f} s"
             f"{ui}; log {server.log}"
         )
+        _say(how_to_connect(server))
     return 0 if running else 1
+
+
+def how_to_connect(server: ConnectServer) -> str:
+    """Say how this user's tools connect: luigi.cfg, and pyspark elsewhere (never the token)."""
+    cfg = f"[{SECTION}] mode = connect, connect_url = {server.url}"
+    if not server.token_file:
+        return f"connect with luigi.cfg {cfg}"
+    return (
+        f"connect with luigi.cfg {cfg} (luigi-ufo reads the token from {server.token_file}, "
+        "readable by this user only); other pyspark clients: export "
+        f'{TOKEN_ENV}="$(cat {server.token_file})" and use {server.url}'
+    )
 
 
 def _say(message: str) -> None:

@@ -6,6 +6,10 @@ settings a task's spark-submit gets: ``[spark_script]`` (jars, conf, memory) and
 the s3a settings and credentials derived from ``[s3_endpoint]`` exactly as for a submitted task
 (credentials through the environment or a private properties file, never argv). Its PID, URL,
 web UI and log are kept in a small state file, so another process can show or stop it.
+
+Only its owner can use it: it requires a token (``SPARK_CONNECT_AUTHENTICATE_TOKEN`` if set, else
+one generated at start), given to the JVM by environment and kept in a 0600 file of the private
+runtime directory, where this user's clients find it (:mod:`.connect_settings`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from luigi_ufo.errors import ConfigError, ServiceError
 from luigi_ufo.net import free_port
 from luigi_ufo.spark.command import build_argv, cluster_manager, format_argv, mask_argv
 from luigi_ufo.spark.connect import require_connect_client
-from luigi_ufo.spark.connect_settings import connect_token
+from luigi_ufo.spark.connect_settings import TOKEN_ENV, new_token_file, token_file
 from luigi_ufo.spark.properties import private_properties_file
 from luigi_ufo.spark.scripts import Script
 from luigi_ufo.spark.settings import SparkSettings
@@ -62,6 +66,7 @@ class ConnectServer:
     log: str
     started_at: float
     version: str = ""
+    token_file: str = ""
 
     def running(self) -> bool:
         """Whether the recorded PID is alive and is still this server's JVM (not a reused PID)."""
@@ -127,11 +132,14 @@ def start_server(
     ui_port: int | None = None,
     s3: bool = False,
     timeout: float = READY_TIMEOUT,
+    token: bool = True,
 ) -> ConnectServer:
     """Start a Connect server, wait until it accepts sessions and record it in ``state_file``.
 
     ``settings`` default to ``[spark_script]`` (master, jars, conf, memory); ``port=None`` picks a
-    free one. Refuses to start a second server for the same state file.
+    free one. Refuses to start a second server for the same state file. ``token=False`` (a
+    throwaway test server) generates no token: without ``SPARK_CONNECT_AUTHENTICATE_TOKEN`` in the
+    environment, any local process can connect.
     """
     from luigi_ufo.spark.settings import default_spark_submit
     from luigi_ufo.spark.task import build_spec
@@ -163,6 +171,12 @@ def start_server(
     state_file.parent.mkdir(parents=True, exist_ok=True)
     log = state_file.with_suffix(".log")
     child_env = {**os.environ, **spec.env}
+    secret_file = ""
+    if token and not child_env.get(TOKEN_ENV):
+        # By environment, never argv; clients of this user read the 0600 file.
+        child_env[TOKEN_ENV], path = new_token_file(port)
+        secret_file = str(path)
+        spec = dataclasses.replace(spec, secrets=(*spec.secrets, child_env[TOKEN_ENV]))
     with private_properties_file(spec, child_env) as ready_spec:
         argv = build_argv(ready_spec)
         with log.open("ab") as out:
@@ -178,13 +192,14 @@ def start_server(
             )
         server = ConnectServer(
             pid=proc.pid,
-            url=client_url(host, port, token=connect_token() is not None),
+            url=client_url(host, port, token=bool(child_env.get(TOKEN_ENV))),
             port=port,
             master=settings.master,
             ui_url=None if ui_port is None else f"http://{host}:{ui_port}",
             log=str(log),
             started_at=time.time(),
             version=_pyspark_version(),
+            token_file=secret_file,
         )
         try:
             # The private properties file exists until the JVM has read it and is serving.
@@ -192,6 +207,7 @@ def start_server(
         except BaseException:
             server.stop(grace=5)
             proc.wait()
+            _forget_token(server)
             raise
     _CHILDREN[proc.pid] = proc
     write_state(state_file, server)
@@ -248,11 +264,19 @@ def stop_server(state_file: Path) -> str:
     if server is None:
         return f"no Spark Connect server recorded in {state_file}"
     if not server.running():
+        _forget_token(server)
         state_file.unlink(missing_ok=True)
         return f"the Spark Connect server (pid {server.pid}) had already stopped"
     how = server.stop()
+    _forget_token(server)
     state_file.unlink(missing_ok=True)
     return f"stopped the Spark Connect server at {server.url}: {how}"
+
+
+def _forget_token(server: ConnectServer) -> None:
+    # Only the file this server wrote: a later server on the port has its own.
+    if server.token_file and server.token_file == str(token_file(server.port)):
+        Path(server.token_file).unlink(missing_ok=True)
 
 
 def stop_group(pid: int, grace: float) -> str:

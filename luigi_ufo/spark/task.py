@@ -26,7 +26,7 @@ from luigi_ufo.spark.command import (
     refuse_credentials_in_argv,
 )
 from luigi_ufo.spark.connect import ConnectRunner, ConnectSpec, session_conf
-from luigi_ufo.spark.connect_settings import local_token
+from luigi_ufo.spark.connect_settings import local_tokens
 from luigi_ufo.spark.lease import partition_leases
 from luigi_ufo.spark.logs import follow_luigi_console
 from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
@@ -296,10 +296,9 @@ def connect_secrets(settings: SparkSettings, extra: Sequence[str] = ()) -> tuple
 
 
 def _local_token() -> list[str]:
-    # The token of the user's local Connect server, from its private file: a script may print
-    # it in either mode, so both mask it.
-    token = local_token()
-    return [token] if token else []
+    # The tokens of the user's local Connect servers, from their private files: a script may
+    # print one in either mode, so both mask them.
+    return local_tokens()
 
 
 def spark_uri(target: Any) -> str:

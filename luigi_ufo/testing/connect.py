@@ -88,8 +88,9 @@ def start_spark_connect(
         master=master, jars=tuple(jars), conf={**TEST_SERVER_CONF, **(conf or {})}
     )
     try:
+        # A throwaway server: no generated token, like the loopback trust of test databases.
         server = start_server(
-            base / "server.json", settings=settings, port=port, ui_port=ui_port, s3=s3
+            base / "server.json", settings=settings, port=port, ui_port=ui_port, s3=s3, token=False
         )
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)
