@@ -1,6 +1,7 @@
 """The luigi.cfg ``luigi-ufo dev`` writes, and the env file of the S3 lake's fake keys.
 
-The luigi.cfg holds addresses only: the plugin refuses credentials in it. moto accepts any key,
+The luigi.cfg holds addresses only (and the path of the private file holding the Spark
+cluster's authentication secret): the plugin refuses credentials in it. moto accepts any key,
 but boto3 and s3a send none unless the credential chain has one, so moto's fake keys go in a
 private env file the user sources; they are printed by path, never by value, the way real keys
 would be handled.
@@ -42,6 +43,7 @@ class Topology:
     region: str = "us-east-1"
     jars: Sequence[str] = ()
     connect_url: str | None = None
+    spark_properties: str | None = None
 
 
 def render(topology: Topology) -> str:
@@ -62,6 +64,11 @@ def render(topology: Topology) -> str:
         "# One core per application: parallel Luigi workers share the cluster.",
         "total_executor_cores = 1",
     ]
+    if t.spark_properties:
+        lines += [
+            "# The cluster's spark.authenticate secret, in a file only you can read (never argv).",
+            f"properties_file = {t.spark_properties}",
+        ]
     if t.jars:
         lines.append(f"jars = {json.dumps(list(t.jars))}")
     if t.connect_url:

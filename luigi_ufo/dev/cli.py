@@ -86,6 +86,13 @@ def _report(state: DevState) -> None:
     for service in state.alive():
         print(describe(service))
     print(f"{'luigi.cfg':<15} {state.config}")
+    auth = base_dir() / "spark" / "auth.properties"
+    if auth.exists():
+        print(
+            f"{'spark secret':<15} {auth}  (spark.authenticate; only you can read it: "
+            "luigi.cfg passes it to spark-submit as properties_file, other tools as "
+            "--properties-file)"
+        )
     if state.env_file:
         print(f"{'env file':<15} {state.env_file}  (moto's fake AWS keys: source it)")
     sys.stdout.flush()
@@ -95,7 +102,15 @@ def _status(state: DevState | None) -> int:
     if state is None or not state.alive():
         print("luigi-ufo dev is not running; start it with `luigi-ufo dev`")
         return EXIT_NOT_RUNNING
-    how = "in the foreground" if state.owner_alive() else "detached"
+    if state.owner_alive():
+        how = "in the foreground"
+    elif state.detached:
+        how = "detached"
+    else:
+        how = (
+            "killed before it could stop what it started: left running below; `luigi-ufo dev "
+            "stop` or a new `luigi-ufo dev` stops them"
+        )
     print(f"{'luigi-ufo dev':<15} pid {state.owner_pid} ({how})")
     _report(state)
     return EXIT_OK
@@ -122,6 +137,19 @@ def _stop(state_path: Path, say: Say) -> int:
         state_path.unlink(missing_ok=True)
     say("dev: stopped")
     return EXIT_OK
+
+
+def _finish_orphans(state: DevState, state_path: Path, say: Say) -> None:
+    """Stop what a killed foreground ``dev`` left running, before starting anew."""
+    from luigi_ufo.dev import services
+
+    left = ", ".join(f"{s.name} (pid {s.pid})" for s in state.alive() if s.ours)
+    say(
+        f"dev: luigi-ufo dev (pid {state.owner_pid}) was killed and left {left or 'nothing'} "
+        "running; stopping them first"
+    )
+    services.stop_services(state, say, {})
+    state_path.unlink(missing_ok=True)
 
 
 def _jars(args: argparse.Namespace) -> list[str]:
@@ -174,6 +202,9 @@ def _start(args: argparse.Namespace, base: Path, state_path: Path, say: Say) -> 
     env_file = base / "s3.env" if args.s3 else None
     with _start_lock(base):
         running = read_state(state_path)
+        if running is not None and running.orphaned():
+            _finish_orphans(running, state_path, say)
+            running = None
         if running is not None and running.alive():
             say(
                 f"dev: already running (started by pid {running.owner_pid}); not starting a "
@@ -193,6 +224,7 @@ def _start(args: argparse.Namespace, base: Path, state_path: Path, say: Say) -> 
             raise
     _report(session.state)
     if args.detach:
+        session.detach()
         say("dev: up; `luigi-ufo dev stop` stops it")
         return EXIT_OK
     say("dev: up; Ctrl-C (or `luigi-ufo dev stop`) stops what it started")
@@ -212,6 +244,7 @@ def _topology(found: dict[str, str], options: services.Options) -> cfg.Topology:
         spark_master=found["master"],
         dsn=found["dsn"],
         lake=found.get("lake", str(data_dir() / "lake")),
+        spark_properties=found.get("spark_properties"),
         s3_endpoint=found.get("s3"),
         jars=options.jars,
         connect_url=found.get("connect"),

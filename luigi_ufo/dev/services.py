@@ -9,7 +9,9 @@ already running is used and left as it was.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -20,6 +22,7 @@ from pathlib import Path
 from luigi_ufo.dev.state import DevState, Service, start_time, write_state
 from luigi_ufo.errors import ServiceError
 from luigi_ufo.net import free_ports
+from luigi_ufo.spark.properties import properties_text
 from luigi_ufo.testing._process import ServiceProcess, stop_group
 from luigi_ufo.testing._service import http_get, wait_until
 from luigi_ufo.testing.luigid import luigid_argv, task_list_url
@@ -32,6 +35,9 @@ READY_TIMEOUT = 120.0
 POSTGRES = "postgres"
 VISUALISER = "/static/visualiser/index.html"
 CONNECT = "spark-connect"
+#: The 0600 properties file (in ``<dev>/spark``) holding the cluster's ``spark.authenticate``
+#: secret.
+AUTH_PROPERTIES = "auth.properties"
 
 Say = Callable[[str], None]
 
@@ -80,6 +86,11 @@ class Session:
         service = Service(name, url, process.pid, started, True, str(log), web_url)
         return self.add(service, process)
 
+    def detach(self) -> None:
+        """Record that the owner returns on purpose, leaving the services to ``dev stop``."""
+        self.state = dataclasses.replace(self.state, detached=True)
+        write_state(self.state_path, self.state)
+
     def stop(self, say: Say) -> None:
         """Stop everything this session started (see :func:`stop_services`)."""
         stop_services(self.state, say, self.processes)
@@ -105,14 +116,21 @@ def start(session: Session, base: Path, options: Options, say: Say) -> dict[str,
         alive=lambda: all(session.processes[s.pid].running() for s in (master, *workers)),
         log_tail=lambda: "\n".join(session.processes[s.pid].log_tail() for s in (master, *workers)),
     )
-    found = {"luigid": luigid.url, "master": master.url, "dsn": dsn}
+    found = {
+        "luigid": luigid.url,
+        "master": master.url,
+        "dsn": dsn,
+        "spark_properties": str(base / "spark" / AUTH_PROPERTIES),
+    }
     if moto is not None:
         _wait_http(session, moto, f"{moto.url}/moto-api/")
         _create_bucket(moto.url)
         found["s3"] = moto.url
         found["lake"] = f"s3://{BUCKET}/lake"
     if options.connect:
-        found["connect"] = _connect(session, master.url, options, moto, say)
+        found["connect"] = _connect(
+            session, master.url, found["spark_properties"], options, moto, say
+        )
     return found
 
 
@@ -129,6 +147,23 @@ def _spawn_luigid(session: Session, base: Path, port: int) -> Service:
     return session.spawn("luigid", argv, base, url=url, web_url=f"{url}{VISUALISER}")
 
 
+def write_auth_properties(path: Path) -> Path:
+    """Write a fresh ``spark.authenticate`` secret to the 0600 properties file ``path``.
+
+    Master, workers and every client (spark-submit, the Connect server) read it with
+    ``--properties-file``: the secret is in no argv, and only this user can read the file, so
+    only this user can register applications (and so run code) on the cluster.
+    """
+    text = properties_text(
+        {"spark.authenticate": "true", "spark.authenticate.secret": secrets.token_urlsafe(32)}
+    )
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return path
+
+
 def _spawn_spark(
     session: Session, base: Path, ports: Iterator[int], count: int
 ) -> tuple[Service, list[Service]]:
@@ -136,17 +171,21 @@ def _spawn_spark(
     for sub in ("logs", "local", "work"):
         (base / sub).mkdir()
     env = daemon_env(home, base, os.environ)
+    auth = ["--properties-file", str(write_auth_properties(base / AUTH_PROPERTIES))]
     port, webui = next(ports), next(ports)
     url = f"spark://{HOST}:{port}"
-    argv = master_argv(home, host=HOST, port=port, webui_port=webui)
+    argv = [*master_argv(home, host=HOST, port=port, webui_port=webui), *auth]
     web = f"http://{HOST}:{webui}"
     master = session.spawn("spark-master", argv, base, url=url, env=env, web_url=web)
     workers = []
     for n in range(1, count + 1):
         wport, wweb = next(ports), next(ports)
-        argv = worker_argv(
-            home, master_url=url, host=HOST, port=wport, webui_port=wweb, work_dir=base / "work"
-        )
+        argv = [
+            *worker_argv(
+                home, master_url=url, host=HOST, port=wport, webui_port=wweb, work_dir=base / "work"
+            ),
+            *auth,
+        ]
         name = f"spark-worker-{n}"
         workers.append(
             session.spawn(name, argv, base, url=url, env=env, web_url=f"http://{HOST}:{wweb}")
@@ -182,7 +221,12 @@ def _postgres(session: Session, say: Say) -> str:
 
 
 def _connect(
-    session: Session, master: str, options: Options, moto: Service | None, say: Say
+    session: Session,
+    master: str,
+    properties: str,
+    options: Options,
+    moto: Service | None,
+    say: Say,
 ) -> str:
     from luigi_ufo.config import config_overrides
     from luigi_ufo.spark.connect_cli import default_state_file
@@ -199,7 +243,10 @@ def _connect(
         server, ours = running, False
     else:
         ui_port = free_ports(1, HOST)[0]
-        settings = SparkSettings(master=master, jars=tuple(options.jars))
+        # The master's secret reaches the server's SparkContext by properties file, never argv.
+        settings = SparkSettings(
+            master=master, jars=tuple(options.jars), properties_file=properties
+        )
         with config_overrides() as set_option, _environ(FAKE_AWS_ENV if moto else {}):
             if moto is not None:
                 for key, value in _s3_options(moto.url).items():

@@ -65,10 +65,16 @@ class DevState:
     config: str
     env_file: str = ""
     services: tuple[Service, ...] = field(default=())
+    #: The owner returned on purpose (``--detach``), leaving the services to ``dev stop``.
+    detached: bool = False
 
     def owner_alive(self) -> bool:
         """Whether the ``dev`` process that wrote this is still running."""
         return is_alive(self.owner_pid, self.owner_started)
+
+    def orphaned(self) -> bool:
+        """Whether a foreground owner died (SIGKILL, OOM) without stopping its services."""
+        return not self.detached and not self.owner_alive() and bool(self.alive())
 
     def alive(self) -> list[Service]:
         """The recorded services still running."""

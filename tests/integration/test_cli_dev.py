@@ -13,9 +13,11 @@ import os
 import re
 import select
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -31,6 +33,7 @@ from luigi_ufo.dev.state import start_time
 from luigi_ufo.testing._service import http_get
 from luigi_ufo.testing.luigid import task_list_url
 from luigi_ufo.ufo.sample import write_sample
+from tests.other_account import other_account
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -260,4 +263,105 @@ def test_ctrl_c_on_the_foreground_dev_stops_everything_with_s3_and_connect_exit_
     assert "interrupted by SIGINT" in rest
     assert luigi_ufo(env, tmp_path, "dev", "status").returncode == 3
     assert not (data / "dev" / "state.json").exists()
+    assert_clean(mark, data)
+
+
+PROBE = """
+import sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.appName(sys.argv[1]).getOrCreate()
+print("COUNT", spark.range(3).count())
+spark.stop()
+"""
+
+
+@pytest.mark.timeout(900)
+def test_another_local_account_cannot_use_the_dev_cluster(
+    dev_env: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    env, mark = dev_env
+    data = Path(env["LUIGI_UFO_DATA_DIR"])
+    work = tmp_path / "work"
+    work.mkdir()
+    probe = Path(tempfile.mkdtemp(prefix="luigi-ufo-probe-")) / "probe.py"
+    probe.parent.chmod(0o755)
+    probe.write_text(PROBE)
+    probe.chmod(0o644)
+    up = luigi_ufo(env, work, "dev", "--detach")
+    assert up.returncode == 0, up.stderr
+    try:
+        started = services(up.stdout)
+        master = started["spark-master"][0]
+        config = configparser.ConfigParser(interpolation=None)
+        config.read(work / "luigi.cfg")
+        auth = config["spark_script"].get("properties_file")
+        submit = [str(Path(pyspark.__file__).parent / "bin" / "spark-submit"), "--master", master]
+        submit += ["--conf", "spark.cores.max=1", "--conf", "spark.executor.memory=512m"]
+        spark_env = {"PYSPARK_PYTHON": sys.executable, "JAVA_HOME": env.get("JAVA_HOME", "")}
+        spark_env = {k: v for k, v in spark_env.items() if v}
+        # The control: the owner, with the secret's file, runs a job on the cluster.
+        mine = subprocess.run(
+            [*submit, *(["--properties-file", auth] if auth else []), str(probe), "owner"],
+            env={**env, **spark_env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert "COUNT 3" in mine.stdout, mine.stderr[-3000:]
+        with other_account() as other:
+            tried = other.run([*submit, str(probe), "intruder"], env=spark_env, timeout=300)
+            assert "COUNT 3" not in tried.stdout, tried.stderr[-3000:]
+            assert tried.returncode != 0
+        web = re.search(r"^spark-master\s+\S+\s+web (\S+)", up.stdout, re.M)
+        assert web is not None
+        doc = json.loads(http_get(f"{web.group(1)}/json/"))
+        names = [a["name"] for a in doc["activeapps"] + doc["completedapps"]]
+        assert names == ["owner"], names
+        assert auth is not None
+        assert Path(auth).stat().st_mode & 0o077 == 0
+    finally:
+        luigi_ufo(env, work, "dev", "stop")
+        shutil.rmtree(probe.parent)
+    assert_clean(mark, data)
+
+
+@pytest.mark.timeout(900)
+def test_a_new_dev_finishes_what_a_sigkilled_foreground_dev_left_running(
+    dev_env: tuple[dict[str, str], str], tmp_path: Path
+) -> None:
+    env, mark = dev_env
+    data = Path(env["LUIGI_UFO_DATA_DIR"])
+    proc = subprocess.Popen(
+        ["luigi-ufo", "dev"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        err = ""
+        deadline = time.monotonic() + 600
+        while "dev: up" not in err and proc.poll() is None and time.monotonic() < deadline:
+            if select.select([proc.stderr], [], [], 1.0)[0]:
+                err += proc.stderr.readline()  # type: ignore[union-attr]
+        assert "dev: up" in err, err
+    finally:
+        proc.kill()  # SIGKILL: no cleanup at all
+        proc.communicate()
+    status = luigi_ufo(env, tmp_path, "dev", "status")
+    left = services(status.stdout)
+    left.pop("luigi-ufo")
+    assert {"luigid", "spark-master", "spark-worker-1", "postgres"} <= set(left), status.stdout
+    assert "(detached)" not in status.stdout
+    assert "killed before it could stop what it started" in status.stdout
+    assert all(start_time(pid) is not None for _, pid in left.values())
+
+    again = luigi_ufo(env, tmp_path, "dev", "--detach")
+    assert again.returncode == 0, again.stderr
+    assert f"luigi-ufo dev (pid {proc.pid}) was killed and left" in again.stderr
+    for name, (_, pid) in left.items():
+        assert start_time(pid) is None, f"{name} (pid {pid}) of the killed dev still runs"
+    assert "(detached)" in luigi_ufo(env, tmp_path, "dev", "status").stdout
+    assert luigi_ufo(env, tmp_path, "dev", "stop").returncode == 0
     assert_clean(mark, data)
