@@ -352,3 +352,26 @@ def test_another_local_account_cannot_reach_the_embedded_postgres(
     finally:
         cli(home, "db", "stop")
     assert postgres_left() == []
+
+
+DURABILITY = (
+    "SELECT name || '=' || setting FROM pg_settings "
+    "WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes') ORDER BY name"
+)
+
+
+def test_the_per_user_server_is_durable_and_a_throwaway_test_cluster_is_not(
+    home: dict[str, str], postgres_left: Left, postgres_dsn: str
+) -> None:
+    cli(home, "db", "start")
+    try:
+        shown = cli(home, "db", "psql", "--", "-Atc", DURABILITY).stdout.split()
+    finally:
+        cli(home, "db", "stop")
+    assert shown == ["fsync=on", "full_page_writes=on", "synchronous_commit=on"]
+    assert postgres_left() == []
+    with psycopg2.connect(postgres_dsn) as conn, conn.cursor() as cur:
+        cur.execute(DURABILITY)
+        test_cluster = [row[0] for row in cur.fetchall()]
+    conn.close()
+    assert test_cluster == ["fsync=off", "full_page_writes=off", "synchronous_commit=off"]
