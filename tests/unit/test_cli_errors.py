@@ -61,7 +61,7 @@ def test_wrong_encoding_names_the_byte_offset_and_suggests_cp1252(
             "postgres_topn",
             "password",
             "hunter2",
-            "[postgres_topn] password looks like a credential",
+            "[postgres_topn] has key 'password', which looks like a credential",
         ),
         ("ufo", "top", "ten", "[ufo] top = 'ten' is invalid: expected a whole number"),
     ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import psycopg2.extensions
 import pytest
 
 from luigi_ufo.postgres.server import find_postmaster, serves
@@ -48,5 +49,13 @@ def test_a_never_started_shared_server_reports_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "pg").exists()
 
 
-def test_the_url_is_a_passwordless_loopback_libpq_uri() -> None:
-    assert url_for(5433) == "postgresql://postgres@127.0.0.1:5433/postgres"
+def test_the_url_names_the_private_socket_and_the_client_role_without_a_password() -> None:
+    url = url_for(Path("/var/lib/luigi-ufo/postgres/socket"), 5433)
+    assert url == (
+        "postgresql://luigi_ufo@/luigi_ufo?host=/var/lib/luigi-ufo/postgres/socket&port=5433"
+    )
+    # A path with a space stays one URI (percent-encoded), as psycopg2 reads it.
+    spaced = url_for(Path("/Users/me/Application Support/luigi-ufo/postgres/socket"), 5432)
+    assert psycopg2.extensions.parse_dsn(spaced)["host"] == (
+        "/Users/me/Application Support/luigi-ufo/postgres/socket"
+    )
