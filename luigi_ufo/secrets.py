@@ -56,6 +56,7 @@ _DESCRIPTORS = frozenset(
         "method", "version", "url", "uri", "endpoint", "expiry", "expiration", "lifetime",
         "ttl", "interval", "timeout", "ratio", "renewal", "wait", "retries", "cache", "scheme",
         "principal", "keytab", "sock", "socket", "count", "format", "encoding", "header",
+        "binding", "keyfile", "email", "renewer",
     }
 )  # fmt: skip
 #: Names that look like credentials but hold none (a path, a mode, the shell's directory).

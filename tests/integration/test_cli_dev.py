@@ -136,8 +136,11 @@ def test_dev_runs_the_tutorial_cluster_commands_and_stops_clean(
     assert config["core"]["default_scheduler_url"] == luigid_url
     assert config["spark_script"]["master"] == started["spark-master"][0]
     assert config["postgres_topn"]["dsn"] == started["postgres"][0]
-    for url, _ in started.values():  # loopback only
-        assert "@127.0.0.1:" in url or "//127.0.0.1:" in url, url
+    for name, (url, _) in started.items():  # loopback only; PostgreSQL on its private socket
+        if name == "postgres":
+            assert url.startswith(f"postgresql://luigi_ufo@/luigi_ufo?host={data}/postgres/"), url
+        else:
+            assert "//127.0.0.1:" in url, url
     visualiser = http_get(f"{luigid_url}/static/visualiser/index.html", timeout=10)
     assert b"Luigi Task Visualiser" in visualiser or b"luigi" in visualiser.lower()
 
