@@ -66,6 +66,7 @@ _NOT_CREDENTIALS = frozenset(
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
 
 _URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/\s@:?#]*:[^/\s@?#]+@")
+_URL_PASSWORD_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^/\s@:?#]*:([^/\s@?#]+)@")
 _PAIR = re.compile(r"""(?:^|[\s?&;,"'{(])(-D|--?)?([A-Za-z_][\w.\-]*)\s*=\s*(?=[^\s&;,"'])""")
 _JSON_PAIR = re.compile(r"""["']([A-Za-z_][\w.\-]*)["']\s*:\s*["'][^"']""")
 _AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{8,}")
@@ -183,7 +184,8 @@ def credential_values(envs: Iterable[Mapping[str, str]], extra: Iterable[str] = 
     """Return the secret values in ``envs`` (documented, ``extra`` and credential-named ones).
 
     A variable named like a credential counts from a few characters on: masking ``1`` or
-    ``yes`` would garble every line and hide nothing.
+    ``yes`` would garble every line and hide nothing. A password inside a URL of any variable
+    counts too.
     """
     named = {*CREDENTIAL_ENV, *extra}
     found: set[str] = set()
@@ -193,6 +195,9 @@ def credential_values(envs: Iterable[Mapping[str, str]], extra: Iterable[str] = 
                 continue
             if name in named or (len(value) >= _INFERRED_MIN_LENGTH and is_credential_name(name)):
                 found.add(value)
+            # A password inside a URL (DATABASE_URL=postgresql://u:pw@db/x), as is and decoded.
+            for match in _URL_PASSWORD_VALUE.finditer(value):
+                found.update({match.group(1), urllib.parse.unquote(match.group(1))})
     return sorted(found)
 
 

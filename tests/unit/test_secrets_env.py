@@ -27,3 +27,8 @@ def test_pgpassword_reaches_spark_submit_only_when_the_task_asks() -> None:
     environ = {"PGPASSWORD": "pg-pw", "PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "s"}
     assert without_withheld(environ, {}) == {"PATH": "/bin", "AWS_SECRET_ACCESS_KEY": "s"}
     assert without_withheld(environ, {"PGPASSWORD": "pg-pw"})["PGPASSWORD"] == "pg-pw"
+
+
+def test_a_password_inside_a_url_of_any_variable_is_masked() -> None:
+    env = {"DATABASE_URL": "postgresql://app:p%40ss-w0rd@db:5432/app", "HOME": "/root"}
+    assert credential_values([env]) == ["p%40ss-w0rd", "p@ss-w0rd"]
