@@ -44,6 +44,7 @@ class Account:
             [*prefix, *argv],
             env={**base, **(env or {})},
             cwd="/tmp",
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
