@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Mapping
 
 from luigi_ufo.spark.runtime import runtime_dir
+from luigi_ufo.spark.supervisor import SUPERVISOR_ENV
 
 DRIVER_ENV = "PYSPARK_DRIVER_PYTHON"
 #: Spark properties that choose the driver's Python over the environment.
@@ -40,7 +41,9 @@ _LAUNCHER = """\
 import ctypes, os, sys
 parent = os.getppid()
 ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
-if os.getppid() != parent:  # the JVM died before the request: die now
+# The JVM died before the request (we were reparented: to init, or to the supervisor, the
+# tree's subreaper): die now.
+if os.getppid() != parent or parent in (1, int(os.environ.get({supervisor_env!r}, "1"))):
     os._exit(137)
 try:
     os.execvp({target!r}, [{target!r}, *sys.argv[1:]])
@@ -68,7 +71,7 @@ def driver_launcher(target: str, interpreter: str = sys.executable) -> str | Non
     shebang = f"#!{interpreter} -IS"
     if len(shebang) > _SHEBANG_MAX or any(c.isspace() for c in interpreter) or not interpreter:
         return None
-    text = _LAUNCHER.format(interpreter=interpreter, target=target)
+    text = _LAUNCHER.format(interpreter=interpreter, target=target, supervisor_env=SUPERVISOR_ENV)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     path = runtime_dir() / f"{_PREFIX}{digest}"
     if not path.exists():

@@ -48,6 +48,9 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 #: Marks every process of one application (its value: the runner's id of the run).
 APP_ENV = "LUIGI_UFO_APP"
+#: The supervisor's pid, in the application's environment: a driver whose parent it is (as
+#: subreaper) has lost its JVM (see launcher.py).
+SUPERVISOR_ENV = "LUIGI_UFO_SUPERVISOR"
 #: Upper bound of a wait; the child's exit (SIGCHLD) and the lifeline wake the loop at once.
 _POLL_S = 1.0
 _REMOTE_KILL_TIMEOUT_S = 120.0
@@ -412,6 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lease_fds=args.lease_fd,
         remove=args.remove,
     )
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())  # passed on to spark-submit and its tree
     handler: Callable[[int, FrameType | None], None] = supervisor.on_signal
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGHUP, handler)

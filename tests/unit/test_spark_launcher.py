@@ -15,6 +15,7 @@ import pytest
 
 from luigi_ufo.spark.launcher import DRIVER_ENV, driver_environment, driver_launcher
 from luigi_ufo.spark.runtime import RUNTIME_DIR_ENV
+from luigi_ufo.spark.supervisor import SUPERVISOR_ENV
 
 linux = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only"
@@ -77,8 +78,8 @@ def child_of_a_killed_parent(python: str) -> int:
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
     parent.stdout.close()
-    # The launcher has exec'd the real interpreter once the child runs it.
-    assert wait_for(lambda: psutil.Process(child).cmdline()[:1] == [sys.executable])
+    # The launcher has asked for its parent-death signal once it has exec'd the target.
+    assert wait_for(lambda: psutil.Process(child).cmdline()[:2] == [sys.executable, "-c"])
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     return child
@@ -90,6 +91,19 @@ def test_a_driver_started_through_the_launcher_dies_with_its_parent() -> None:
     assert launcher is not None
     child = child_of_a_killed_parent(launcher)
     assert wait_for(lambda: gone(child)), "the driver outlived its JVM"
+
+
+@linux
+def test_a_driver_whose_jvm_died_before_it_started_dies_at_once(tmp_path: Path) -> None:
+    # Its parent is then the supervisor (the tree's subreaper) or init: it must not run at all.
+    launcher = driver_launcher(sys.executable)
+    assert launcher is not None
+    ran = tmp_path / "ran"
+    env = {**os.environ, SUPERVISOR_ENV: str(os.getpid())}  # as if we were the supervisor
+    code = f"open({str(ran)!r}, 'w').close()"
+    done = subprocess.run([launcher, "-c", code], env=env, check=False)
+    assert done.returncode == 137
+    assert not ran.exists()
 
 
 def test_without_the_launcher_the_driver_outlives_its_parent() -> None:
