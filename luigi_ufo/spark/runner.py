@@ -1,7 +1,11 @@
 """Run ``spark-submit`` for a :class:`SubmitSpec`: live log lines, progress, timeout and kill.
 
-The runner holds no reference to a Luigi task: it takes plain callbacks, so nothing here needs
-pickling and a task using it works under every multiprocessing start method.
+No process of the application outlives a run: each carries the run's mark (``APP_ENV``), and
+whatever is left when ``spark-submit`` (or its supervisor) ends is stopped before the run
+returns or raises, and before its leases are released. The runner holds no reference to a
+Luigi task: it takes plain callbacks, called from a thread of their own (``reporting``), so
+nothing here needs pickling, a task using it works under every multiprocessing start method,
+and a callback that fails or hangs never stops or fails the application.
 """
 
 from __future__ import annotations
@@ -230,6 +234,13 @@ class SparkSubmitRunner:
                 "executable; install pyspark or set [spark_script] spark_submit to an executable "
                 "spark-submit"
             )
+        reporter = Reporter(
+            {
+                "percent": self.on_percent,
+                "status": self.on_status,
+                "tracking_url": self.on_tracking_url,
+            }
+        )
         try:
             with (
                 partition_leases(self.leases, timeout_s=self.lease_timeout_s) as held,
@@ -238,12 +249,20 @@ class SparkSubmitRunner:
                 private_properties_file(self.spec, env) as spec,
             ):
                 written = spec.properties_file if self.spec.private_conf else None
-                return self._run(build_argv(spec), env, held, [written] if written else [])
+                argv = build_argv(spec)
+                return self._run(argv, env, held, [written] if written else [], reporter)
         finally:
             release_unused(self.leases)
+            # After the leases: a scheduler slow to take the last reports holds up nobody.
+            reporter.close(_REPORT_FLUSH_S)
 
     def _run(
-        self, argv: list[str], env: dict[str, str], held: HeldLeases, remove: list[str]
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        held: HeldLeases,
+        remove: list[str],
+        reporter: Reporter,
     ) -> RunResult:
         command = format_argv(mask_argv(argv, self.spec.secrets))
         logger.info("running %s", command)
@@ -292,17 +311,7 @@ class SparkSubmitRunner:
             spark_log_level=self.spark_log_level,
         )
         reader.start()
-        reporter = Reporter(
-            {
-                "percent": self.on_percent,
-                "status": self.on_status,
-                "tracking_url": self.on_tracking_url,
-            }
-        )
-        try:
-            return self._supervise(proc, reader, reporter, env, command, started)
-        finally:
-            reporter.close(_REPORT_FLUSH_S)
+        return self._supervise(proc, reader, reporter, env, command, started)
 
     def _supervise(
         self,
