@@ -151,3 +151,16 @@ def test_luigi_events_and_scheduler_calls_reach_the_sink() -> None:
     # The scheduler itself still got them, as luigid would for its status page.
     assert made[0].get_task_progress_percentage(task_id)["progressPercentage"] == 50
     assert made[0].get_task_status_message(task_id)["statusMessage"].startswith("Stage 0")
+
+
+def test_verbose_shows_sparks_info_lines_too() -> None:
+    from luigi_ufo import cli
+
+    options: list[tuple[str, str, str]] = []
+    args = cli.build_parser().parse_args(["run", "--input", "x.csv", "--verbose"])
+    cli._apply_overrides(args, lambda *option: options.append(option))
+    assert ("spark_script", "spark_log_level", "INFO") in options
+    args = cli.build_parser().parse_args(["run", "--input", "x.csv"])
+    options.clear()
+    cli._apply_overrides(args, lambda *option: options.append(option))
+    assert not any(section == "spark_script" for section, _, _ in options)
