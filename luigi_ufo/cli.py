@@ -175,6 +175,9 @@ def _apply_overrides(args: argparse.Namespace, set_option: Callable[[str, str, s
         value = getattr(args, key, None)
         if value is not None:
             set_option("ufo", key, str(value))
+    if getattr(args, "verbose", False):
+        # --verbose shows Spark's logs: its INFO lines too (quiet by default).
+        set_option("spark_script", "spark_log_level", "INFO")
 
 
 def _build(task: luigi.Task, verbose: bool, sink: ProgressSink) -> None:

@@ -97,9 +97,12 @@ class PlainLines:
         self._line(key, f"{label} ...")
 
     def percent(self, key: str, value: int) -> None:
-        """Say the task's percentage when it reaches another tenth."""
+        """Say the task's percentage when it reaches another tenth (of the current stages)."""
         if key not in self._labels:
             return
+        if value < self._percent.get(key, 0):
+            # Spark's next stages start again from 0%: their tenths are new ones.
+            self._decile[key] = 0
         self._percent[key] = value
         decile = value // 10
         if 0 < value < 100 and decile > self._decile.get(key, 0):

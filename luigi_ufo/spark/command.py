@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from luigi_ufo.errors import ConfigError
 from luigi_ufo.secrets import MASK, hint_for, mask, mask_argv, refuse_credentials
-from luigi_ufo.setting import setting, settings_of
+from luigi_ufo.setting import check_fields, setting, settings_of
 
 __all__ = [
     "MASK",
@@ -62,6 +62,18 @@ def _positive(value: int) -> str | None:
     return None if value >= 1 else "a positive whole number, or unset"
 
 
+def _no_comma(paths: tuple[str, ...]) -> str | None:
+    # spark-submit splits these lists at every comma and has no way to escape one.
+    bad = next((p for p in paths if "," in p), None)
+    if bad is None:
+        return None
+    return (
+        f"paths without a comma: spark-submit joins this list with commas and splits it at "
+        f"each one, with no escaping, so {bad!r} would reach it as {bad.count(',') + 1} paths; "
+        "rename the file (or its directory), or link it from a path without one (ln -s)"
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class SparkOptions:
     """The spark-submit options a configuration and a submit spec share (keyword-only).
@@ -81,9 +93,15 @@ class SparkOptions:
         "client", "where the driver runs", flag="--deploy-mode", choices=DEPLOY_MODES
     )
     packages: tuple[str, ...] = setting((), "Maven coordinates", flag="--packages")
-    jars: tuple[str, ...] = setting((), "jars for driver and executors", flag="--jars")
-    py_files: tuple[str, ...] = setting((), ".py/.zip/.egg files", flag="--py-files")
-    files: tuple[str, ...] = setting((), "files for executors' working dirs", flag="--files")
+    jars: tuple[str, ...] = setting(
+        (), "jars for driver and executors", flag="--jars", check=_no_comma
+    )
+    py_files: tuple[str, ...] = setting(
+        (), ".py/.zip/.egg files", flag="--py-files", check=_no_comma
+    )
+    files: tuple[str, ...] = setting(
+        (), "files for executors' working dirs", flag="--files", check=_no_comma
+    )
     conf: Mapping[str, str] = setting(
         {}, "Spark properties, merged key by key with a task's", merge=True
     )
@@ -204,6 +222,8 @@ def validate(spec: SubmitSpec) -> None:
                 f"conf key {key!r} does not start with 'spark.' and spark-submit would ignore "
                 "it; use the full property name (Hadoop settings as 'spark.hadoop.<name>')"
             )
+    # The rest of each setting's declared checks (a spec may be built without SparkSettings).
+    check_fields(spec, "SubmitSpec")
     refuse_credentials_in_argv(spec, "the spark-submit command")
 
 

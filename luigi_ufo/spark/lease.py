@@ -6,6 +6,13 @@ supervisor, which hands it to spark-submit: the lock is held by the open file it
 releases it when the last process of the application's tree that holds it dies, however it dies.
 It covers one host and one user (flock is local); luigid already keeps one task id RUNNING on one
 worker at a time, and the supervisor kills an orphan wherever it runs.
+
+Not every process of an application can hold the file: the JVM closes it in the processes it
+starts (the Python driver, pyspark's daemons). So each process of the application also carries
+the lease's tag in its environment (``LEASE_ENV``, inherited like the rest of it), and a lease
+counts as free only when its lock is free *and* no process carrying its tag lives: one still
+living then is an orphan of a dead application (its worker, supervisor and JVM all gone) and is
+stopped before the new holder writes.
 """
 
 from __future__ import annotations
@@ -22,11 +29,14 @@ from pathlib import Path
 from luigi_ufo.dated.paths import to_s3a
 from luigi_ufo.errors import LeaseError
 from luigi_ufo.spark.runtime import runtime_dir
+from luigi_ufo.spark.supervisor import kill_now, marked
 
 logger = logging.getLogger("luigi_ufo.spark")
 
 _POLL_S = 0.5
 _LOG_EVERY_S = 30.0
+#: Lists the tags (:func:`lease_tag`) of the leases a process writes under.
+LEASE_ENV = "LUIGI_UFO_LEASES"
 
 
 def lease_key(uri: str) -> str:
@@ -43,11 +53,21 @@ def lease_path(uri: str) -> Path:
     return runtime_dir() / f"lease-{digest}.lock"
 
 
+def lease_tag(uri: str) -> str:
+    """Return the tag of the lease on ``uri``: its lock file's path hashed (one per runtime dir)."""
+    return hashlib.sha256(str(lease_path(uri)).encode("utf-8")).hexdigest()[:32]
+
+
 class HeldLeases:
     """Open lease files of this process; closing them releases nothing a child still holds."""
 
-    def __init__(self, fds: list[int]) -> None:
+    def __init__(self, fds: list[int], tags: Sequence[str] = ()) -> None:
         self.fds = fds
+        self.tags = list(tags)
+
+    def environment(self) -> dict[str, str]:
+        """Return what the application's environment carries so its processes count as holders."""
+        return {LEASE_ENV: ",".join(self.tags)} if self.tags else {}
 
     def close(self) -> None:
         """Close this process's copies (once spark-submit's supervisor has inherited them)."""
@@ -59,16 +79,18 @@ class HeldLeases:
 def partition_leases(uris: Sequence[str], *, timeout_s: float) -> Iterator[HeldLeases]:
     """Hold the leases of ``uris``, waiting up to ``timeout_s`` for live holders to end.
 
-    Pass ``fds`` to a child in ``pass_fds``, then :meth:`HeldLeases.close`: the child keeps
-    the leases for as long as it (or a descendant it passes them to) lives.
+    Pass ``fds`` to a child in ``pass_fds`` and :meth:`HeldLeases.environment` in its
+    environment: the leases are held for as long as it (or a descendant) lives.
     """
     # One order for every application, so two with overlapping outputs cannot deadlock.
     keys = sorted({lease_key(u) for u in uris})
     deadline = time.monotonic() + timeout_s
-    held = HeldLeases([])
+    held = HeldLeases([], [lease_tag(k) for k in keys])
     try:
         for key in keys:
             held.fds.append(_acquire(key, deadline, timeout_s))
+        if keys:
+            _stop_orphans(dict(zip(held.tags, keys, strict=True)))
         yield held
     finally:
         held.close()
@@ -130,6 +152,25 @@ def _acquire(key: str, deadline: float, timeout_s: float) -> int:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         return fd
+
+
+def _stop_orphans(keys: dict[str, str]) -> None:
+    """Stop processes still carrying a lease tag of ``keys`` (tag -> key) while we hold the lock.
+
+    Nobody else holds these locks, so such a process is left from a dead application (on a
+    system without parent-death signals, its driver outlives worker, supervisor and JVM).
+    """
+    orphans = marked(LEASE_ENV, *keys)
+    if not orphans:
+        return
+    pids = kill_now(orphans)
+    logger.warning(
+        "stopped %d process(es) left by a dead Spark application writing %s (pids %s) before "
+        "writing there again",
+        len(pids),
+        ", ".join(sorted(keys.values())),
+        ", ".join(map(str, pids)),
+    )
 
 
 def _same_file(fd: int, path: Path) -> bool:

@@ -3,9 +3,11 @@
 Luigi's default logging (``python -m luigi`` without a logging config) puts a console handler on
 its ``luigi-interface`` logger only, so records of ``luigi_ufo.spark`` reach no handler and the
 spark-submit output streamed into them is lost. While a run is followed, those records go to
-``luigi-interface``'s handlers at its level; when any handler of the application already
-receives them (a root handler from ``logging.basicConfig``, a ``[logging]`` section, pytest's
-capture), nothing is added, so no line is printed twice.
+``luigi-interface``'s handlers at its level, but never below INFO (Luigi's console runs at
+DEBUG by default, and luigi_ufo's DEBUG records are Spark's own INFO lines, hundreds a run:
+``[spark_script] spark_log_level = INFO`` shows them); when any handler of the application
+already receives them (a root handler from ``logging.basicConfig``, a ``[logging]`` section,
+pytest's capture), nothing is added, so no line is printed twice.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def follow_luigi_console(name: str = "luigi_ufo") -> Iterator[None]:
     level = ours.level
     for handler in added:
         ours.addHandler(handler)
-    ours.setLevel(luigi_logger.getEffectiveLevel())
+    ours.setLevel(max(logging.INFO, luigi_logger.getEffectiveLevel()))
     try:
         yield
     finally:

@@ -1,7 +1,11 @@
 """Run ``spark-submit`` for a :class:`SubmitSpec`: live log lines, progress, timeout and kill.
 
-The runner holds no reference to a Luigi task: it takes plain callbacks, so nothing here needs
-pickling and a task using it works under every multiprocessing start method.
+No process of the application outlives a run: each carries the run's mark (``APP_ENV``), and
+whatever is left when ``spark-submit`` (or its supervisor) ends is stopped before the run
+returns or raises, and before its leases are released. The runner holds no reference to a
+Luigi task: it takes plain callbacks, called from a thread of their own (``reporting``), so
+nothing here needs pickling, a task using it works under every multiprocessing start method,
+and a callback that fails or hangs never stops or fails the application.
 """
 
 from __future__ import annotations
@@ -13,13 +17,13 @@ import json
 import logging
 import os
 import queue
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,28 +39,30 @@ from luigi_ufo.spark.command import (
     mask_argv,
     validate,
 )
+from luigi_ufo.spark.launcher import driver_environment
 from luigi_ufo.spark.lease import HeldLeases, partition_leases, release_unused
 from luigi_ufo.spark.progress import (
+    LOG4J_LEVELS,
+    LOG4J_LINE,
     LineSplitter,
-    StageProgress,
-    describe,
+    StageBoard,
     is_progress_bar,
     parse_ids,
-    parse_progress,
-    percent,
+    spark_line_level,
 )
 from luigi_ufo.spark.properties import private_properties_file
+from luigi_ufo.spark.reporting import Reporter
 from luigi_ufo.spark.settings import SparkSettings
-from luigi_ufo.spark.supervisor import kill_tree
+from luigi_ufo.spark.supervisor import APP_ENV, kill_tree, parse_killed, stop_marked
 
 logger = logging.getLogger("luigi_ufo.spark")
 
 _TRACEBACK_HEAD = "Traceback (most recent call last):"
 _TRACEBACK_MAX = 80
-_LOG4J_LINE = re.compile(r"\d{2}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} [A-Z]+ ")
 _POLL_S = 0.2
-_PROGRESS_MIN_INTERVAL_S = 0.5
 _DRAIN_S = 10.0
+#: How long the end of a run waits for its last reports to reach the scheduler.
+_REPORT_FLUSH_S = 5.0
 SUPERVISOR = Path(__file__).with_name("supervisor.py")
 # Defaults of the keyword arguments: the one declaration of each, in [spark_script].
 _DEFAULTS = SparkSettings()
@@ -76,7 +82,7 @@ class RunResult:
     traceback: list[str] = field(default_factory=list)
 
 
-_Event = tuple[str, "str | list[StageProgress]"]
+_Event = tuple[str, "str | tuple[int, str]"]
 
 
 class _Interrupted(BaseException):
@@ -88,18 +94,37 @@ class _Interrupted(BaseException):
 
 
 class _OutputReader(threading.Thread):
-    """Read the child's merged stdout/stderr, log each line and keep the tail and ids."""
+    """Read a child's merged stdout/stderr, log each line and keep the tail, ids and progress.
 
-    def __init__(self, fd: int, secrets: tuple[str, ...], tail_lines: int) -> None:
-        super().__init__(name="spark-submit-output", daemon=True)
+    The script's own output (its prints, its tracebacks) is logged at INFO; Spark's own log
+    lines at their level when it is at least ``spark_log_level`` (``[spark_script]
+    spark_log_level``), else at DEBUG. The tail keeps the lines shown.
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        secrets: tuple[str, ...],
+        tail_lines: int,
+        *,
+        spark_log_level: str = _DEFAULTS.spark_log_level,
+        label: str = "spark-submit",
+    ) -> None:
+        super().__init__(name=f"{label}-output", daemon=True)
         self._fd = fd
         self._secrets = secrets
+        self._shown_from = LOG4J_LEVELS[spark_log_level]
+        self._label = label
+        self._previous_level: int | None = None
         self.tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self.traceback: list[str] = []
         self._current_tb: list[str] | None = None
         self.app_id: str | None = None
         self.driver_id: str | None = None
         self.tracking_url: str | None = None
+        #: (pid, signal name) of spark-submit, when the supervisor saw a signal kill it.
+        self.killed: tuple[int, str] | None = None
+        self.stages = StageBoard()
         self.events: queue.Queue[_Event] = queue.Queue()
 
     def run(self) -> None:
@@ -119,15 +144,20 @@ class _OutputReader(threading.Thread):
 
     # Not ``_handle``: Python 3.13's Thread keeps its thread handle under that name.
     def _handle_record(self, record: str) -> None:
-        stages = parse_progress(record)
-        if stages:
-            self.events.put(("progress", stages))
+        if self.stages.feed(record):
+            self.events.put(("progress", (self.stages.percent(), self.stages.describe())))
         if is_progress_bar(record):
             return
         line = mask(record, self._secrets)
-        logger.info("spark-submit: %s", line)
-        self.tail.append(line)
+        level = spark_line_level(line, self._previous_level)
+        self._previous_level = level
+        if level is None or level >= self._shown_from:
+            logger.log(max(level or logging.INFO, logging.INFO), "%s: %s", self._label, line)
+            self.tail.append(line)
+        else:
+            logger.debug("%s: %s", self._label, line)
         self._track_traceback(line)
+        self.killed = self.killed or parse_killed(line)
         ids = parse_ids(line)
         if ids.app_id and not self.app_id:
             self.app_id = ids.app_id
@@ -143,7 +173,7 @@ class _OutputReader(threading.Thread):
         if line.startswith(_TRACEBACK_HEAD):
             self._current_tb = [line]
             return
-        if self._current_tb is None or _LOG4J_LINE.match(line):
+        if self._current_tb is None or LOG4J_LINE.match(line):
             # Spark's own log lines interleave with the driver's stderr; they are not frames.
             return
         if len(self._current_tb) < _TRACEBACK_MAX:
@@ -171,6 +201,7 @@ class SparkSubmitRunner:
         cwd: str | None = None,
         leases: Sequence[str] = (),
         lease_timeout_s: float = _DEFAULTS.lease_timeout,
+        spark_log_level: str = _DEFAULTS.spark_log_level,
     ) -> None:
         self.spec = spec
         self.base_env = dict(os.environ if base_env is None else base_env)
@@ -184,10 +215,14 @@ class SparkSubmitRunner:
         #: Output URIs (partitions) the application writes: one live application each.
         self.leases = tuple(leases)
         self.lease_timeout_s = lease_timeout_s
+        self.spark_log_level = spark_log_level
         #: Pid of the supervisor, the root of the application's process tree.
         self.pid: int | None = None
         self._lifeline: int | None = None
         self._armed: list[str] | None = None
+        #: This run's mark (APP_ENV) on every process of the application.
+        self._mark = uuid.uuid4().hex
+        self._leftovers: list[int] = []
 
     def run(self) -> RunResult:
         """Run spark-submit to completion; raise SparkSubmitError unless it exits 0."""
@@ -199,6 +234,13 @@ class SparkSubmitRunner:
                 "executable; install pyspark or set [spark_script] spark_submit to an executable "
                 "spark-submit"
             )
+        reporter = Reporter(
+            {
+                "percent": self.on_percent,
+                "status": self.on_status,
+                "tracking_url": self.on_tracking_url,
+            }
+        )
         try:
             with (
                 partition_leases(self.leases, timeout_s=self.lease_timeout_s) as held,
@@ -207,16 +249,29 @@ class SparkSubmitRunner:
                 private_properties_file(self.spec, env) as spec,
             ):
                 written = spec.properties_file if self.spec.private_conf else None
-                return self._run(build_argv(spec), env, held, [written] if written else [])
+                argv = build_argv(spec)
+                return self._run(argv, env, held, [written] if written else [], reporter)
         finally:
             release_unused(self.leases)
+            # After the leases: a scheduler slow to take the last reports holds up nobody.
+            reporter.close(_REPORT_FLUSH_S)
 
     def _run(
-        self, argv: list[str], env: dict[str, str], held: HeldLeases, remove: list[str]
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        held: HeldLeases,
+        remove: list[str],
+        reporter: Reporter,
     ) -> RunResult:
         command = format_argv(mask_argv(argv, self.spec.secrets))
         logger.info("running %s", command)
         started = time.monotonic()
+        # Every process of the application carries the mark and the leases' tags: found after
+        # reparenting, and counted as a holder of the leases while it lives.
+        env = {**env, APP_ENV: self._mark, **held.environment()}
+        client_python = self.spec.deploy_mode == "client" and self.spec.is_python
+        env = driver_environment(env, self.spec.conf, client_mode=client_python)
         # The lifeline: only this process holds its write end, so the supervisor reads EOF
         # when this process dies, however it dies, and then kills the application.
         lifeline_r, self._lifeline = os.pipe()
@@ -245,15 +300,32 @@ class SparkSubmitRunner:
             ) from None
         finally:
             os.close(lifeline_r)
-        # The supervisor and spark-submit hold the leases now, for exactly their lifetime.
-        held.close()
+        # The supervisor and spark-submit hold the leases too now; this process keeps its own
+        # copies until no process of the application is left (the caller closes them).
         self.pid = proc.pid
         assert proc.stdout is not None
-        reader = _OutputReader(proc.stdout.fileno(), self.spec.secrets, self.tail_lines)
+        reader = _OutputReader(
+            proc.stdout.fileno(),
+            self.spec.secrets,
+            self.tail_lines,
+            spark_log_level=self.spark_log_level,
+        )
         reader.start()
+        return self._supervise(proc, reader, reporter, env, command, started)
+
+    def _supervise(
+        self,
+        proc: subprocess.Popen[bytes],
+        reader: _OutputReader,
+        reporter: Reporter,
+        env: Mapping[str, str],
+        command: str,
+        started: float,
+    ) -> RunResult:
+        assert proc.stdout is not None
         try:
             with _sigterm_interrupts():
-                self._wait(proc, reader, started)
+                self._wait(proc, reader, reporter, started)
         except (_Interrupted, KeyboardInterrupt) as exc:
             reason = exc.reason if isinstance(exc, _Interrupted) else "interrupted (SIGINT)"
             actions = self._kill(proc, reader, env)
@@ -262,8 +334,6 @@ class SparkSubmitRunner:
             result = self._result(proc.returncode or -1, command, started, reader)
             raise SparkSubmitError(_failure_message(result, reason, actions)) from None
         except BaseException:
-            # A failing callback (luigid unreachable for set_progress_percentage, ...) must not
-            # leave the application running with nobody reading its output.
             self._kill(proc, reader, env)
             reader.join(timeout=10)
             proc.stdout.close()
@@ -274,48 +344,70 @@ class SparkSubmitRunner:
         proc.stdout.close()
         result = self._result(proc.returncode, command, started, reader)
         if result.returncode != 0:
-            raise SparkSubmitError(
-                _failure_message(result, f"spark-submit exited with code {result.returncode}", [])
-            )
-        if self.on_percent is not None:
-            self.on_percent(100)
+            reason = self._exit_reason(result.returncode, reader.killed)
+            actions = [_stopped(self._leftovers)] if self._leftovers else []
+            raise SparkSubmitError(_failure_message(result, reason, actions))
+        reporter.send("percent", 100)
         return result
 
-    def _wait(self, proc: subprocess.Popen[bytes], reader: _OutputReader, started: float) -> None:
+    def _wait(
+        self,
+        proc: subprocess.Popen[bytes],
+        reader: _OutputReader,
+        reporter: Reporter,
+        started: float,
+    ) -> None:
         deadline = None if self.timeout is None else started + self.timeout
-        last_percent = -1
-        last_sent = 0.0
         app_status = ""
         exited: float | None = None
         while True:
             try:
-                event = reader.events.get(timeout=_POLL_S)
+                kind, payload = reader.events.get(timeout=_POLL_S)
             except queue.Empty:
-                event = None
-            if event is not None and event[0] == "status":
-                app_status = str(event[1])
+                kind, payload = "", ""
+            if kind == "status":
+                app_status = str(payload)
                 self._arm_remote_kill(reader)
-                self._status(app_status)
-            elif event is not None and event[0] == "url":
-                if self.on_tracking_url is not None:
-                    self.on_tracking_url(str(event[1]))
-            elif event is not None and not isinstance(event[1], str):
-                stages = event[1]
-                now = time.monotonic()
-                value = percent(stages)
-                # Spark redraws every 200 ms; forward only changes, and not too often.
-                if value != last_percent and now - last_sent >= _PROGRESS_MIN_INTERVAL_S:
-                    last_percent, last_sent = value, now
-                    if self.on_percent is not None:
-                        self.on_percent(value)
-                    self._status("; ".join(filter(None, [app_status, describe(stages)])))
-            if proc.poll() is not None and reader.events.empty():
-                exited = exited or time.monotonic()
-                # An orphaned grandchild may hold the pipe open; do not wait for it forever.
-                if not reader.is_alive() or time.monotonic() - exited > _DRAIN_S:
-                    return
+                reporter.send("status", app_status)
+            elif kind == "url":
+                reporter.send("tracking_url", str(payload))
+            elif kind == "progress" and isinstance(payload, tuple):
+                value, stages = payload
+                # The reporter throttles: the scheduler gets the newest value, not every frame.
+                reporter.send("percent", value)
+                reporter.send("status", "; ".join(filter(None, [app_status, stages])))
+            if exited is None and proc.poll() is not None:
+                exited = time.monotonic()
+                # Whatever of the application outlived spark-submit (its driver, orphaned when
+                # the supervisor or the JVM was killed) must not go on writing.
+                self._leftovers = stop_marked(self._mark)
+            # An orphaned grandchild may hold the pipe open; do not wait for it forever.
+            drained = not reader.is_alive() or time.monotonic() - (exited or 0.0) > _DRAIN_S
+            if exited is not None and reader.events.empty() and drained:
+                return
             if deadline is not None and time.monotonic() > deadline:
                 raise _Interrupted(f"timed out after {self.timeout:g} s")
+
+    def _exit_reason(self, code: int, killed: tuple[int, str] | None) -> str:
+        """Say what ended the application: spark-submit's exit, or which process a signal killed."""
+        client = self.spec.deploy_mode == "client"
+        if killed is not None:
+            pid, name = killed
+            what = f"spark-submit (pid {pid}{', the driver JVM' if client else ''})"
+            return f"{what} was killed by {name}{_OOM_HINT if name == 'SIGKILL' else ''}"
+        if code < 0:
+            return (
+                f"the spark-submit supervisor (pid {self.pid}) was killed by "
+                f"{_signal_name(-code)}; spark-submit and every process of the application were "
+                "stopped with it"
+            )
+        if client and self.spec.is_python and code > 128 and _signal_name(code - 128):
+            name = _signal_name(code - 128)
+            return (
+                f"spark-submit exited with code {code}: the driver's Python process was killed "
+                f"by {name}{_OOM_HINT if name == 'SIGKILL' else ''}"
+            )
+        return f"spark-submit exited with code {code}"
 
     def _close_lifeline(self) -> None:
         if self._lifeline is not None:
@@ -359,7 +451,11 @@ class SparkSubmitRunner:
                 f"no driver/application id seen yet for {self.spec.master!r}; check the cluster "
                 "for a leftover application"
             )
-        actions.append(kill_tree(proc, self.kill_grace_s))
+        actions.append(kill_tree(proc, self.kill_grace_s, self._mark))
+        # A process forked after the last look is caught here (the mark is inherited).
+        leftovers = stop_marked(self._mark)
+        if leftovers:
+            actions.append(_stopped(leftovers))
         return actions
 
     def _run_remote_kill(self, argv: list[str], env: Mapping[str, str]) -> str:
@@ -411,6 +507,26 @@ def _failure_message(result: RunResult, reason: str, actions: list[str]) -> str:
         "  fix: read the traceback/output above, correct the script or its settings, and rerun"
     )
     return "\n".join(lines)
+
+
+_OOM_HINT = (
+    " (what the kernel's out-of-memory killer sends: check the machine's free memory and "
+    "driver_memory)"
+)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return ""
+
+
+def _stopped(pids: list[int]) -> str:
+    return (
+        f"stopped {len(pids)} process(es) of the application that outlived spark-submit, with "
+        f"SIGKILL (pids {', '.join(map(str, pids))})"
+    )
 
 
 def _clip(line: str, limit: int = 400) -> str:

@@ -19,6 +19,8 @@ from luigi_ufo.spark.command import SparkOptions
 SECTION = "spark_script"
 #: How a task's script runs: spark-submit per run, or main(argv, spark) on a Connect server.
 MODES = ("submit", "connect")
+#: Spark's log levels, as log4j and ``SparkContext.setLogLevel`` spell them.
+SPARK_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
 
 def _positive_seconds(value: float) -> str | None:
@@ -63,6 +65,12 @@ class SparkSettings(SparkOptions):
     )
     tail_lines: int = setting(
         40, "output lines kept for the error message of a failed run", check=_positive_lines
+    )
+    spark_log_level: str = setting(
+        "WARN",
+        "lowest level of Spark's own log lines shown (INFO: hundreds per run); the script's "
+        "output and tracebacks always show",
+        choices=SPARK_LOG_LEVELS,
     )
     kill_grace: float = setting(
         10.0,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
@@ -29,6 +28,7 @@ from luigi_ufo.spark.connect import ConnectRunner, ConnectSpec, session_conf
 from luigi_ufo.spark.connect_settings import local_tokens
 from luigi_ufo.spark.lease import partition_leases
 from luigi_ufo.spark.logs import follow_luigi_console
+from luigi_ufo.spark.reporting import report_safely
 from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
 from luigi_ufo.spark.scripts import Script, resolve_script
 from luigi_ufo.spark.settings import SparkSettings, default_spark_submit
@@ -182,14 +182,14 @@ def submit(
 
     ``leases`` are the output URIs: no other live application may write them meanwhile.
     Spark's lines and each status change are logged (on Luigi's console under its default
-    logging); the last status message says ``done: ...`` or ``failed ...``.
+    logging); the last status message says ``done: ...`` or ``failed ...``. A report the
+    scheduler cannot take (luigid gone) is logged, never raised: it does not fail the run.
     """
     set_status = _callback(task, "set_status_message")
 
     def on_status(message: str) -> None:
         logger.info("%s: %s", task.task_id, message)
-        if set_status is not None:
-            set_status(message)
+        report_safely(set_status, "status", message)
 
     runner = SparkSubmitRunner(
         spec,
@@ -199,6 +199,7 @@ def submit(
         timeout=settings.timeout,
         tail_lines=settings.tail_lines,
         kill_grace_s=settings.kill_grace,
+        spark_log_level=settings.spark_log_level,
         on_percent=_callback(task, "set_progress_percentage"),
         on_status=on_status,
         on_tracking_url=_callback(task, "set_tracking_url"),
@@ -209,9 +210,7 @@ def submit(
             result = runner.run()
         except Exception as exc:
             first_line = str(exc).split("\n", 1)[0]
-            # The run's own error is what matters; a scheduler gone away must not replace it.
-            with contextlib.suppress(Exception):
-                on_status(f"failed after {time.monotonic() - started:.0f} s: {first_line}")
+            on_status(f"failed after {time.monotonic() - started:.0f} s: {first_line}")
             raise
         app = f"application {result.app_id}" if result.app_id else "spark-submit exited 0"
         on_status(f"done: {app} in {result.duration_s:.0f} s")

@@ -1,13 +1,17 @@
-"""Under ``python -m luigi`` Spark's lines reach the console, once, and luigid's status is final."""
+"""Under ``python -m luigi``: the script's lines reach the console once, Spark's INFO lines only
+when asked for, luigid's status is final, and a luigid that dies mid-run fails nothing."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +20,10 @@ import pytest
 SCRIPTS = Path(__file__).parent / "spark_scripts"
 sys.path.insert(0, str(SCRIPTS))  # probe_tasks computes the task ids the workers will use
 
-from probe_tasks import FAST_CONF, Probe  # noqa: E402
+from probe_tasks import EVENTS_ENV, FAST_CONF, DriverWrites, Probe  # noqa: E402
+
+from luigi_ufo._pause import PAUSE_ENV  # noqa: E402
+from luigi_ufo.testing.luigid import start_luigid  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -59,26 +66,46 @@ format = LUIGI %(message)s
 """
 
 
-def run_luigi(tmp_path: Path, luigid: Any, *args: str) -> subprocess.CompletedProcess[str]:
+def luigi_argv(tmp_path: Path, url: str, task: str, *args: str, core: str = "") -> list[str]:
+    """Write the worker's luigi.cfg under ``tmp_path``; return ``python -m luigi`` for ``task``."""
     scripts = tmp_path / "scripts"
     if not scripts.exists():
         shutil.copytree(SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
     config = tmp_path / "luigi.cfg"
     config.write_text(
-        "[core]\nautoload_range = false\n\n"
+        f"[core]\nautoload_range = false\n{core}\n"
         f"[spark_script]\nscripts_dir = {scripts}\nmaster = local[2]\n"
         f"conf = {json.dumps(FAST_CONF)}\n"
     )
-    env = {
+    argv = [sys.executable, "-m", "luigi", "--module", "probe_tasks", task]
+    return [*argv, "--scheduler-url", url, *args]
+
+
+def worker_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
         **os.environ,
-        "LUIGI_CONFIG_PATH": str(config),
+        "LUIGI_CONFIG_PATH": str(tmp_path / "luigi.cfg"),
         "PYTHONPATH": os.pathsep.join([str(SCRIPTS), os.environ.get("PYTHONPATH", "")]),
+        "LUIGI_UFO_RUNTIME_DIR": str(tmp_path / "run"),
+        **extra,
     }
-    argv = [sys.executable, "-m", "luigi", "--module", "probe_tasks", "Probe"]
-    argv += ["--scheduler-url", luigid.url, *args]
+
+
+def run_luigi(tmp_path: Path, luigid: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = luigi_argv(tmp_path, luigid.url, "Probe", *args)
     return subprocess.run(
-        argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False
+        argv,
+        cwd=tmp_path,
+        env=worker_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
+
+
+#: A log line of Spark's own (log4j's default pattern) as Luigi's console prints it.
+SPARK_LINE = re.compile(r"^\w+: spark-submit: \d\d/\d\d/\d\d \d\d:\d\d:\d\d (\w+) ", re.M)
 
 
 def test_default_logging_shows_spark_lines_and_progress_and_luigid_ends_on_done(
@@ -94,6 +121,8 @@ def test_default_logging_shows_spark_lines_and_progress_and_luigid_ends_on_done(
     assert done.returncode == 0, console[-4000:]
     assert console.count("INFO: spark-submit: probe VERSION=v1 mode=write\n") == 1, console
     assert "INFO: running " in console, console[-4000:]
+    # Spark's own INFO lines (hundreds) are quiet; its warnings are not.
+    assert Counter(SPARK_LINE.findall(console))["INFO"] == 0, console[-4000:]
     progress = [line for line in console.splitlines() if "tasks done" in line]
     assert any(f"INFO: {task.task_id}: " in line for line in progress), console[-4000:]
     final = re.compile(r"done: (application \S+|spark-submit exited 0) in \d+ s")
@@ -125,3 +154,60 @@ def test_user_logging_prints_each_line_once_and_luigid_ends_on_failed(
     status = luigid.task_list("FAILED")[task.task_id]["status_message"]
     assert status.startswith("failed after "), status
     assert "Spark application failed: spark-submit exited with code 1" in status
+
+
+def test_spark_log_level_info_shows_sparks_info_lines(tmp_path: Path, luigid: Any) -> None:
+    task = Probe(root=str(tmp_path / "out"))
+    done = run_luigi(
+        tmp_path, luigid, "--root", task.root, "--spark-script-spark-log-level", "INFO"
+    )
+    console = done.stderr
+    assert done.returncode == 0, console[-4000:]
+    assert Counter(SPARK_LINE.findall(console))["INFO"] > 50, console[-4000:]
+    assert console.count("INFO: spark-submit: probe VERSION=v1 mode=write\n") == 1
+
+
+def test_a_luigid_that_dies_mid_run_does_not_fail_a_run_whose_output_is_complete(
+    tmp_path: Path,
+) -> None:
+    fifo, events = tmp_path / "pause.fifo", tmp_path / "events"
+    os.mkfifo(fifo)
+    root = tmp_path / "lake"
+    scheduler = start_luigid()
+    try:
+        # Luigi's client retries a call to a dead luigid (3 x 30 s by default): once, at once.
+        argv = luigi_argv(
+            tmp_path,
+            scheduler.url,
+            "DriverWrites",
+            *("--root", str(root), "--script-args", '["--rows", "10"]'),
+            core="rpc-retry-attempts = 1\nrpc-retry-wait = 1\n",
+        )
+        env = worker_env(
+            tmp_path, **{PAUSE_ENV: f"driver-before-write={fifo}", EVENTS_ENV: str(events)}
+        )
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        worker = subprocess.Popen(
+            argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 300
+        while True:
+            ready, _, _ = select.select([reader], [], [], 0.5)
+            if ready and os.read(reader, 100) == b"driver-before-write\n":
+                break
+            assert worker.poll() is None, worker.communicate()[0].decode()[-4000:]
+            assert time.monotonic() < deadline, "the driver did not reach its pause point"
+        os.close(reader)
+    finally:
+        scheduler.stop()  # luigid dies while the application runs
+    with open(fifo, "w") as release:
+        release.write("go\n")
+    out = worker.communicate(timeout=300)[0].decode(errors="replace")
+    task = DriverWrites(root=str(root), script_args=["--rows", "10"])
+    # The worker judged the task a success (telling luigid so is Luigi's business, and failed).
+    assert events.read_text().splitlines() == [f"{task.task_id} SUCCESS"], out[-4000:]
+    assert "could not report the progress to the Luigi scheduler" in out, out[-4000:]
+    partition = root / "2026-11-24"
+    assert (partition / "_SUCCESS").exists()
+    ids = [int(n) for p in partition.glob("part-*") for n in p.read_text().split()]
+    assert sorted(ids) == list(range(10))

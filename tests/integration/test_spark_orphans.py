@@ -1,14 +1,18 @@
-"""A SIGKILLed Luigi worker takes its Spark application along, and its retry runs alone.
+"""Whatever is killed (the Luigi worker, the supervisor, the JVM, the driver), the Spark
+application goes with it, and its retry runs alone.
 
 Real spark-submit (local[2] and a standalone cluster), real Luigi workers in their own processes.
-The kill is deterministic: the script blocks mid-write on a gate file until the test has killed
-the worker.
+The kill is deterministic: the script blocks mid-write on a gate file, or its driver at a pause
+point (``luigi_ufo._pause``), until the test has killed what it kills.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +24,7 @@ from typing import Any
 import psutil
 import pytest
 
+from luigi_ufo._pause import PAUSE_ENV
 from luigi_ufo.spark.properties import PREFIX
 
 SCRIPTS = Path(__file__).parent / "spark_scripts"
@@ -133,6 +138,125 @@ def test_sigkilled_worker_leaves_no_orphan_and_the_retry_writes_exactly_once(
     assert sorted(ids) == list(range(ROWS))
     # A free lease leaves no lock file behind.
     assert list((tmp_path / "run").glob("lease-*")) == []
+
+
+DRIVER_WORKER = """
+import sys
+import luigi
+from probe_tasks import DriverWrites
+task = DriverWrites(root=sys.argv[1], script_args=["--rows", sys.argv[2]])
+sys.exit(0 if luigi.build([task], local_scheduler=True, workers=1) else 1)
+"""
+DRIVER_ROWS = 10
+
+
+def member(kind: str, tag: str) -> psutil.Process:
+    """The supervisor, the JVM or the Python driver among the processes tagged ``tag``."""
+    for proc in tagged(tag):
+        try:
+            argv = proc.cmdline()
+        except psutil.Error:
+            continue
+        script = argv[1] if len(argv) > 1 else ""
+        if (
+            (kind == "supervisor" and script.endswith("supervisor.py"))
+            or (kind == "jvm" and proc.name() == "java")
+            or (kind == "driver" and script.endswith("driver_writes.py"))
+        ):
+            return proc
+    raise AssertionError(f"no {kind} among {[p.cmdline()[:2] for p in tagged(tag)]}")
+
+
+def wait_at_pause(fifo: Path, worker: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until the worker's driver sits at its pause point (it writes the point's name)."""
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([reader], [], [], 0.5)
+            if ready and os.read(reader, 100) == b"driver-before-write\n":
+                return
+            assert worker.poll() is None, log.read_text()[-3000:]
+        raise AssertionError("the driver did not reach its pause point")
+    finally:
+        os.close(reader)
+
+
+def release_paused(fifo: Path) -> bool:
+    """Let a driver still paused at the point go on; return whether one was there."""
+    try:
+        fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # nobody has it open for reading: no driver waits there
+            return False
+        raise
+    os.write(fd, b"go\n")
+    os.close(fd)
+    return True
+
+
+def partition_ids(partition: Path) -> list[int]:
+    return [int(n) for p in sorted(partition.glob("part-*")) for n in p.read_text().split()]
+
+
+@pytest.mark.parametrize("victim", ["supervisor", "jvm", "driver"])
+def test_whatever_dies_takes_the_application_along_and_the_retry_writes_exactly_once(
+    tmp_path: Path, worker_env: Callable[[str], dict[str, str]], victim: str
+) -> None:
+    root, fifo = tmp_path / "lake", tmp_path / "pause.fifo"
+    partition = root / "2026-11-24"
+    os.mkfifo(fifo)
+    first, retry = f"first-{uuid.uuid4().hex}", f"retry-{uuid.uuid4().hex}"
+    args = [sys.executable, "-c", DRIVER_WORKER, str(root), str(DRIVER_ROWS)]
+    env = {**worker_env(first), PAUSE_ENV: f"driver-before-write={fifo}"}
+    log = tmp_path / "worker1.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # The driver has its rows and is about to write them and the flag.
+        wait_at_pause(fifo, worker, log)
+        killed = member(victim, first)
+        killed.send_signal(signal.SIGKILL)  # what the OOM killer does
+        assert worker.wait(timeout=300) == 1, log.read_text()[-4000:]
+    failure = log.read_text()
+    # The task failed: at that moment nothing of its application may live on.
+    survivors = [" ".join(p.cmdline()[:2]) for p in tagged(first)]
+    flag_after_failure = (partition / "_SUCCESS").exists()
+
+    done = subprocess.run(
+        args, env=worker_env(retry), capture_output=True, timeout=400, check=False
+    )
+    retry_log = (done.stdout + done.stderr).decode(errors="replace")
+    # A driver still waiting at the point goes on, as it would in real life.
+    orphan_released = release_paused(fifo)
+    wait_for(lambda: not tagged(first), 60)
+
+    assert done.returncode == 0, retry_log[-4000:]
+    assert "being written by another live Spark application" not in retry_log  # it ran at once
+    ids = partition_ids(partition)
+    outcome = {
+        "survivors": survivors,
+        "flag after the failure": flag_after_failure,
+        "a driver still paused": orphan_released,
+        "rows": len(ids),
+    }
+    assert outcome == {
+        "survivors": [],
+        "flag after the failure": False,
+        "a driver still paused": False,
+        "rows": DRIVER_ROWS,
+    }
+    assert sorted(ids) == list(range(DRIVER_ROWS))
+    assert (partition / "_SUCCESS").exists()
+    assert list((tmp_path / "run").glob("lease-*")) == []
+    said = {
+        "supervisor": f"the spark-submit supervisor (pid {killed.pid}) was killed by SIGKILL; "
+        "spark-submit and every process of the application were stopped with it",
+        "jvm": f"spark-submit (pid {killed.pid}, the driver JVM) was killed by SIGKILL (what "
+        "the kernel's out-of-memory killer sends",
+        "driver": "spark-submit exited with code 137: the driver's Python process was killed "
+        "by SIGKILL",
+    }[victim]
+    assert f"Spark application failed: {said}" in failure, failure[-4000:]
 
 
 RUNNER = """

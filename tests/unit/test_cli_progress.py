@@ -73,6 +73,22 @@ def test_plain_lines_print_start_tenths_status_and_end() -> None:
     ]
 
 
+def test_plain_lines_count_tenths_again_when_the_next_stage_starts_from_0() -> None:
+    out, clock = io.StringIO(), Clock()
+    lines = PlainLines(out, clock=clock, every_s=5.0)
+    lines.started("t1", "TopTenStates(date=2024-01-15)")
+    for value in (30, 100, 0, 20, 50, 100):  # stage 0 ends at 100%, stage 1 starts at 0%
+        clock.now += 1
+        lines.percent("t1", value)
+    shown = [line.split("] ", 1)[1] for line in out.getvalue().splitlines()]
+    assert shown == [
+        "TopTenStates(date=2024-01-15) ...",
+        "TopTenStates(date=2024-01-15) 30%",
+        "TopTenStates(date=2024-01-15) 20%",
+        "TopTenStates(date=2024-01-15) 50%",
+    ]
+
+
 def test_live_display_draws_task_bar_percent_and_stage_on_a_terminal() -> None:
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=120, color_system=None)
@@ -135,3 +151,16 @@ def test_luigi_events_and_scheduler_calls_reach_the_sink() -> None:
     # The scheduler itself still got them, as luigid would for its status page.
     assert made[0].get_task_progress_percentage(task_id)["progressPercentage"] == 50
     assert made[0].get_task_status_message(task_id)["statusMessage"].startswith("Stage 0")
+
+
+def test_verbose_shows_sparks_info_lines_too() -> None:
+    from luigi_ufo import cli
+
+    options: list[tuple[str, str, str]] = []
+    args = cli.build_parser().parse_args(["run", "--input", "x.csv", "--verbose"])
+    cli._apply_overrides(args, lambda *option: options.append(option))
+    assert ("spark_script", "spark_log_level", "INFO") in options
+    args = cli.build_parser().parse_args(["run", "--input", "x.csv"])
+    options.clear()
+    cli._apply_overrides(args, lambda *option: options.append(option))
+    assert not any(section == "spark_script" for section, _, _ in options)

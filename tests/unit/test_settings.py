@@ -359,6 +359,20 @@ def test_every_list_setting_takes_commas_or_json(cfg: UseConfig, key: str, text:
     assert getattr(SparkSettings.from_config(), key) == ("/a.jar", "/b.jar")
 
 
+@pytest.mark.parametrize("key", ["jars", "py_files", "files"])
+def test_a_path_with_a_comma_is_refused_naming_it_and_the_fix(cfg: UseConfig, key: str) -> None:
+    # spark-submit would split it into two paths: it has no escaping for commas in these lists.
+    cfg(f'[spark_script]\n{key} = ["/b.jar", "/opt/libs,v2/x.jar"]\n')
+    fix = r"'/opt/libs,v2/x.jar' would reach it as 2 paths; rename the file .* \(ln -s\)"
+    with pytest.raises(ConfigError, match=rf"\[spark_script\] {key} = .* is invalid: .*{fix}"):
+        SparkSettings.from_config()
+    with pytest.raises(ConfigError, match=rf"T.spark_overrides\[{key!r}\] = .*{fix}"):
+        SparkSettings().override({key: ["/opt/libs,v2/x.jar"]}, "T.spark_overrides")
+    spec = SubmitSpec(app="/s/job.py", **{key: ("/ok.jar", "/a,b/x.jar")})
+    with pytest.raises(ConfigError, match=rf"SubmitSpec {key} = .*'/a,b/x.jar' would reach"):
+        build_argv(spec)
+
+
 def test_a_lone_percent_is_a_clear_error_and_a_doubled_one_works(cfg: UseConfig) -> None:
     cfg("[lake]\nroot = /data/50%/lake\n")
     with pytest.raises(

@@ -13,7 +13,14 @@ import pytest
 from luigi_ufo.errors import ConfigError, LeaseError
 from luigi_ufo.spark import properties
 from luigi_ufo.spark.command import SubmitSpec
-from luigi_ufo.spark.lease import lease_key, lease_path, partition_leases, release_unused
+from luigi_ufo.spark.lease import (
+    LEASE_ENV,
+    lease_key,
+    lease_path,
+    lease_tag,
+    partition_leases,
+    release_unused,
+)
 from luigi_ufo.spark.runtime import RUNTIME_DIR_ENV, owner_alive, owner_tag, runtime_dir
 
 HOLD = """
@@ -109,6 +116,54 @@ def test_a_child_given_the_lease_keeps_it_after_the_parent_closes_it() -> None:
         child.wait()
     with partition_leases([uri], timeout_s=1.0):
         pass
+
+
+SLEEPER = "import time; print('up', flush=True); time.sleep(300)"
+
+
+def carrying(tags: str) -> subprocess.Popen[str]:
+    """A process whose environment says it writes under the leases ``tags`` (an orphan)."""
+    env = {**os.environ, LEASE_ENV: tags}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLEEPER], env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "up\n"
+    return proc
+
+
+def test_a_process_still_carrying_the_lease_is_stopped_before_it_is_taken(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    uri, other = str(tmp_path / "lake" / "2024-01-01"), str(tmp_path / "lake" / "2024-01-02")
+    # Left by a dead application (worker, supervisor and JVM gone): no lock, but still writing.
+    orphan = carrying(f"{lease_tag(other)},{lease_tag(uri)}")
+    bystander = carrying(lease_tag(other))
+    try:
+        with (
+            caplog.at_level(logging.WARNING, logger="luigi_ufo.spark"),
+            partition_leases([uri], timeout_s=1.0) as held,
+        ):
+            assert orphan.poll() is not None, "an orphan writing the partition still lives"
+            assert bystander.poll() is None, "a process writing another partition was stopped"
+            assert held.environment() == {LEASE_ENV: lease_tag(uri)}
+        assert f"stopped 1 process(es) left by a dead Spark application writing {uri}" in (
+            caplog.text
+        )
+        assert f"(pids {orphan.pid})" in caplog.text
+    finally:
+        stop(orphan)
+        stop(bystander)
+
+
+def test_a_lease_tag_belongs_to_one_runtime_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = str(tmp_path / "lake" / "2024-01-01")
+    here = lease_tag(uri)
+    monkeypatch.setenv(RUNTIME_DIR_ENV, str(tmp_path / "elsewhere"))
+    assert lease_tag(uri) != here  # another set of leases: its writers are not ours to stop
+    assert lease_tag(uri) == lease_tag(uri + "/")
 
 
 def test_release_unused_deletes_only_free_lock_files() -> None:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from luigi_ufo.spark.progress import (
     LineSplitter,
+    StageBoard,
     StageProgress,
     describe,
     is_progress_bar,
     parse_ids,
     parse_progress,
     percent,
+    spark_line_level,
 )
 
 # Verbatim from pyspark 4.3.0 spark-submit stderr (local[2], 8 tasks).
@@ -196,3 +200,116 @@ def test_splitter_roundtrip(text: str, end: str, cuts: list[int]) -> None:
 def test_parse_ids(line: str, app_id: str | None, driver_id: str | None, url: str | None) -> None:
     ids = parse_ids(line)
     assert (ids.app_id, ids.driver_id, ids.tracking_url) == (app_id, driver_id, url)
+
+
+# Verbatim from pyspark 4.x spark-submit stderr (local[2]): one 8-task stage, then a 4-task one.
+JOB = """\
+26/12/07 00:56:27 INFO DAGScheduler: Got job 0 (sum at /tmp/job.py:6) with 8 output partitions
+26/12/07 00:56:27 INFO DAGScheduler: Submitting 8 missing tasks from ResultStage 0 (PythonRDD[1] \
+at sum at /tmp/job.py:6) (first 15 tasks are for partitions Vector(0, 1, 2, 3, 4, 5, 6, 7))
+26/12/07 00:56:27 INFO TaskSetManager: Starting task 0.0 in stage 0.0 (TID 0) (192.0.2.2,executor \
+driver, partition 0, PROCESS_LOCAL, 9675 bytes) \n\
+26/12/07 00:56:27 INFO TaskSetManager: Starting task 1.0 in stage 0.0 (TID 1) (192.0.2.2,executor \
+driver, partition 1, PROCESS_LOCAL, 9675 bytes) \n\
+\r[Stage 0:>                                                          (0 + 2) / 8]\r\
+26/12/07 00:56:30 INFO Executor: Finished task 0.0 in stage 0.0 (TID 0). 1620 bytes result sent \
+to driver
+26/12/07 00:56:30 INFO TaskSetManager: Finished task 0.0 in stage 0.0 (TID 0) in 3024 ms on \
+192.0.2.2 (executor driver) (1/8)
+26/12/07 00:56:30 INFO TaskSetManager: Finished task 1.0 in stage 0.0 (TID 1) in 2953 ms on \
+192.0.2.2 (executor driver) (2/8)
+\r[Stage 0:==============>                                            (2 + 2) / 8]\r\
+\r[Stage 0:=============================>                             (4 + 2) / 8]\r\
+26/12/07 00:56:34 INFO TaskSetManager: Finished task 6.0 in stage 0.0 (TID 6) in 1397 ms on \
+192.0.2.2 (executor driver) (8/8)
+26/12/07 00:56:34 INFO DAGScheduler: ResultStage 0 (sum at /tmp/job.py:6) finished in 7435 ms
+26/12/07 00:56:34 INFO DAGScheduler: Job 0 finished: sum at /tmp/job.py:6, took 7575.220763 ms
+sum 19900
+26/12/07 00:56:38 INFO DAGScheduler: Submitting 4 missing tasks from ShuffleMapStage 1 \
+(MapPartitionsRDD[5] at $anonfun$withThreadLocalCaptured$1 at CompletableFuture.java:1768) \
+(first 15 tasks are for partitions Vector(0, 1, 2, 3))
+"""
+
+
+def board_after(stream: str) -> list[tuple[int, str]]:
+    """Feed ``stream`` to a StageBoard; return (percent, status) at every change."""
+    board = StageBoard()
+    return [(board.percent(), board.describe()) for r in records(stream) if board.feed(r)]
+
+
+def test_stages_move_with_the_bar_and_the_schedulers_lines_and_end_complete() -> None:
+    assert board_after(JOB) == [
+        (0, "Stage 0: 0/8 tasks done, 0 running"),
+        (0, "Stage 0: 0/8 tasks done, 1 running"),
+        (0, "Stage 0: 0/8 tasks done, 2 running"),
+        (12, "Stage 0: 1/8 tasks done, 1 running"),
+        (25, "Stage 0: 2/8 tasks done, 0 running"),
+        (25, "Stage 0: 2/8 tasks done, 2 running"),
+        (50, "Stage 0: 4/8 tasks done, 2 running"),
+        (100, "Stage 0: 8/8 tasks done, 1 running"),
+        (100, "Stage 0: 8/8 tasks done, 0 running"),
+        # The next stage starts a new set, from 0.
+        (0, "Stage 1: 0/4 tasks done, 0 running"),
+    ]
+
+
+def test_a_stage_too_short_for_the_bar_still_counts() -> None:
+    # Spark draws no bar for a stage that ends within 500 ms: only its INFO lines tell.
+    short = "\n".join(line for line in JOB.splitlines() if "[Stage" not in line)
+    changes = board_after(short)
+    assert (100, "Stage 0: 8/8 tasks done, 0 running") in changes
+    assert [p for p, _ in changes] == [*sorted(p for p, _ in changes[:-1]), 0]
+
+
+def test_the_bar_alone_ends_a_stage_when_spark_erases_it() -> None:
+    # With Spark's log level above INFO, only the bar is there; its erasure ends the job.
+    stream = "\r[Stage 3:>   (0 + 1) / 1]\r\r[Stage 3:>   (0 + 1) / 1]\r\r" + " " * 80 + "\r"
+    assert board_after(stream) == [
+        (0, "Stage 3: 0/1 tasks done, 1 running"),
+        (100, "Stage 3: 1/1 tasks done, 0 running"),
+    ]
+
+
+def test_a_late_line_of_an_ended_stage_changes_nothing() -> None:
+    board = StageBoard()
+    for record in records(JOB.split("sum 19900")[0]):
+        board.feed(record)
+    late = (
+        "26/12/07 00:56:34 INFO TaskSetManager: Finished task 7.0 in stage 0.0 (TID 7) in 9 ms "
+        "on 192.0.2.2 (executor driver) (7/8)"
+    )
+    assert not board.feed(late)
+    assert board.percent() == 100
+
+
+@pytest.mark.parametrize(
+    ("line", "previous", "level"),
+    [
+        ("26/12/07 00:56:27 INFO DAGScheduler: Got job 0", None, logging.INFO),
+        ("26/12/07 00:56:15 WARN Utils: Your hostname, vm, resolves to a loopback", None, 30),
+        ("26/12/07 00:56:15 ERROR Executor: Exception in task 0.0", None, logging.ERROR),
+        ("26/12/07 00:56:15 DEBUG BlockManager: x", None, logging.DEBUG),
+        (
+            "Using Spark's default log4j profile: org/apache/spark/log4j2-defaults.properties",
+            None,
+            20,
+        ),
+        ("WARNING: Using incubator modules: jdk.incubator.vector", None, logging.INFO),
+        # A Java exception under a log line has the log line's level...
+        ("org.apache.spark.SparkException: Job aborted", logging.ERROR, logging.ERROR),
+        (
+            "\tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages(x.scala:1)",
+            40,
+            40,
+        ),
+        ("Caused by: java.io.IOException: No space left on device", logging.ERROR, logging.ERROR),
+        ("\t... 12 more", logging.INFO, logging.INFO),
+        # ...and everything else is the script's own output, whatever came before.
+        ("sum 19900", logging.INFO, None),
+        ("  indented output of the script", logging.INFO, None),
+        ("Traceback (most recent call last):", logging.ERROR, None),
+        ("\tat the beginning of the script's output", None, None),
+    ],
+)
+def test_spark_line_level(line: str, previous: int | None, level: int | None) -> None:
+    assert spark_line_level(line, previous) == level

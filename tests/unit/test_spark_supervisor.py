@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from luigi_ufo.spark.runner import SUPERVISOR
+from luigi_ufo.spark.supervisor import APP_ENV, parse_killed
 
 CHILD = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(300)"
 
@@ -45,11 +46,20 @@ def supervise(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[b
     """Start the supervisor over a command; return it and the write end of its lifeline."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(*command: str, extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen[bytes], int]:
+    def start(
+        *command: str, extra: tuple[str, ...] = (), mark: str | None = None
+    ) -> tuple[subprocess.Popen[bytes], int]:
         read, write = os.pipe()
         argv = [sys.executable, str(SUPERVISOR), "--lifeline", str(read)]
         argv += ["--parent", str(os.getpid()), "--grace", "2", *extra, "--", *command]
-        proc = subprocess.Popen(argv, pass_fds=(read,), start_new_session=True)
+        env = {**os.environ, **({APP_ENV: mark} if mark else {})}
+        proc = subprocess.Popen(
+            argv,
+            pass_fds=(read,),
+            start_new_session=True,
+            env=env,
+            stderr=subprocess.PIPE if mark else None,
+        )
         os.close(read)
         started.append(proc)
         return proc, write
@@ -59,6 +69,8 @@ def supervise(tmp_path: Path) -> Iterator[Callable[..., tuple[subprocess.Popen[b
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 def test_lifeline_eof_kills_the_child_and_removes_files(
@@ -193,3 +205,80 @@ def test_supervisor_imports_nothing_of_luigi_ufo() -> None:
     source = SUPERVISOR.read_text()
     assert "import luigi" not in source
     assert "from luigi" not in source
+
+
+#: A stand-in for spark-submit's JVM: a child like the Python driver (marked, since it inherits
+#: the environment, or not with "clean"), a daemon leading its own group, then it waits.
+JVM = """
+import json, os, subprocess, sys, time
+sleep = [sys.executable, "-c", "import time; time.sleep(300)"]
+env = {"PATH": os.environ["PATH"]} if sys.argv[2] == "clean" else None
+driver = subprocess.Popen(sleep, env=env)
+daemon = subprocess.Popen(sleep, start_new_session=True, env=env)
+with open(sys.argv[1] + ".tmp", "w") as fh:
+    json.dump({"jvm": os.getpid(), "driver": driver.pid, "daemon": daemon.pid}, fh)
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+if sys.argv[3] == "exit":
+    sys.exit(0)
+time.sleep(300)
+"""
+
+
+def start_jvm(
+    supervise: Callable[..., tuple[subprocess.Popen[bytes], int]],
+    tmp_path: Path,
+    env: str = "marked",
+    end: str = "wait",
+) -> tuple[subprocess.Popen[bytes], int, dict[str, int]]:
+    pidfile = tmp_path / "pids.json"
+    proc, lifeline = supervise(
+        sys.executable, "-c", JVM, str(pidfile), env, end, mark=f"app-{tmp_path.name}"
+    )
+    assert wait_for(pidfile.exists)
+    pids: dict[str, int] = json.loads(pidfile.read_text())
+    return proc, lifeline, pids
+
+
+def test_a_jvm_killed_by_a_signal_is_named_and_its_orphans_stopped(
+    supervise: Callable[..., tuple[subprocess.Popen[bytes], int]], tmp_path: Path
+) -> None:
+    proc, lifeline, pids = start_jvm(supervise, tmp_path)
+    psutil.Process(pids["jvm"]).send_signal(signal.SIGKILL)  # as the OOM killer does
+    assert proc.wait(timeout=30) == -signal.SIGKILL  # passed on as the runner expects
+    assert proc.stderr is not None
+    said = proc.stderr.read().decode().splitlines()
+    assert (
+        said[0] == f"luigi-ufo supervisor: spark-submit (pid {pids['jvm']}) was killed by SIGKILL"
+    )
+    assert parse_killed(said[0]) == (pids["jvm"], "SIGKILL")
+    assert said[1].startswith("luigi-ufo supervisor: stopped 2 process(es) of the application")
+    assert len(said) == 2, said  # no traceback (SIGKILL cannot be handled: no EINVAL)
+    # Stopped before the supervisor exited: the leases it holds outlived them.
+    assert gone(pids["driver"])
+    assert gone(pids["daemon"])
+    os.close(lifeline)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a subreaper is Linux-only")
+def test_orphans_that_dropped_the_mark_come_back_to_the_supervisor(
+    supervise: Callable[..., tuple[subprocess.Popen[bytes], int]], tmp_path: Path
+) -> None:
+    proc, lifeline, pids = start_jvm(supervise, tmp_path, env="clean")
+    psutil.Process(pids["jvm"]).send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    assert gone(pids["driver"])
+    assert gone(pids["daemon"])
+    os.close(lifeline)
+
+
+def test_what_outlives_a_normal_end_is_stopped_after_a_moment(
+    supervise: Callable[..., tuple[subprocess.Popen[bytes], int]], tmp_path: Path
+) -> None:
+    proc, lifeline, pids = start_jvm(supervise, tmp_path, end="exit")
+    assert proc.wait(timeout=30) == 0
+    assert proc.stderr is not None
+    said = proc.stderr.read().decode()
+    assert "stopped 2 process(es) of the application left after spark-submit ended" in said
+    assert gone(pids["driver"])
+    assert gone(pids["daemon"])
+    os.close(lifeline)

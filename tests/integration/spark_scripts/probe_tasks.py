@@ -118,3 +118,45 @@ class TimedConnectProbe(ConnectProbe):
 
     def spark_settings(self) -> SparkSettings:
         return super().spark_settings().override({"timeout": self.timeout})
+
+
+class DriverWrites(ExternalSparkScriptTask):
+    """Run driver_writes.py (the driver writes its rows itself); output ``root/2026-11-24/``."""
+
+    script = "driver_writes.py"
+    root = luigi.Parameter()
+    script_args = luigi.ListParameter(default=())
+
+    def output(self) -> Any:
+        return DatedTarget(self.root, DATE)
+
+
+class Stages(ExternalSparkScriptTask):
+    """Run stages.py: a short stage, a longer one, then a pause; output ``root/2026-11-24/``."""
+
+    script = "stages.py"
+    root = luigi.Parameter()
+
+    def output(self) -> Any:
+        return DatedTarget(self.root, DATE)
+
+
+EVENTS_ENV = "LUIGI_UFO_TEST_EVENTS"
+
+
+@DriverWrites.event_handler(luigi.Event.SUCCESS)  # type: ignore[misc]
+def _record_success(task: luigi.Task) -> None:
+    _record_event(task, "SUCCESS")
+
+
+@DriverWrites.event_handler(luigi.Event.FAILURE)  # type: ignore[misc]
+def _record_failure(task: luigi.Task, exception: BaseException) -> None:
+    _record_event(task, f"FAILURE {type(exception).__name__}: {exception}")
+
+
+def _record_event(task: luigi.Task, what: str) -> None:
+    # How the worker itself judged the task, whatever the scheduler heard of it.
+    path = os.environ.get(EVENTS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{task.task_id} {what.splitlines()[0]}\n")
