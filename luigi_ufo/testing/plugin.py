@@ -25,6 +25,7 @@ import pytest
 
 from luigi_ufo.testing.jars import find_s3a_jars
 from luigi_ufo.testing.s3 import FAKE_AWS_ENV
+from luigi_ufo.testing.strict import missing
 
 if TYPE_CHECKING:
     from luigi_ufo.testing._service import Service
@@ -229,7 +230,8 @@ def spark_connect(
     """Return a Spark Connect server on ``local[2]`` (``.url``, ``.pid``, ``.jobs()``).
 
     Skips, saying why, where connect mode cannot run: pyspark < 4.0 (no server in its wheel)
-    or the Connect client's packages missing (``pip install 'luigi-ufo[connect]'``).
+    or the Connect client's packages missing (``pip install 'luigi-ufo[connect]'``); fails
+    instead under ``LUIGI_UFO_TEST_STRICT=1``.
     """
     from luigi_ufo.errors import ConfigError
     from luigi_ufo.spark.connect import require_connect_client
@@ -238,7 +240,7 @@ def spark_connect(
     try:
         require_connect_client()
     except ConfigError as exc:
-        pytest.skip(f"spark_connect: {exc}")
+        missing(f"spark_connect: {exc}")
     with _serving(pytestconfig, "spark_connect", start_spark_connect()) as service:
         yield service
 
@@ -254,10 +256,13 @@ def luigid(pytestconfig: pytest.Config) -> Iterator[LuigidService]:
 
 @pytest.fixture(scope="session")
 def s3a_jars() -> list[str]:
-    """Return hadoop-aws + AWS SDK jar paths for Spark's s3a://, or skip saying how to get them."""
+    """Return hadoop-aws + AWS SDK jar paths for Spark's s3a://, or skip saying how to get them.
+
+    Fails instead of skipping under ``LUIGI_UFO_TEST_STRICT=1``.
+    """
     jars = find_s3a_jars()
     if jars is None:
-        pytest.skip(
+        missing(
             "s3a jars not found: set LUIGI_UFO_SPARK_JARS to comma-separated paths of "
             "hadoop-aws and aws-java-sdk-bundle jars (.ci/fetch-s3a-jars DIR prints them)"
         )

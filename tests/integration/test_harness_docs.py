@@ -40,7 +40,9 @@ def test_docs_testing_examples_pass(tmp_path: Path) -> None:
     assert tests.count("def test_") == 4
     (tmp_path / "test_docs_examples.py").write_text(tests)
     (tmp_path / "mypipeline.py").write_text(MYPIPELINE)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "LUIGI_CONFIG_PATH": str(tmp_path / "none")}
+    # Without PYTEST_ADDOPTS: CI's --junitxml of this session is not the child's.
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env |= {"PYTHONPATH": str(tmp_path), "LUIGI_CONFIG_PATH": str(tmp_path / "none")}
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_docs_examples.py"],
         cwd=tmp_path,
