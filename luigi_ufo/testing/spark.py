@@ -385,8 +385,10 @@ def _start_docker() -> SparkCluster:
         .with_env("SPARK_LOG_DIR", str(base / "logs"))
         .with_env("SPARK_LOCAL_DIRS", str(base / "local"))
         .with_env("SPARK_DAEMON_MEMORY", DAEMON_MEMORY)
-        .with_kwargs(network_mode="host", entrypoint=[], tmpfs={str(root): "" for root in hidden})
+        .with_kwargs(network_mode="host", entrypoint=[])
     )
+    for root in hidden:
+        container = container.with_tmpfs_mount(str(root))
     cluster = SparkCluster(
         master_url=f"spark://{HOST}:{ports[0]}",
         web_url=f"http://{HOST}:{ports[1]}",
