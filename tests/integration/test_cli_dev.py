@@ -128,7 +128,7 @@ def services(stdout: str) -> dict[str, tuple[str, int]]:
 
 @pytest.mark.timeout(1200)
 def test_dev_runs_the_tutorial_cluster_commands_and_stops_clean(
-    dev_env: tuple[dict[str, str], str], tmp_path: Path
+    dev_env: tuple[dict[str, str], str], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     env, mark = dev_env
     data = Path(env["LUIGI_UFO_DATA_DIR"])
@@ -148,6 +148,8 @@ def test_dev_runs_the_tutorial_cluster_commands_and_stops_clean(
     assert moved.returncode == 0, moved.stderr
     began = time.monotonic()
     up = luigi_ufo(env, work, *start_cmd)
+    # A failure below must not leave the detached services running (stop twice is harmless).
+    request.addfinalizer(lambda: luigi_ufo(env, work, *stop_cmd))
     assert up.returncode == 0, up.stderr
     started = services(up.stdout)
     assert set(started) == {"luigid", "spark-master", "spark-worker-1", "postgres"}, up.stdout
