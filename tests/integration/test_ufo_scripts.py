@@ -272,7 +272,7 @@ def test_all_rejected_fails_names_the_reason_and_keeps_the_old_outputs(
     assert aggregate(spark, tmp_path, raw)[0] == {"NV": 1}
 
 
-# Tens of examples: each is one small local job on the module's warm session (about 0.3 s).
+# Tens of examples: each is one small local job on the module's warm session (under 1 s).
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(export=ufo_exports.exports)
 def test_generated_exports_through_spark_match_an_independent_r1_count(
