@@ -35,10 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.only or sorted(available):
         module = importlib.import_module(available[name])
         sections = module.run(quick=args.quick)
-        print(f"\n## {module.TITLE}\n")
+        # A quick run may measure other input than the full one: its title says which.
+        title = getattr(module, "QUICK_TITLE", module.TITLE) if args.quick else module.TITLE
+        print(f"\n## {title}\n")
         for section, rows in sections.items():
             print(f"### {section}\n\n{markdown_table(rows)}\n")
-        path = write_result(name, module.TITLE, sections, args.quick, args.results_dir)
+        path = write_result(name, title, sections, args.quick, args.results_dir)
         print(f"(written to {path})")
     return 0
 

@@ -19,7 +19,6 @@ from luigi_ufo.spark.settings import default_spark_submit
 from luigi_ufo.ufo.sample import write_sample
 
 REPO = Path(__file__).resolve().parents[1]
-PRIMARY = REPO / ".." / "shared" / "data" / "ufo" / "ufon_raw_2019-03-21.csv.gz"
 SCRIPTS = REPO / "src" / "spark"
 CACHE = Path(
     os.environ.get("LUIGI_UFO_BENCH_CACHE", Path(tempfile.gettempdir()) / "luigi-ufo-bench")

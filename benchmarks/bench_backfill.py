@@ -1,10 +1,18 @@
 """Backfill: 30 and 365 missing dates of AggregateUFOsByState on small dated inputs (local[2]).
 
-(a) Luigi-contrib style: ``RangeDaily --of AggregateUFOsByState --workers 2``, one spark-submit
-(one JVM, one SparkSession) per date; (b) ``SparkBackfill --of AggregateUFOsByState``: one Spark
-application for all dates, calling the script's ``main(argv, spark)`` per date with a shared
-session. Both are run as a user would, ``python -m luigi`` with the local scheduler, and write
-the same dated outputs; each run starts from a lake with only the raw partitions.
+Equal work side by side, each row labelled with its mode and what runs per date:
+
+- submit, ``RangeDaily --of AggregateUFOsByState --workers 2``: one spark-submit (one JVM, one
+  SparkSession) per date, the script's ``main`` per date (Luigi-contrib style, the baseline);
+- submit, ``SparkBackfill``: one application, the script's ``main(argv, spark)`` per date;
+- connect (a warm server), ``SparkBackfill`` with per-date ``main``: the script without its
+  ``main_batch`` (a copy that re-exports ``main`` alone), one job per date;
+- connect (a warm server), ``SparkBackfill`` with ``main_batch``: one job for every date.
+
+Submit mode has no one-job batch: ``main_batch`` declines a classic session, whose fast path
+counts in the driver, so ``main`` runs per date there. All run as a user would, ``python -m
+luigi`` with the local scheduler, write the same dated outputs and start from a lake holding only
+the raw partitions.
 """
 
 from __future__ import annotations
@@ -24,8 +32,9 @@ from luigi_ufo.testing.connect import start_spark_connect
 
 NAME = "backfill"
 TITLE = (
-    "Backfill of missing dates: RangeDaily (spark-submit per date) vs SparkBackfill, submitted "
-    "or through a warm Connect server (local[2])"
+    "Backfill of missing dates, equal work side by side: spark-submit per date, SparkBackfill "
+    "submitted, SparkBackfill through a warm Connect server with per-date main and with "
+    "main_batch (local[2])"
 )
 START = datetime.date(2024, 1, 1)
 
@@ -52,18 +61,33 @@ def _fresh(work: Path, raw: Path) -> Path:
     return lake
 
 
+#: A scripts directory whose aggregate_by_state.py has ``main`` but no ``main_batch``.
+PER_DATE_SCRIPT = (
+    '"""aggregate_by_state.py without main_batch: SparkBackfill calls main per date."""\n'
+    "from luigi_ufo.scripts.aggregate_by_state import main  # noqa: F401\n"
+)
+
+
 def _luigi(
-    work: Path, raw: Path, dates: list[datetime.date], task: list[str], connect_url: str = ""
+    work: Path,
+    raw: Path,
+    dates: list[datetime.date],
+    task: list[str],
+    connect_url: str = "",
+    scripts_dir: Path | None = None,
 ) -> float:
     """Run ``python -m luigi <task> --start --stop`` on a fresh lake; return its wall time.
 
-    With ``connect_url`` the tasks run with ``mode = connect`` against that server.
+    With ``connect_url`` the tasks run with ``mode = connect`` against that server; with
+    ``scripts_dir`` the script is read from there.
     """
     lake = _fresh(work, raw)
     config = work / "luigi.cfg"
     connect = f"mode = connect\nconnect_url = {connect_url}\n" if connect_url else ""
+    scripts = f"scripts_dir = {scripts_dir}\n" if scripts_dir else ""
     config.write_text(
-        f"[ufo]\nlake = {lake}\n[spark_script]\nmaster = local[2]\n{connect}", encoding="utf-8"
+        f"[ufo]\nlake = {lake}\n[spark_script]\nmaster = local[2]\n{connect}{scripts}",
+        encoding="utf-8",
     )
     stop = dates[-1] + datetime.timedelta(days=1)
     argv = [sys.executable, "-m", "luigi", "--module", "luigi_ufo.ufo", *task]
@@ -82,15 +106,26 @@ PER_DATE += ["--days-back", "100000", "--task-limit", "100000"]
 ONE_APP = ["SparkBackfill", "--of", "AggregateUFOsByState"]
 
 
+#: The rows' labels: mode, then what runs per date (equal work shares a label's second part).
+SUBMIT_PER_DATE_APPS = "submit: RangeDaily, one spark-submit per date (per-date main), --workers 2"
+SUBMIT_PER_DATE = "submit: SparkBackfill, one application, per-date main"
+CONNECT_PER_DATE = "connect, warm server: SparkBackfill, per-date main"
+CONNECT_BATCH = "connect, warm server: SparkBackfill, main_batch (one job for all dates)"
+
+
 def _section(days: int, runs: int, with_per_date: bool = True) -> list[Row]:
     dates = [START + datetime.timedelta(days=i) for i in range(days)]
     work = fresh_dir("luigi-ufo-bench-backfill-")
+    samples: dict[str, list[float]] = {
+        label: []
+        for label in (SUBMIT_PER_DATE_APPS, SUBMIT_PER_DATE, CONNECT_PER_DATE, CONNECT_BATCH)
+    }
     try:
         raw = work / "raw"
         _raw_lake(raw, dates)
-        per_date: list[float] = []
-        one_app: list[float] = []
-        connected: list[float] = []
+        per_date_scripts = work / "scripts-per-date"
+        per_date_scripts.mkdir()
+        (per_date_scripts / "aggregate_by_state.py").write_text(PER_DATE_SCRIPT, encoding="utf-8")
         server = start_spark_connect() if scripts_run_under_connect() else None
         try:
             if server is not None:
@@ -98,23 +133,20 @@ def _section(days: int, runs: int, with_per_date: bool = True) -> list[Row]:
                 _luigi(work, raw, dates[:1], ONE_APP, server.url)
             for _ in range(runs):  # round-robin: load on the shared machine hits all alike
                 if with_per_date:
-                    per_date.append(_luigi(work, raw, dates, PER_DATE))
-                one_app.append(_luigi(work, raw, dates, ONE_APP))
+                    samples[SUBMIT_PER_DATE_APPS].append(_luigi(work, raw, dates, PER_DATE))
+                samples[SUBMIT_PER_DATE].append(_luigi(work, raw, dates, ONE_APP))
                 if server is not None:
-                    connected.append(_luigi(work, raw, dates, ONE_APP, server.url))
+                    samples[CONNECT_PER_DATE].append(
+                        _luigi(work, raw, dates, ONE_APP, server.url, per_date_scripts)
+                    )
+                    samples[CONNECT_BATCH].append(_luigi(work, raw, dates, ONE_APP, server.url))
         finally:
             if server is not None:
                 server.stop()
     finally:
         remove(work)
-    rows = [
-        Row("RangeDaily, one spark-submit per date, --workers 2", per_date, baseline=True),
-        Row("SparkBackfill, one application, main(argv, spark) per date", one_app),
-        Row("SparkBackfill, connect, warm server, main_batch (one job on a local lake)", connected),
-    ]
-    rows = [r for r in rows if r.samples]
-    if not with_per_date:
-        rows[0].baseline = True
+    rows = [Row(label, times) for label, times in samples.items() if times]
+    rows[0].baseline = True
     for row in rows:
         row.extra["s_per_date"] = row.median / days
     return rows

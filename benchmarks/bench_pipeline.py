@@ -2,7 +2,9 @@
 aggregation stage against Spark's own CSV reader, on ``local[2]``.
 
 Targets (issue 6): cold end to end <= 25 s, aggregation job <= 2 s of Spark job time.
-Quick mode uses a small generated export instead of the real file.
+Quick mode uses a small generated export instead of the real file, and says so in its title and
+sections; a full run without the real file (``../shared/data/ufo`` beside the checkout, or
+``LUIGI_UFO_NUFORC_DIR``) refuses to start rather than measure something else.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from pathlib import Path
 
 from benchmarks._common import Row
 from benchmarks._ufo import (
-    PRIMARY,
     SCRIPTS,
     duckdb_r1,
     fresh_dir,
@@ -29,9 +30,11 @@ from benchmarks._ufo import (
 )
 from benchmarks._ufo import spark_submit as submit
 from luigi_ufo.ufo.tasks import SMALL_JOB_CONF as PIPELINE_CONF
+from tests.real_nuforc import DATA_ENV, PRIMARY
 
 NAME = "pipeline"
 TITLE = "Reference pipeline on the primary NUFORC file (local[2], cold)"
+QUICK_TITLE = "Reference pipeline on a generated 5,000-row sample, not the NUFORC file (quick)"
 
 STAGES = (
     "check input",
@@ -45,8 +48,14 @@ _TIMING = re.compile(r"([A-Za-z][A-Za-z ]*?) (\d+\.\d) s")
 
 
 def _input(quick: bool) -> Path:
-    if quick or not PRIMARY.exists():
+    if quick:
         return sample_file(5_000, gz=True)[0]
+    if not PRIMARY.is_file():
+        raise SystemExit(
+            f"benchmark {NAME!r} measures the primary NUFORC file, and {str(PRIMARY)!r} is "
+            f"absent: put ../shared/data/ufo beside the checkout or set {DATA_ENV} (or run "
+            "--quick, which measures a generated sample and says so)"
+        )
     return PRIMARY
 
 
@@ -204,11 +213,12 @@ def run(quick: bool) -> dict[str, list[Row]]:
     """Measure the cold pipeline per stage and the aggregation variants."""
     runs = 1 if quick else 5
     source = _input(quick)
+    what = f"{source.name} (generated sample)" if quick else source.name
     tmp = fresh_dir("luigi-ufo-bench-agg-")
     try:
         return {
-            f"cold `luigi-ufo run` on {source.name}, per stage": _end_to_end(source, runs),
-            f"aggregation stage alone on {source.name}": _aggregation(source, runs, tmp, quick),
+            f"cold `luigi-ufo run` on {what}, per stage": _end_to_end(source, runs),
+            f"aggregation stage alone on {what}": _aggregation(source, runs, tmp, quick),
         }
     finally:
         remove(tmp)

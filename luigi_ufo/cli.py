@@ -14,9 +14,10 @@ luigi.cfg). It stays in the foreground until Ctrl-C/SIGTERM, stopping what it st
 already running, such as a ``db start`` server, are left running); ``--detach`` returns once up,
 ``dev stop`` stops it, ``dev status`` lists the services with URLs and PIDs.
 
-Exit status: 0 success; 1 the pipeline failed (a task failed, scheduling failed, a service could
-not be started or stopped by itself, a ``dev`` is already running); 2 bad input, usage or
-configuration; 3 ``db status|url|psql``: the server is not running, ``dev status``: nothing runs;
+Exit status (:mod:`luigi_ufo.exit_status`): 0 success; 1 the pipeline failed (a task failed,
+scheduling failed, a service could not be started or stopped by itself, a ``dev`` is already
+running); 2 bad input, usage or configuration; 3 not running: ``db status|url|psql``, a run whose
+luigi.cfg names the stopped per-user server, ``dev status`` (nothing runs), ``connect status``;
 130 interrupted (Ctrl-C, SIGINT); 143 terminated (SIGTERM).
 """
 
@@ -45,19 +46,26 @@ from luigi_ufo._pause import pause_point
 from luigi_ufo.cli_progress import ProgressSink, Quiet, open_display, reporting
 from luigi_ufo.config import check_all_sections, config_overrides
 from luigi_ufo.dev import cli as dev_cli
-from luigi_ufo.errors import ConfigError, LuigiUfoError, PipelineFailedError, ServiceError
+from luigi_ufo.errors import (
+    ConfigError,
+    DatabaseNotRunningError,
+    LuigiUfoError,
+    PipelineFailedError,
+    ServiceError,
+)
+from luigi_ufo.exit_status import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_RUNNING,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+)
 from luigi_ufo.scripts import aggregate_by_state as rules
 from luigi_ufo.spark import connect_cli
 from luigi_ufo.ufo import embedded
 from luigi_ufo.ufo.inputs import check_export
 from luigi_ufo.ufo.settings import UfoSettings, data_dir
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_NOT_RUNNING = 3
-EXIT_INTERRUPTED = 128 + signal.SIGINT
-EXIT_TERMINATED = 128 + signal.SIGTERM
 
 _TIMINGS: dict[str, float] = {}
 _FAILURES: list[str] = []
@@ -124,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="luigi-ufo",
         description=__doc__.split("\n")[0],
         epilog="exit status: 0 ok, 1 pipeline failed, 2 bad input/usage/config, "
-        "3 database not running (db) or nothing running (dev), 130 interrupted, 143 terminated",
+        "3 not running (db, dev, connect), 130 interrupted, 143 terminated",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -223,11 +231,15 @@ def run_pipeline(
     sink: ProgressSink | None = None,
 ) -> dict[str, Any]:
     """Import ``source`` for ``date``, build the pipeline and return the ``--json`` document."""
+    from luigi_ufo.postgres.connection import ConnectionSettings
     from luigi_ufo.ufo.results import invalidate, read_summary
     from luigi_ufo.ufo.tasks import ImportUFOExport, TopStatesToDatabase
 
     sink = sink or Quiet()
     check_all_sections()  # every section's errors before any service starts (exit 2)
+    start_postgres = not embedded.postgres_configured()
+    if not start_postgres:  # luigi.cfg's server: a stopped per-user one is exit 3, up front
+        embedded.require_per_user_server(ConnectionSettings.from_config().params())
     settings = UfoSettings.from_config()
     try:
         rules.check_encoding(settings.encoding)
@@ -245,9 +257,9 @@ def run_pipeline(
         java = embedded.find_java()
     _say(f"{source}: {layout} layout, {settings.encoding}; lake {settings.lake}; java {java}")
     with contextlib.ExitStack() as stack:
-        with _step(sink, "PostgreSQL start"):
-            status = stack.enter_context(embedded.embedded_postgres(set_option, _say))
-        if status is not None:
+        if start_postgres:
+            with _step(sink, "PostgreSQL start"):
+                status = stack.enter_context(embedded.embedded_postgres(set_option, _say))
             how = "already running, shared" if status.adopted else "started"
             _say(
                 f"embedded PostgreSQL {status.url} (pid {status.pid}, {how}), "
@@ -435,6 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = _dispatch(args)
         except KeyboardInterrupt as exc:
             received.append(signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+        except DatabaseNotRunningError as exc:
+            code, message = EXIT_NOT_RUNNING, f"error: {exc}"
         except (PipelineFailedError, ServiceError) as exc:
             message = f"error: {exc}"
         except LuigiUfoError as exc:

@@ -99,6 +99,10 @@ class JavaNotFoundError(LuigiUfoError):
     """No Java runtime for spark-submit (neither ``$JAVA_HOME/bin/java`` nor ``java`` on PATH)."""
 
 
+class DatabaseNotRunningError(ServiceError):
+    """luigi.cfg points at the per-user PostgreSQL of ``luigi-ufo db``, and it is not running."""
+
+
 class PipelineFailedError(LuigiUfoError):
     """A pipeline run finished with failed or missing tasks."""
 

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 from luigi_ufo.dev import cfg
 from luigi_ufo.dev.state import DevState, Service, new_state, read_state
 from luigi_ufo.errors import ConfigError, ServiceError
+from luigi_ufo.exit_status import EXIT_FAILED, EXIT_NOT_RUNNING, EXIT_OK
 
 if TYPE_CHECKING:
     from luigi_ufo.dev import services
 
-EXIT_OK, EXIT_FAILED, EXIT_NOT_RUNNING = 0, 1, 3
 #: How long ``stop`` waits for a foreground ``dev`` to stop its services itself.
 OWNER_STOP_TIMEOUT = 120.0
 Say = Callable[[str], None]

@@ -3,7 +3,8 @@
 ``start`` runs the server against ``--master`` (default ``[spark_script] master``) on
 loopback, with ``[spark_script]``'s jars and conf and, with ``--s3``, the s3a settings of
 ``[s3_endpoint]``; it prints the ``sc://`` URL to put in ``[spark_script] connect_url``.
-``stop`` ends it (JVM and Python workers, by process group); ``status`` shows it. The state
+``stop`` ends it (JVM and Python workers, by process group); ``status`` shows it (exit 3 when it
+is not running, like ``db status`` and ``dev status``). The state
 lives in the per-user data dir.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from luigi_ufo.errors import LuigiUfoError
+from luigi_ufo.exit_status import EXIT_NOT_RUNNING, EXIT_OK
 from luigi_ufo.spark.connect_server import (
     DEFAULT_PORT,
     HOST,
@@ -115,7 +117,7 @@ def _status(args: argparse.Namespace, state_file: Path) -> int:
             f"{ui}; log {server.log}"
         )
         _say(how_to_connect(server))
-    return 0 if running else 1
+    return EXIT_OK if running else EXIT_NOT_RUNNING
 
 
 def how_to_connect(server: ConnectServer) -> str:

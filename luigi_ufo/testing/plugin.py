@@ -7,7 +7,10 @@ by ``aws_credentials`` and ``s3_bucket`` for their test, and for every test of a
 opts in with the ini option ``luigi_ufo_fake_aws = true``. Every service fixture is
 session-scoped, picks its backend by :func:`luigi_ufo.testing.backend.select_backend`, stops
 what it started at session end (also after failures) and attaches its log tail to the report
-of a failing test that used it.
+of a failing test that used it. A test using the fixtures runs with a luigi configuration of its
+own, not the project's luigi.cfg (:mod:`luigi_ufo.testing.luigi_cfg`; the marker
+``luigi_project_config`` asks for the project's), and ``postgres_schema`` gives it a database
+schema of its own.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from typing import TYPE_CHECKING, TypeVar
 import pytest
 
 from luigi_ufo.testing.jars import find_s3a_jars
+from luigi_ufo.testing.luigi_cfg import MARKER, PLUGIN_FIXTURES, isolated_luigi_config
 from luigi_ufo.testing.s3 import FAKE_AWS_ENV
+from luigi_ufo.testing.strict import missing
 
 if TYPE_CHECKING:
     from luigi_ufo.testing._service import Service
@@ -37,6 +42,7 @@ __all__ = [
     "luigi_config",
     "luigid",
     "postgres_dsn",
+    "postgres_schema",
     "s3_bucket",
     "s3_endpoint",
     "s3a_jars",
@@ -99,7 +105,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the autouse fake-AWS fixtures only in a project that opted in."""
+    """Declare the marker; register the autouse fake-AWS fixtures only where a project opted in."""
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}: luigi-ufo: read the project's own luigi configuration files in this test "
+        "(tests using luigi-ufo's fixtures otherwise get an empty one)",
+    )
     if config.getini(OPT_IN):
         from luigi_ufo.testing import fake_aws_everywhere
 
@@ -134,6 +145,38 @@ def luigi_config() -> Iterator[Callable[[str, str, str], None]]:
         yield set_option
 
 
+_ISOLATION = pytest.StashKey[contextlib.ExitStack]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Give a test using the plugin's fixtures a luigi configuration of its own (unless marked).
+
+    Only where Luigi is imported already (a test module importing its tasks) or ``luigi_config``
+    imports it: the plugin never imports Luigi (whose import may warn) for a test that does not.
+    """
+    fixtures = getattr(item, "fixturenames", ())
+    luigi_used = "luigi" in sys.modules or "luigi_config" in fixtures
+    asked = item.get_closest_marker(MARKER) is not None
+    if luigi_used and not asked and PLUGIN_FIXTURES.intersection(fixtures):
+        stack = contextlib.ExitStack()
+        stack.enter_context(isolated_luigi_config())
+        item.stash[_ISOLATION] = stack
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    """Give the project's configuration back once the test's fixtures are torn down."""
+    try:
+        return (yield)
+    finally:
+        stack = item.stash.get(_ISOLATION, None)
+        if stack is not None:
+            del item.stash[_ISOLATION]
+            stack.close()
+
+
 @contextlib.contextmanager
 def _serving(config: pytest.Config, fixture: str, service: _S) -> Iterator[_S]:
     services = config.stash.setdefault(_SERVICES, {})
@@ -155,6 +198,31 @@ def postgres_dsn(pytestconfig: pytest.Config) -> Iterator[str]:
 
     with _serving(pytestconfig, "postgres_dsn", start_postgres()) as service:
         yield service.dsn
+
+
+@pytest.fixture
+def postgres_schema(postgres_dsn: str) -> Iterator[str]:
+    """Return a DSN of ``postgres_dsn``'s server whose tables land in a fresh schema of this test.
+
+    Its ``search_path`` is that schema alone, so the unqualified tables a test makes (its own,
+    a PostgresTopNTask's table and marker table) are its own: two tests of the same date do not
+    see each other's rows or markers. The schema is dropped with everything in it afterwards.
+    """
+    import psycopg2
+    import psycopg2.extensions
+    from psycopg2 import sql
+
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    schema = sql.Identifier(name)
+    with psycopg2.connect(postgres_dsn) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+    conn.close()
+    params = psycopg2.extensions.parse_dsn(postgres_dsn)
+    params["options"] = f"{params.get('options', '')} -c search_path={name}".strip()
+    yield psycopg2.extensions.make_dsn(**params)
+    with psycopg2.connect(postgres_dsn) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(schema))
+    conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -229,7 +297,8 @@ def spark_connect(
     """Return a Spark Connect server on ``local[2]`` (``.url``, ``.pid``, ``.jobs()``).
 
     Skips, saying why, where connect mode cannot run: pyspark < 4.0 (no server in its wheel)
-    or the Connect client's packages missing (``pip install 'luigi-ufo[connect]'``).
+    or the Connect client's packages missing (``pip install 'luigi-ufo[connect]'``); fails
+    instead under ``LUIGI_UFO_TEST_STRICT=1``.
     """
     from luigi_ufo.errors import ConfigError
     from luigi_ufo.spark.connect import require_connect_client
@@ -238,7 +307,7 @@ def spark_connect(
     try:
         require_connect_client()
     except ConfigError as exc:
-        pytest.skip(f"spark_connect: {exc}")
+        missing(f"spark_connect: {exc}")
     with _serving(pytestconfig, "spark_connect", start_spark_connect()) as service:
         yield service
 
@@ -254,10 +323,13 @@ def luigid(pytestconfig: pytest.Config) -> Iterator[LuigidService]:
 
 @pytest.fixture(scope="session")
 def s3a_jars() -> list[str]:
-    """Return hadoop-aws + AWS SDK jar paths for Spark's s3a://, or skip saying how to get them."""
+    """Return hadoop-aws + AWS SDK jar paths for Spark's s3a://, or skip saying how to get them.
+
+    Fails instead of skipping under ``LUIGI_UFO_TEST_STRICT=1``.
+    """
     jars = find_s3a_jars()
     if jars is None:
-        pytest.skip(
+        missing(
             "s3a jars not found: set LUIGI_UFO_SPARK_JARS to comma-separated paths of "
             "hadoop-aws and aws-java-sdk-bundle jars (.ci/fetch-s3a-jars DIR prints them)"
         )

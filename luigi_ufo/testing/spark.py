@@ -35,6 +35,7 @@ __all__ = [
     "daemon_env",
     "docker_image",
     "docker_script",
+    "hidden_environments",
     "image_mismatch",
     "master_argv",
     "release",
@@ -267,7 +268,9 @@ def docker_script(
     for python in pythons:
         lines.append(
             f'[ -e {q(python)} ] || {{ mkdir -p "$(dirname {q(python)})" && '
-            f'ln -s "$(command -v python3)" {q(python)}; }}'
+            f'ln -s "$(command -v python3)" {q(python)}; }} || '
+            f"{{ echo {q(f'luigi-ufo: cannot put python3 at {python} in the container')} >&2; "
+            "exit 97; }"
         )
     run = ""
     if uid != 0:
@@ -290,7 +293,45 @@ def docker_script(
     return "\n".join(lines)
 
 
+def hidden_environments(pythons: Sequence[str], shared: Path, base: Path) -> list[Path]:
+    """Return the roots of interpreters' environments inside ``shared``, to hide in the container.
+
+    ``shared`` (the temp dir) is mounted at its own path. An interpreter inside it, such as the
+    venv of a clone in the temp dir, would appear in the container as the host's link, dangling
+    or naming a host-only Python, and linking the image's ``python3`` in its place would change
+    the host's venv. A tmpfs over the environment's root (``.../venv`` of ``.../venv/bin/python``)
+    hides it in the container only, where the script then links ``python3`` at that path.
+    """
+    roots: set[Path] = set()
+    for python in pythons:
+        root = Path(python).parent.parent.resolve()
+        if not root.is_relative_to(shared):
+            continue  # not mounted: the script makes the path in the container's own files
+        if root == shared or base.is_relative_to(root):
+            raise ServiceError(
+                f"the interpreter {python!r} lies directly in the temp dir {str(shared)!r}, which "
+                "the Spark container shares with the tests; use a venv in a folder of its own"
+            )
+        roots.add(root)
+    return sorted(roots)
+
+
+def _container_exit(container: Any) -> str | None:
+    """Return how the container ended (exit code and log tail), or None while it runs."""
+    wrapped = container.get_wrapped_container()
+    wrapped.reload()
+    if wrapped.status == "running":
+        return None
+    code = wrapped.attrs.get("State", {}).get("ExitCode")
+    return f"exit code {code}; its last lines:\n{_docker.log_tail(container, 20)}"
+
+
 def _probe_image(container: Any, image: str) -> None:
+    ended = _container_exit(container)
+    if ended is not None:
+        raise ServiceError(
+            f"the Spark container of {image!r} stopped before its daemons started ({ended})"
+        )
     code, out = container.exec(
         [
             "sh",
@@ -300,6 +341,9 @@ def _probe_image(container: Any, image: str) -> None:
         ]
     )
     found = out.decode("utf-8", "replace").split()
+    ended = _container_exit(container)
+    if ended is not None:  # it stopped while probed: the image is not what failed
+        raise ServiceError(f"the Spark container of {image!r} stopped while probed ({ended})")
     if code != 0 or len(found) != 2:
         raise ServiceError(
             f"Spark image {image!r} lacks python3 or /opt/spark/jars/spark-core_*.jar "
@@ -329,6 +373,7 @@ def _start_docker() -> SparkCluster:
         (base / sub).mkdir()
     ports = free_ports(4, HOST)
     pythons = sorted({sys.executable, os.environ.get("PYSPARK_PYTHON") or sys.executable})
+    hidden = hidden_environments(pythons, shared, base)
     script = docker_script(
         ports=ports, base=base, pythons=pythons, uid=os.getuid(), gid=os.getgid()
     )
@@ -342,6 +387,8 @@ def _start_docker() -> SparkCluster:
         .with_env("SPARK_DAEMON_MEMORY", DAEMON_MEMORY)
         .with_kwargs(network_mode="host", entrypoint=[])
     )
+    for root in hidden:
+        container = container.with_tmpfs_mount(str(root))
     cluster = SparkCluster(
         master_url=f"spark://{HOST}:{ports[0]}",
         web_url=f"http://{HOST}:{ports[1]}",

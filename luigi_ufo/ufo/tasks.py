@@ -18,8 +18,9 @@ import luigi
 
 from luigi_ufo.dated import DatedTarget, DatedTaskMixin
 from luigi_ufo.errors import InputFormatError
-from luigi_ufo.postgres import PostgresTopNTask
+from luigi_ufo.postgres import ConnectionSettings, PostgresTopNTask
 from luigi_ufo.spark import ExternalSparkScriptTask
+from luigi_ufo.ufo.embedded import top_n_database
 from luigi_ufo.ufo.settings import UfoSettings
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -138,3 +139,7 @@ class TopStatesToDatabase(PostgresTopNTask):
 
     def requires(self) -> TopTenStates:
         return TopTenStates(date=self.date)  # type: ignore[no-untyped-call]
+
+    def connection_settings(self) -> ConnectionSettings:
+        """Return ``[postgres_topn]``, else the per-user server (exit 3 if it is stopped)."""
+        return top_n_database(super().connection_settings())

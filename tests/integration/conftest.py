@@ -59,18 +59,54 @@ def postgres_left(home: dict[str, str]) -> Callable[[], list[psutil.Process]]:
     return lambda: postgres_processes(data)
 
 
-@pytest.fixture(scope="session")
-def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Build luigi-ufo's wheel from this checkout once per session; return its path."""
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(REPO)],
-        check=True,
+def clean_copy(destination: Path) -> Path:
+    """Copy the checkout's tracked and new (not ignored) files to ``destination``; return it.
+
+    A build from the checkout itself would read a stale ``luigi_ufo.egg-info/SOURCES.txt`` left by
+    an earlier build or editable install, and ship what that file lists: a fresh clone has none.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
         capture_output=True,
-        timeout=300,
+        check=True,
+        timeout=60,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO / name
+        if source.is_file():  # a file deleted in the work tree but still in the index is skipped
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    return destination
+
+
+@pytest.fixture(scope="session")
+def built_dists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Build luigi-ufo's sdist, then its wheel from that sdist, as a release does; return both.
+
+    ``python -m build`` (the ``[test]`` extra) in an isolated build environment, from a clean copy
+    of the checkout, so the wheel is what a user's ``pip install`` of a fresh clone builds.
+    """
+    source = clean_copy(tmp_path_factory.mktemp("source"))
+    out = tmp_path_factory.mktemp("dist")
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(out), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    (sdist,) = out.glob("luigi_ufo-*.tar.gz")
     (wheel,) = out.glob("luigi_ufo-*.whl")
-    return wheel
+    return sdist, wheel
+
+
+@pytest.fixture(scope="session")
+def built_wheel(built_dists: tuple[Path, Path]) -> Path:
+    """Return the path of luigi-ufo's wheel built from this checkout (once per session)."""
+    return built_dists[1]
 
 
 @pytest.fixture(scope="session")

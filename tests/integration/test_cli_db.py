@@ -375,3 +375,43 @@ def test_the_per_user_server_is_durable_and_a_throwaway_test_cluster_is_not(
         test_cluster = [row[0] for row in cur.fetchall()]
     conn.close()
     assert test_cluster == ["fsync=off", "full_page_writes=off", "synchronous_commit=off"]
+
+
+def luigi_form(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The README's Luigi form of the last task (no [retcode] in luigi.cfg: Luigi's own 0s)."""
+    task = ["TopStatesToDatabase", "--date", "2024-01-15", "--local-scheduler"]
+    return subprocess.run(
+        [sys.executable, "-m", "luigi", "--module", "luigi_ufo.ufo", *task],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_a_stopped_database_is_exit_3_saying_db_start(
+    home: dict[str, str], tmp_path: Path, postgres_left: Left
+) -> None:
+    # A newcomer's path: no [postgres_topn] and no PG* variables, so the pipeline's database is
+    # the per-user server, which nothing has started.
+    env = {k: v for k, v in home.items() if not k.startswith("PG")}
+    stopped = luigi_form(env, tmp_path)
+    assert stopped.returncode == 3, stopped.stderr[-3000:]
+    assert "start it with `luigi-ufo db start`" in stopped.stderr
+    assert "Traceback" not in stopped.stderr
+
+    # The tutorial's luigi.cfg points [postgres_topn] at `luigi-ufo db url`; then it stops.
+    cli(env, "db", "start")
+    url = cli(env, "db", "url").stdout.strip()
+    cli(env, "db", "stop")
+    Path(env["LUIGI_CONFIG_PATH"]).write_text(f"[postgres_topn]\ndsn = {url}\n", encoding="utf-8")
+    run = cli(env, "demo", "--rows", ROWS, "--date", "2024-01-15", check=False)
+    assert run.returncode == 3, run.stderr[-3000:]
+    assert "start it with `luigi-ufo db start`" in run.stderr
+    assert "PostgreSQL start" not in run.stderr  # nothing was started, so nothing is "done"
+    stopped = luigi_form(env, tmp_path)
+    assert stopped.returncode == 3, stopped.stderr[-3000:]
+    assert f"[postgres_topn] points at it ({url})" in stopped.stderr
+    assert postgres_left() == []

@@ -27,12 +27,12 @@ import psutil
 import psycopg2
 import pyspark
 import pytest
-from luigi_ufo.scripts import aggregate_by_state
 
 from luigi_ufo.dev.state import start_time
 from luigi_ufo.testing._service import http_get
 from luigi_ufo.testing.luigid import task_list_url
 from luigi_ufo.ufo.sample import write_sample
+from tests import ufo_exports
 from tests.other_account import other_account
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -57,11 +57,30 @@ def cluster_commands() -> str:
     return blocks[1]
 
 
-def dev_commands() -> list[list[str]]:
-    """The laptop cluster section's commands (start detached, status, stop), as argv."""
-    blocks = sh_blocks("On a laptop cluster: luigi-ufo dev")
+def laptop_config() -> str:
+    """The laptop section's block that writes ./luigi.cfg (``dsn = $(luigi-ufo db url)``)."""
+    (block,) = [b for b in sh_blocks("On a laptop") if b.startswith("cat > luigi.cfg")]
+    return block
+
+
+def dev_commands() -> tuple[str, list[list[str]]]:
+    """The laptop cluster section's commands: the laptop luigi.cfg moved aside, then start
+    detached, status and stop, as argv."""
+    aside, *blocks = sh_blocks("On a laptop cluster: luigi-ufo dev")
+    assert aside == "mv luigi.cfg laptop.cfg"
     assert blocks == ["luigi-ufo dev --detach", "luigi-ufo dev status", "luigi-ufo dev stop"]
-    return [shlex.split(block)[1:] for block in blocks]
+    return aside, [shlex.split(block)[1:] for block in blocks]
+
+
+def bash(command: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 def marked(mark: str) -> dict[int, str]:
@@ -112,7 +131,7 @@ def services(stdout: str) -> dict[str, tuple[str, int]]:
 
 @pytest.mark.timeout(1200)
 def test_dev_runs_the_tutorial_cluster_commands_and_stops_clean(
-    dev_env: tuple[dict[str, str], str], tmp_path: Path
+    dev_env: tuple[dict[str, str], str], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     env, mark = dev_env
     data = Path(env["LUIGI_UFO_DATA_DIR"])
@@ -122,10 +141,18 @@ def test_dev_runs_the_tutorial_cluster_commands_and_stops_clean(
     write_sample(export, 2_000, seed=1, compress=True)
     kept = luigi_ufo(env, work, "db", "start")  # found running: dev leaves it as it was
     assert kept.returncode == 0, kept.stderr
+    # The directory as the laptop section leaves it, so the tutorial runs top to bottom in one.
+    laptop = bash(laptop_config(), work, env)
+    assert laptop.returncode == 0, laptop.stderr
+    assert (work / "luigi.cfg").exists()
 
-    start_cmd, status_cmd, stop_cmd = dev_commands()
+    aside, (start_cmd, status_cmd, stop_cmd) = dev_commands()
+    moved = bash(aside, work, env)
+    assert moved.returncode == 0, moved.stderr
     began = time.monotonic()
     up = luigi_ufo(env, work, *start_cmd)
+    # A failure below must not leave the detached services running (stop twice is harmless).
+    request.addfinalizer(lambda: luigi_ufo(env, work, *stop_cmd))
     assert up.returncode == 0, up.stderr
     started = services(up.stdout)
     assert set(started) == {"luigid", "spark-master", "spark-worker-1", "postgres"}, up.stdout
@@ -149,18 +176,10 @@ def test_dev_runs_the_tutorial_cluster_commands_and_stops_clean(
     assert "already running" in second.stderr
     assert services(second.stdout) == started
 
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", cluster_commands()],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    result = bash(cluster_commands(), work, env)
     assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-4000:])
 
-    counts = aggregate_by_state.count_stream(lambda: export.open("rb"))
-    ranked = sorted(counts.states.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    ranked = ufo_exports.count_file(export).top(10)  # the tests' own R1 counter
     with psycopg2.connect(started["postgres"][0]) as conn, conn.cursor() as cur:
         for day in DAYS:
             cur.execute(

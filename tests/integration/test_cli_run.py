@@ -12,16 +12,13 @@ import pytest
 
 from luigi_ufo.cli import build_parser
 from luigi_ufo.ufo.sample import write_sample
+from tests import ufo_exports
+from tests.real_nuforc import PRIMARY, PRIMARY_COUNTED, PRIMARY_RECORDS, PRIMARY_TOP, real_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-PRIMARY = REPO / ".." / "shared" / "data" / "ufo" / "ufon_raw_2019-03-21.csv.gz"
 LUIGI_UFO = Path(sys.executable).with_name("luigi-ufo")
-REFERENCE_TOP = [
-    ("CA", 13_513), ("FL", 6_498), ("WA", 5_884), ("TX", 4_945), ("NY", 4_679),
-    ("AZ", 4_009), ("PA", 3_873), ("IL", 3_601), ("OH", 3_553), ("MI", 2_990),
-]  # fmt: skip
 
 
 def luigi_ufo(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -35,17 +32,16 @@ def luigi_ufo(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Complete
 def test_primary_file_json_and_rerun_replaces_the_date(
     home: dict[str, str], tmp_path: Path
 ) -> None:
-    if not PRIMARY.exists():
-        pytest.skip(f"real NUFORC data {str(PRIMARY)!r} is absent (a checkout without ../shared)")
+    primary = real_file(PRIMARY)
     first = luigi_ufo(
-        home, tmp_path, "run", "--input", str(PRIMARY), "--date", "2024-01-15", "--json"
+        home, tmp_path, "run", "--input", str(primary), "--date", "2024-01-15", "--json"
     )
     doc = json.loads(first.stdout)
     assert doc["date"] == "2024-01-15"
-    assert [(r["state"], r["sightings"]) for r in doc["top"]] == REFERENCE_TOP
+    assert [(r["state"], r["sightings"]) for r in doc["top"]] == PRIMARY_TOP
     assert [r["rank"] for r in doc["top"]] == list(range(1, 11))
-    assert doc["counted"] == 105_193
-    assert doc["counted"] + sum(doc["rejected"].values()) == 119_727
+    assert doc["counted"] == PRIMARY_COUNTED
+    assert doc["counted"] + sum(doc["rejected"].values()) == PRIMARY_RECORDS
     assert doc["rejected"]["repeated_header"] == 930
     assert re.search(r"AggregateUFOsByState \d+\.\d s", first.stderr)
     # Not a terminal: progress comes as plain lines, one per task start and end at least.
@@ -61,7 +57,7 @@ def test_primary_file_json_and_rerun_replaces_the_date(
         tmp_path,
         "run",
         "--input",
-        str(PRIMARY),
+        str(primary),
         "--date",
         "2024-01-15",
         "--top",
@@ -70,8 +66,8 @@ def test_primary_file_json_and_rerun_replaces_the_date(
         "--quiet",
     )
     again = json.loads(second.stdout)
-    assert [(r["state"], r["sightings"]) for r in again["top"]] == REFERENCE_TOP[:3]
-    assert again["counted"] == 105_193
+    assert [(r["state"], r["sightings"]) for r in again["top"]] == PRIMARY_TOP[:3]
+    assert again["counted"] == PRIMARY_COUNTED
     assert not re.search(r"^luigi-ufo: \[", second.stderr, re.M)  # --quiet: no progress
 
 
@@ -89,10 +85,10 @@ def test_readme_main_job_command_in_a_temp_dir(home: dict[str, str], tmp_path: P
     assert re.search(r"^Top 10 US states by NUFORC sightings, \d{4}-\d\d-\d\d$", table, re.M)
     ranks = re.findall(r"^\s+(\d+)  ([A-Z]{2})\s+([\d,]+)$", table, re.M)
     assert [int(r) for r, _, _ in ranks] == list(range(1, 11))
-    # The demo's sample is seeded: the generator says what rule R1 must find in it.
+    # The demo's sample is seeded: the same sample, counted by the tests' own R1 counter.
     defaults = build_parser().parse_args(["demo"])
     sample = write_sample(tmp_path / "same.csv.gz", defaults.rows, seed=defaults.seed)
-    expected = sorted(sample.states.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
-    assert [(s, int(n.replace(",", ""))) for _, s, n in ranks] == expected
-    total = f"records {sample.records:,}: counted {sample.counted:,}"
+    counts = ufo_exports.count_file(sample.path)
+    assert [(s, int(n.replace(",", ""))) for _, s, n in ranks] == counts.top(10)
+    total = f"records {counts.records:,}: counted {counts.counted:,}"
     assert total in table

@@ -5,7 +5,7 @@ where careless builds pick them up (``.env``, key files, ``.aws/``, the home dir
 environment); the saved image must hold none of them. The stack then runs the reference
 pipeline for two dates with two Luigi workers through its luigid on its Spark cluster, into its
 PostgreSQL, and is torn down with nothing left. Runs in the Docker leg (.ci/docker-leg, which
-passes the local images); elsewhere skips, saying why.
+passes the local images); elsewhere deselected (the ``docker`` marker, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import psycopg2
 import pytest
 
-from luigi_ufo.testing.backend import docker_reachable
+from luigi_ufo.testing import missing
 from luigi_ufo.ufo.sample import SampleSummary, write_sample
 from tests.image_scan import secrets_in_image
 from tests.integration.test_ufo_pipeline import expected_top
@@ -53,16 +53,9 @@ def compose_version() -> str | None:
 
 @pytest.fixture(scope="module")
 def engine() -> None:
-    """Skip unless the Docker backend is chosen, an engine answers and Compose v2 is there."""
-    backend = os.environ.get("LUIGI_UFO_TEST_BACKEND", "")
-    if backend != "docker" or not docker_reachable():
-        pytest.skip(
-            f"LUIGI_UFO_TEST_BACKEND={backend!r}, engine answers: {docker_reachable()}; the "
-            "compose stack needs LUIGI_UFO_TEST_BACKEND=docker and an engine at DOCKER_HOST "
-            "(.ci/docker-leg)"
-        )
+    """Require Compose v2 (selected only in the Docker leg, whose engine must answer)."""
     if compose_version() is None:
-        pytest.skip("`docker compose` (Compose v2) is missing; .ci/docker-leg prepare installs it")
+        missing("`docker compose` (Compose v2) is missing; .ci/docker-leg prepare installs it")
 
 
 def plant_canaries(root: Path, home: Path, canary: str) -> None:

@@ -55,7 +55,7 @@ def project_env(wheel_python: Path, postgres_dsn: str) -> dict[str, str]:
         "PGUSER": params["user"],
         "PGDATABASE": params["dbname"],
     }
-    for var in ("PYTHONPATH", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON"):
+    for var in ("PYTHONPATH", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "PYTEST_ADDOPTS"):
         env.pop(var, None)
     return env
 

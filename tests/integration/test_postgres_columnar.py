@@ -29,7 +29,6 @@ from luigi_ufo.postgres.staged import csv_parts
 from tests.topn_tables import sorted_rows, write_export
 
 pytestmark = pytest.mark.integration
-pytest.importorskip("pyarrow")
 
 DAY = datetime.date(2024, 5, 18)
 # Few distinct values, so keys repeat, measures tie and groups collide; non-ASCII, case and

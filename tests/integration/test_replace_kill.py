@@ -32,6 +32,7 @@ import pytest
 
 from luigi_ufo.errors import SparkSubmitError
 from luigi_ufo.spark.settings import default_spark_submit
+from luigi_ufo.testing import missing
 from luigi_ufo.testing.spark import spark_home
 
 # Three cold spark-submits per test: minutes each on a loaded 2-core machine.
@@ -58,7 +59,7 @@ def pausing_fs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Compile the pausing file system; return the directory of its class."""
     javac = shutil.which("javac")
     if javac is None:
-        pytest.skip("javac (a JDK) is needed to build the test file system; install a JDK")
+        missing("javac (a JDK) is needed to build the test file system; install a JDK")
     out = tmp_path_factory.mktemp("pausing-fs")
     jars = spark_home() / "jars" / "*"
     subprocess.run(

@@ -267,3 +267,12 @@ def test_an_ignored_sigint_stays_ignored_and_sigterm_is_caught() -> None:
         assert received == [signal.SIGTERM]
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("command", ["db", "dev", "connect"])
+def test_every_status_subcommand_exits_3_when_nothing_runs(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The data dir is empty (the autouse fixture): no server was ever started there.
+    code, err = run([command, "status"], capsys)
+    assert code == 3, err

@@ -249,7 +249,6 @@ def test_a_temporary_part_is_hidden_from_every_reader(tmp_path: Path) -> None:
 def test_connect_is_chosen_from_the_environment_as_the_builder_would(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pytest.importorskip("pyspark")
     for env in ({"SPARK_REMOTE": "sc://localhost:15002"}, {"SPARK_API_MODE": "connect"}):
         with monkeypatch.context() as patch:
             for key, value in env.items():

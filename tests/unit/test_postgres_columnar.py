@@ -12,13 +12,10 @@ from luigi_ufo.postgres.connection import ConnectionSettings
 from luigi_ufo.postgres.reader import RecordReader
 from luigi_ufo.postgres.staged import CsvPart
 
-needs_pyarrow = pytest.mark.skipif(not columnar.available(), reason="the columnar extra")
-
 HEADER = ["g", "k", "extra", "m"]
 NAMES = ("g", "k", "m")
 
 
-@needs_pyarrow
 def test_needed_columns_by_first_occurrence_and_exact_integers() -> None:
     table = _parse(b"x,a,1,007\ny,b,,-0\nz,c,q,999999999999999999", HEADER, NAMES, "f")
     assert table.to_pylist() == [
@@ -50,7 +47,6 @@ def test_needed_columns_by_first_occurrence_and_exact_integers() -> None:
         b"x,\xff,1,2\n",  # not UTF-8
     ],
 )
-@needs_pyarrow
 def test_declines_what_it_cannot_read_exactly(data: bytes) -> None:
     with pytest.raises(NotColumnar):
         _parse(data, HEADER, NAMES, "f")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 from pathlib import Path
@@ -32,6 +33,29 @@ def test_readme_test_command_installs_test_extras_and_runs_pytest() -> None:
 
 def test_ci_treats_no_collected_tests_as_failure() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
-    assert re.search(r'"\$status" -eq 5', ci)
+    assert re.search(r'"\$native_status" -eq 5', ci)
     assert ci.rstrip().endswith('exit "$status"')
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
+
+
+def tox_commands(env: str) -> list[str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "tox.ini")
+    return [line.strip() for line in parser[env]["commands"].splitlines() if line.strip()]
+
+
+def test_ci_runs_tox_lint_and_type_commands_verbatim() -> None:
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    commands = tox_commands("testenv:lint") + tox_commands("testenv:type")
+    assert commands, "tox.ini has no lint or type commands"
+    assert [c for c in commands if c not in ci_lines] == []
+
+
+def test_ci_runs_every_leg_strict_and_reports_its_counts() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "export LUIGI_UFO_TEST_STRICT=1" in ci
+    for leg in (".ci/wheel-smoke", ".ci/tox-leg", ".ci/docker-leg test"):
+        assert f'bash {leg} "$reports"' in ci, leg
+    assert 'python .ci/leg_report.py native "$reports/native.xml"' in ci
+    for script in ("tox-leg", "docker-leg", "wheel-smoke"):
+        assert "leg_report.py" in (ROOT / ".ci" / script).read_text(), script

@@ -162,7 +162,6 @@ def test_guard_refuses_the_rdd_probe_saying_use_submit_mode() -> None:
 
 
 def test_fresh_module_executes_the_file_anew_each_time(tmp_path: Path) -> None:
-    pytest.importorskip("pyspark")
     script = tmp_path / "s.py"
     script.write_text("VALUE = 1\ndef main(argv, spark=None):\n    return VALUE\n")
     with fresh_module(script) as first:
@@ -175,7 +174,6 @@ def test_fresh_module_executes_the_file_anew_each_time(tmp_path: Path) -> None:
 
 
 def test_fresh_module_requires_main(tmp_path: Path) -> None:
-    pytest.importorskip("pyspark")
     script = tmp_path / "nomain.py"
     script.write_text("x = 1\n")
     with (

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from luigi_ufo.errors import ServiceError
 from luigi_ufo.testing._docker import image_for
 from luigi_ufo.testing.backend import IMAGE_ENV_VARS
-from luigi_ufo.testing.spark import docker_script, image_mismatch
+from luigi_ufo.testing.spark import docker_script, hidden_environments, image_mismatch
 
 
 @pytest.mark.parametrize("service", sorted(IMAGE_ENV_VARS))
@@ -55,3 +56,27 @@ def test_spark_script_as_root_needs_no_user_switch(tmp_path: Path) -> None:
     script = docker_script(ports=(1, 2, 3, 4), base=tmp_path, pythons=[], uid=0, gid=0)
     assert "setpriv" not in script
     assert "passwd" not in script
+
+
+def test_an_interpreter_in_the_shared_temp_dir_has_its_environment_hidden(tmp_path: Path) -> None:
+    # A clone in the temp dir, its venv there too: the container must not see the host's venv.
+    shared, elsewhere = tmp_path / "tmp", tmp_path / "home"
+    base = shared / "luigi-ufo-spark-docker-x"
+    venv_python = shared / "clone" / ".ci" / "venv" / "bin" / "python"
+    pythons = [str(venv_python), str(elsewhere / ".venv" / "bin" / "python")]
+    assert hidden_environments(pythons, shared, base) == [shared / "clone" / ".ci" / "venv"]
+    assert hidden_environments([str(elsewhere / "bin" / "python3")], shared, base) == []
+    with pytest.raises(ServiceError, match="lies directly in the temp dir"):
+        hidden_environments([str(shared / "bin" / "python")], shared, base)
+
+
+def test_spark_script_says_when_it_cannot_put_python3_in_place(tmp_path: Path) -> None:
+    # Under set -e a failed link used to end the container silently (then blamed on the image).
+    target = tmp_path / "bin" / "python"
+    target.parent.mkdir()
+    target.symlink_to(tmp_path / "gone")  # dangling: [ -e ] is false and ln -s fails
+    script = docker_script(ports=(1, 2, 3, 4), base=tmp_path, pythons=[str(target)], uid=0, gid=0)
+    first = script.splitlines()[:2]
+    ran = subprocess.run(["bash", "-c", "\n".join(first)], capture_output=True, text=True)
+    assert ran.returncode == 97
+    assert f"cannot put python3 at {target} in the container" in ran.stderr

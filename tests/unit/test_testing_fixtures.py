@@ -25,29 +25,41 @@ def test_luigi_config_sets_and_restores(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import luigi.configuration
+        import pytest
 
-        config = luigi.configuration.get_config()
-        config.add_section("ufo_pre")
-        config.set("ufo_pre", "keep", "orig")
+        project = luigi.configuration.get_config()  # what luigi read for the project
+        project.add_section("ufo_pre")
+        project.set("ufo_pre", "keep", "orig")
 
-        def test_set(luigi_config):
+        def test_set_in_a_configuration_of_its_own(luigi_config):
+            config = luigi.configuration.get_config()
+            assert config is not project and not config.has_section("ufo_pre")
             luigi_config("ufo_pre", "keep", "changed")
-            luigi_config("ufo_pre", "added", "1")
             luigi_config("ufo_new_section", "answer", "42")
             luigi_config("ufo_new_section", "answer", "43")
             assert config.get("ufo_pre", "keep") == "changed"
             assert config.get("ufo_new_section", "answer") == "43"
+            assert project.get("ufo_pre", "keep") == "orig"
+
+        @pytest.mark.luigi_project_config
+        def test_set_in_the_project_configuration(luigi_config):
+            assert luigi.configuration.get_config() is project
+            luigi_config("ufo_pre", "keep", "changed")
+            luigi_config("ufo_pre", "added", "1")
+            luigi_config("ufo_new_section", "answer", "42")
+            assert project.get("ufo_pre", "keep") == "changed"
 
         def test_restored():
             try:
-                assert config.get("ufo_pre", "keep") == "orig"
-                assert not config.has_option("ufo_pre", "added")
-                assert not config.has_section("ufo_new_section")
+                assert luigi.configuration.get_config() is project
+                assert project.get("ufo_pre", "keep") == "orig"
+                assert not project.has_option("ufo_pre", "added")
+                assert not project.has_section("ufo_new_section")
             finally:
-                config.remove_section("ufo_pre")
+                project.remove_section("ufo_pre")
         """
     )
-    pytester.runpytest_inprocess().assert_outcomes(passed=2)
+    pytester.runpytest_inprocess().assert_outcomes(passed=3)
 
 
 def test_keys_for_an_own_s3_server_override_the_fake_ones(

@@ -130,3 +130,41 @@ def test_this_repository_opts_in(pytestconfig: pytest.Config) -> None:
     assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
     assert "AWS_PROFILE" not in os.environ
     assert Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"]).read_text() == ""
+
+
+def test_the_project_luigi_cfg_reaches_only_tests_that_ask_for_it(
+    pytester: pytest.Pytester,
+) -> None:
+    # A developer's luigi.cfg points Spark tasks at a Connect server they keep running.
+    cfg = "[core]\nautoload_range = false\n[spark_script]\nmode = connect\n"
+    pytester.makefile(".cfg", luigi=cfg)
+    pytester.makeini("[pytest]\nfilterwarnings =\n    error\n")
+    pytester.makepyfile(
+        test_cfg="""
+import pytest
+
+
+def mode():
+    from luigi_ufo.spark.settings import SparkSettings
+
+    return SparkSettings.from_config().mode
+
+
+def test_a_test_using_the_fixtures_runs_on_luigi_defaults(luigi_config):
+    assert mode() == "submit"
+    luigi_config("spark_script", "master", "local[1]")  # what it sets is all it gets
+    import luigi.configuration
+
+    assert luigi.configuration.get_config().items("spark_script") == [("master", "local[1]")]
+
+
+@pytest.mark.luigi_project_config
+def test_a_test_asks_for_the_project_configuration(luigi_config):
+    assert mode() == "connect"
+
+
+def test_a_test_without_the_fixtures_is_left_as_luigi_reads_it():
+    assert mode() == "connect"
+"""
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
