@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -98,16 +99,20 @@ class LocalStorage:
     def put_file(self, rel: str, local_path: str) -> None:
         self.requests += 1
         dest = self._path(rel)
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        # Copy beside the destination, then rename: a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(dest))
-        os.close(fd)
+        tmp = None
         try:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            # Copy beside the destination, then rename: a reader never sees half a file.
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(dest))
+            os.close(fd)
             shutil.copyfile(local_path, tmp)
             os.replace(tmp, dest)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        except BaseException as exc:
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            if isinstance(exc, OSError) and not reading(exc, local_path):
+                raise write_error(exc, dest, DATASET_FIX) from exc
             raise
 
     def delete(self, rels: list[str]) -> None:
@@ -115,3 +120,32 @@ class LocalStorage:
             self.requests += 1
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._path(rel))
+
+
+#: What to do when a dataset's own file system refuses a write (ENOSPC, EDQUOT, ...).
+DATASET_FIX = "free space there or move the dataset root to a larger file system"
+_CAUSE_FIXES = {
+    errno.EROFS: "the file system is read-only; choose a writable location",
+    errno.EACCES: "grant write access to that directory",
+    errno.EPERM: "grant write access to that directory",
+}
+
+
+def reading(exc: OSError, source: str | os.PathLike[str]) -> bool:
+    """Tell whether a failed copy from ``source`` failed reading it (not writing the copy).
+
+    shutil names the source in every error it raises, and also the destination for a write.
+    """
+    return exc.filename == os.fspath(source) and not exc.filename2
+
+
+def write_error(exc: OSError, path: str, fix: str) -> StorageError:
+    """Return the StorageError for a failed local write: the path, the cause and the fix.
+
+    ``fix`` is for a full file system (ENOSPC, EDQUOT); permission and read-only file systems
+    get their own.
+    """
+    code = errno.errorcode.get(exc.errno or 0, "")
+    cause = f"{exc.strerror or exc}" + (f" ({code})" if code else "")
+    hint = _CAUSE_FIXES.get(exc.errno or 0, fix)
+    return StorageError(f"could not write {path!r}: {cause}; {hint}, then rerun")

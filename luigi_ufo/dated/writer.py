@@ -11,8 +11,11 @@ from typing import IO, Any, cast
 
 from luigi_ufo.dated.codec import OwningGzipFile, is_gz
 from luigi_ufo.dated.paths import is_part_name
-from luigi_ufo.dated.storage import Storage
+from luigi_ufo.dated.storage import Storage, reading, write_error
 from luigi_ufo.errors import DatedTargetError
+
+#: Parts are staged in the temporary directory before their upload.
+_STAGING_FIX = "free space there or point TMPDIR at a larger directory"
 
 
 class PartitionWriter:
@@ -43,7 +46,11 @@ class PartitionWriter:
     ) -> None:
         try:
             for handle in self._handles:
-                handle.close()
+                try:
+                    handle.close()  # flushes: a full disk may show only now
+                except OSError as error:
+                    if exc_type is None:
+                        raise write_error(error, str(self._tmp_dir()), _STAGING_FIX) from error
             if exc_type is None:
                 self._commit()
         finally:
@@ -62,10 +69,16 @@ class PartitionWriter:
         if name in self._staged:
             raise DatedTargetError(f"part {name!r} was already written in this partition write")
 
-    def _stage_path(self, name: str) -> str:
+    def _tmp_dir(self) -> str:
         assert self._tmp is not None
-        path = os.path.join(self._tmp.name, *name.split("/"))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return self._tmp.name
+
+    def _stage_path(self, name: str) -> str:
+        path = os.path.join(self._tmp_dir(), *name.split("/"))
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        except OSError as exc:
+            raise write_error(exc, path, _STAGING_FIX) from exc
         return path
 
     def open(
@@ -99,7 +112,12 @@ class PartitionWriter:
                 f"local file {os.fspath(local_path)!r} does not exist; check the path"
             )
         path = self._stage_path(name)
-        shutil.copyfile(local_path, path)
+        try:
+            shutil.copyfile(local_path, path)
+        except OSError as exc:
+            if reading(exc, local_path):
+                raise
+            raise write_error(exc, path, _STAGING_FIX) from exc
         self._staged[name] = path
 
     def _commit(self) -> None:

@@ -59,6 +59,24 @@ def postgres_left(home: dict[str, str]) -> Callable[[], list[psutil.Process]]:
     return lambda: postgres_processes(data)
 
 
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a real 64 KiB file system (a tmpfs), for writes that hit ENOSPC.
+
+    Mounting needs root (CAP_SYS_ADMIN), as CI runs; elsewhere the test is skipped, saying so.
+    """
+    mount = tmp_path / "tiny-fs"
+    mount.mkdir()
+    argv = ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", str(mount)]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a 64 KiB tmpfs (needs root): {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount)], capture_output=True, check=False)
+
+
 @pytest.fixture(scope="session")
 def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Build luigi-ufo's wheel from this checkout once per session; return its path."""
