@@ -8,10 +8,19 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, NamedTuple, Protocol, runtime_checkable
 
 from luigi_ufo.dated.paths import Root
 from luigi_ufo.errors import StorageError
+
+
+class ObjectInfo(NamedTuple):
+    """One object of a listing: its key, its size and a version that changes when it is rewritten
+    (the ETag on S3, the modification time in nanoseconds on a local disk)."""
+
+    key: str
+    size: int
+    version: str
 
 
 @runtime_checkable
@@ -35,6 +44,10 @@ class Storage(Protocol):
 
     def list_keys(self, rel_prefix: str = "", start_after: str = "") -> Iterator[str]:
         """Yield every object key under ``rel_prefix`` (recursively) in sorted order."""
+        ...
+
+    def list_objects(self, rel_prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
+        """Yield every object under ``rel_prefix`` as :func:`list_keys` does, with its metadata."""
         ...
 
     def open_read(self, rel: str) -> BinaryIO:
@@ -68,6 +81,9 @@ class LocalStorage:
         return os.path.isfile(self._path(rel))
 
     def list_keys(self, rel_prefix: str = "", start_after: str = "") -> Iterator[str]:
+        return (info.key for info in self.list_objects(rel_prefix, start_after))
+
+    def list_objects(self, rel_prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
         self.requests += 1
         base = self.root.prefix
         if not os.path.isdir(base):
@@ -77,15 +93,20 @@ class LocalStorage:
                 f"cannot list dataset directory {base!r}: permission denied; "
                 "grant read access or choose another root"
             )
-        keys: list[str] = []
+        found: list[ObjectInfo] = []
         start = os.path.join(base, *rel_prefix.split("/")) if rel_prefix else base
         for dirpath, _dirnames, filenames in os.walk(start):
             rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
             for name in filenames:
                 key = name if rel_dir == "." else f"{rel_dir}/{name}"
-                if key.startswith(rel_prefix) and key > start_after:
-                    keys.append(key)
-        return iter(sorted(keys))
+                if not (key.startswith(rel_prefix) and key > start_after):
+                    continue
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except FileNotFoundError:  # removed since the walk saw it
+                    continue
+                found.append(ObjectInfo(key, st.st_size, str(st.st_mtime_ns)))
+        return iter(sorted(found))
 
     def open_read(self, rel: str) -> BinaryIO:
         self.requests += 1

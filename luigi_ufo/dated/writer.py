@@ -6,6 +6,7 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from types import TracebackType
 from typing import IO, Any, cast
 
@@ -22,14 +23,18 @@ class PartitionWriter:
     """Context manager that replaces one partition; the flag appears only after every part.
 
     Parts are staged in a local temp directory while the block runs. On success the old flag is
-    removed, stale objects deleted, parts uploaded and the flag written last. An exception in the
-    block uploads nothing; a failure during upload leaves the partition without a flag.
+    removed, stale objects deleted, parts uploaded, then ``records`` (``_`` files about the
+    partition, such as its lineage record) and the flag last. An exception in the block uploads
+    nothing; a failure during upload leaves the partition without a flag.
     """
 
-    def __init__(self, storage: Storage, rel: str, flag: str) -> None:
+    def __init__(
+        self, storage: Storage, rel: str, flag: str, records: Mapping[str, bytes] | None = None
+    ) -> None:
         self._storage = storage
         self._rel = rel
         self._flag = flag
+        self._records = dict(records or {})
         self._staged: dict[str, str] = {}
         self._handles: list[IO[Any]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -125,13 +130,18 @@ class PartitionWriter:
         flag_key = rel + self._flag
         # Flag first: from here until the end, readers see the partition as incomplete.
         storage.delete([flag_key])
-        stale = [key for key in storage.list_keys(rel) if key[len(rel) :] not in self._staged]
+        kept = {**self._staged, **self._records}
+        stale = [key for key in storage.list_keys(rel) if key[len(rel) :] not in kept]
         stale = [key for key in stale if key != flag_key]
         if stale:
             storage.delete(stale)
         for name, path in sorted(self._staged.items()):
             storage.put_file(rel + name, path)
-        assert self._tmp is not None
-        empty = os.path.join(self._tmp.name, ".flag")
+        for index, (name, data) in enumerate(sorted(self._records.items())):
+            path = os.path.join(self._tmp_dir(), f".record-{index}")
+            with open(path, "wb") as fh:
+                fh.write(data)
+            storage.put_file(rel + name, path)
+        empty = os.path.join(self._tmp_dir(), ".flag")
         open(empty, "wb").close()
         storage.put_file(flag_key, empty)
