@@ -79,7 +79,8 @@ class Scan:
     """Per-date state of a dataset seen by one listing.
 
     ``stamps``: the lineage records of each date (normally one); ``parts``: each date's data
-    parts as (name, size, version), what the date is when it has no record.
+    parts as (name, size, version), what the date is when it has no record; ``finished``: when
+    each flag was written; ``written``: when each date's newest object was.
     """
 
     flagged: set[datetime.date] = field(default_factory=set)
@@ -88,6 +89,8 @@ class Scan:
     requests: int = 0
     stamps: dict[datetime.date, set[str]] = field(default_factory=dict)
     parts: dict[datetime.date, list[tuple[str, int, str]]] = field(default_factory=dict)
+    finished: dict[datetime.date, float] = field(default_factory=dict)
+    written: dict[datetime.date, float] = field(default_factory=dict)
 
     def stamp(self, date: datetime.date) -> str | None:
         """Return the one lineage stamp recorded for ``date``, or None (none, or several)."""
@@ -169,7 +172,7 @@ class DatedDataset:
         storage = self.storage
         before = storage.requests
         scan = Scan()
-        for key, size, version in self._listing(first, last):
+        for key, size, version, modified in self._listing(first, last):
             split = split_rel_key(key)
             if split is None:
                 name = key.partition("/")[0]
@@ -180,9 +183,11 @@ class DatedDataset:
             if date < first or date > last:
                 continue
             scan.present.add(date)
+            scan.written[date] = max(scan.written.get(date, modified), modified)
             stamp = parse_lineage_name(rest)
             if rest == self.flag:
                 scan.flagged.add(date)
+                scan.finished[date] = modified
             elif stamp is not None:
                 scan.stamps.setdefault(date, set()).add(stamp)
             elif is_part_name(rest):

@@ -26,8 +26,11 @@ inputs is incomplete) or ``inputs-or-script`` (also one made by another script).
 declares it (a recording task follows ``[lineage] rebuild_when`` with ``rebuild_when = None``;
 a value is a minimum the configuration may raise); a class that records nothing declares none and
 is never checked. When checked, a date is complete only when every output exists, every recorded
-output's record matches what it would be made from now (no record: incomplete) and every
-requirement is complete, so a change upstream reaches every task below it.
+output's record matches what it would be made from now and every requirement is complete, so a
+change upstream reaches every task below it. An output without a record (made before records
+existed, by other means, or by a run killed between its flag and its record) is judged as make
+would: current when its flag is newer than every input it was made from. A top-N marker and an
+output made from a :class:`LocalFile` record with their data, so without a record they are due.
 """
 
 from __future__ import annotations
@@ -36,10 +39,11 @@ import datetime
 import functools
 import hashlib
 import json
+import math
 import os
 import stat
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, cast, runtime_checkable
 
 import luigi
@@ -53,7 +57,8 @@ from luigi_ufo.setting import setting
 
 SECTION = "lineage"
 NEVER, INPUTS, INPUTS_OR_SCRIPT = MODES = ("never", "inputs", "inputs-or-script")
-#: The identity of an input nothing can be said about: it never makes a date outdated.
+#: The identity of an input nothing can be said about (a directory, another system's target):
+#: it stays the same, so it makes no date outdated by itself.
 UNKNOWN = "?"
 #: The code half of a stamp when a task has no code (an import, a load).
 NO_CODE = "none"
@@ -96,11 +101,16 @@ class LocalFile:
 
 @dataclass(frozen=True)
 class Lineage:
-    """What an output is made from: ``inputs`` as (label, identity) in order, and ``code``."""
+    """What an output is made from: ``inputs`` as (label, identity) in order, and ``code``.
+
+    ``inputs_written``: when the newest input was written (for outputs without a record);
+    infinite when an input is known only by content (a :class:`LocalFile`).
+    """
 
     inputs: tuple[tuple[str, str], ...]
     code: str = ""
     task: str = ""
+    inputs_written: float = field(default=-math.inf, compare=False)
 
     @property
     def inputs_digest(self) -> str:
@@ -132,11 +142,18 @@ class Lineage:
         ).encode()
 
 
-def matches(recorded: str | None, expected: Lineage, mode: str) -> bool:
-    """Tell whether a recorded stamp is current for ``mode`` (no record never is)."""
-    if recorded is None:
-        return False
-    inputs, _, code = recorded.partition(".")
+#: What an output keeps: its recorded stamp (None: no record) and when its flag was written
+#: (None: no time, as for a marker row).
+Recorded = tuple[str | None, float | None]
+
+
+def matches(recorded: Recorded, expected: Lineage, mode: str) -> bool:
+    """Tell whether an output's record is current for ``mode``; without a record, whether it
+    was finished after every input was written."""
+    stamp, finished = recorded
+    if stamp is None:
+        return finished is not None and finished >= expected.inputs_written
+    inputs, _, code = stamp.partition(".")
     if inputs != expected.inputs_digest:
         return False
     return mode != INPUTS_OR_SCRIPT or code == expected.code_digest
@@ -151,7 +168,7 @@ class IdentifiedTarget(Protocol):
 
     def bulk_key(self) -> Hashable: ...
 
-    def bulk_identity(self, targets: Sequence[Any]) -> list[str]: ...
+    def bulk_identity(self, targets: Sequence[Any]) -> list[tuple[str, float]]: ...
 
 
 @runtime_checkable
@@ -160,18 +177,19 @@ class RecordingTarget(Protocol):
 
     def bulk_key(self) -> Hashable: ...
 
-    def bulk_lineage(self, targets: Sequence[Any]) -> list[str | None]: ...
+    def bulk_lineage(self, targets: Sequence[Any]) -> list[Recorded]: ...
 
 
-def identities(items: Sequence[Any]) -> list[str]:
-    """Return the identity of each of ``items`` (targets or :class:`LocalFile`), in bulk."""
-    found = [UNKNOWN] * len(items)
+def identities(items: Sequence[Any]) -> list[tuple[str, float]]:
+    """Return the identity of each of ``items`` (targets or :class:`LocalFile`) and when it was
+    last written, in bulk (an unknown one: never; a LocalFile: always, see :class:`Lineage`)."""
+    found = [(UNKNOWN, -math.inf)] * len(items)
     groups: dict[Hashable, list[int]] = {}
     for index, item in enumerate(items):
         if isinstance(item, IdentifiedTarget):
             groups.setdefault(item.bulk_key(), []).append(index)
         elif isinstance(item, LocalFile):
-            found[index] = file_content(item.path)
+            found[index] = (file_content(item.path), math.inf)
         elif isinstance(item, luigi.LocalTarget):
             found[index] = file_stat(item.path)
     for indexes in groups.values():
@@ -181,13 +199,15 @@ def identities(items: Sequence[Any]) -> list[str]:
     return found
 
 
-def file_stat(path: str) -> str:
+def file_stat(path: str) -> tuple[str, float]:
     """Return a local file's identity by size and modification time (a directory: unknown)."""
     try:
         st = os.stat(path)
     except OSError:
-        return UNKNOWN
-    return f"file:{st.st_size}:{st.st_mtime_ns}" if stat.S_ISREG(st.st_mode) else UNKNOWN
+        return UNKNOWN, -math.inf
+    if not stat.S_ISREG(st.st_mode):
+        return UNKNOWN, -math.inf
+    return f"file:{st.st_size}:{st.st_mtime_ns}", st.st_mtime
 
 
 def file_content(path: str) -> str:
@@ -223,6 +243,9 @@ def _label(item: Any) -> str:
 # --- what tasks are made from, recorded, and checked ------------------------------------------
 
 
+_UNDECLARED = object()
+
+
 def rebuild_mode(task_cls: type[Any]) -> str:
     """Return when outputs of ``task_cls`` made from other inputs count as incomplete."""
     declared = getattr(task_cls, "rebuild_when", _UNDECLARED)
@@ -237,9 +260,6 @@ def rebuild_mode(task_cls: type[Any]) -> str:
     return configured if declared is None else max(declared, configured, key=MODES.index)
 
 
-_UNDECLARED = object()
-
-
 def expect(tasks: Sequence[luigi.Task], *, code: bool = True) -> list[Lineage]:
     """Return what each task would be made from now (its inputs' identities, in bulk).
 
@@ -250,9 +270,11 @@ def expect(tasks: Sequence[luigi.Task], *, code: bool = True) -> list[Lineage]:
     found = iter(zip(map(_label, flat), identities(flat), strict=True))
     made = []
     for task, items in zip(tasks, sources, strict=True):
-        inputs = tuple(next(found) for _ in items)
+        inputs = [next(found) for _ in items]
         sha = str(_call(task, "lineage_code", lambda _: "")) if code else ""
-        made.append(Lineage(inputs, sha, str(task.task_id)))
+        labelled = tuple((label, identity) for label, (identity, _) in inputs)
+        written = max((when for _, (_, when) in inputs), default=-math.inf)
+        made.append(Lineage(labelled, sha, str(task.task_id), written))
     return made
 
 
@@ -311,7 +333,7 @@ def lineage_status(tasks: Sequence[luigi.Task]) -> list[str]:
     for exists, lineage, stamps in zip(done, expected, records, strict=True):
         if not exists:
             status.append("incomplete")
-        elif any(s is None for s in stamps):
+        elif any(stamp is None for stamp, _ in stamps):
             status.append("not recorded")
         elif not all(matches(s, lineage, INPUTS) for s in stamps):
             status.append("inputs changed")
@@ -332,8 +354,8 @@ def _records_current(
     ]
 
 
-def _recorded(tasks: Sequence[luigi.Task]) -> list[list[str | None]]:
-    """Return the stamps recorded in each task's recording outputs, in bulk per storage."""
+def _recorded(tasks: Sequence[luigi.Task]) -> list[list[Recorded]]:
+    """Return what each task's recording outputs keep, in bulk per storage."""
     outputs = [
         [t for t in flatten(task.output()) if isinstance(t, RecordingTarget)]  # type: ignore[no-untyped-call]
         for task in tasks
@@ -342,7 +364,7 @@ def _recorded(tasks: Sequence[luigi.Task]) -> list[list[str | None]]:
     groups: dict[Hashable, list[int]] = {}
     for index, target in enumerate(flat):
         groups.setdefault(target.bulk_key(), []).append(index)
-    stamps: list[str | None] = [None] * len(flat)
+    stamps: list[Recorded] = [(None, None)] * len(flat)
     for indexes in groups.values():
         members = [flat[i] for i in indexes]
         for index, stamp in zip(indexes, members[0].bulk_lineage(members), strict=True):

@@ -15,12 +15,14 @@ from luigi_ufo.errors import StorageError
 
 
 class ObjectInfo(NamedTuple):
-    """One object of a listing: its key, its size and a version that changes when it is rewritten
-    (the ETag on S3, the modification time in nanoseconds on a local disk)."""
+    """One object of a listing: its key, its size, a version that changes when it is rewritten
+    (the ETag on S3, the modification time in nanoseconds on a local disk) and when it was last
+    written (seconds since the epoch, by the storage's clock)."""
 
     key: str
     size: int
     version: str
+    modified: float
 
 
 @runtime_checkable
@@ -105,7 +107,7 @@ class LocalStorage:
                     st = os.stat(os.path.join(dirpath, name))
                 except FileNotFoundError:  # removed since the walk saw it
                     continue
-                found.append(ObjectInfo(key, st.st_size, str(st.st_mtime_ns)))
+                found.append(ObjectInfo(key, st.st_size, str(st.st_mtime_ns), st.st_mtime))
         return iter(sorted(found))
 
     def open_read(self, rel: str) -> BinaryIO:

@@ -219,17 +219,18 @@ class DatedTarget(luigi.Target):
         complete = self.dataset.complete_dates(t.date for t in targets)
         return [t.date in complete for t in targets]
 
-    def bulk_identity(self, targets: Sequence[DatedTarget]) -> list[str]:
-        """Return what each of ``targets`` (all of this dataset) is, from one listing: its
-        lineage stamp, or a digest of its parts (see :meth:`Scan.identity`)."""
+    def bulk_identity(self, targets: Sequence[DatedTarget]) -> list[tuple[str, float]]:
+        """Return what each of ``targets`` (all of this dataset) is and when it was last written,
+        from one listing: its lineage stamp, or a digest of its parts (see
+        :meth:`~luigi_ufo.dated.dataset.Scan.identity`)."""
         scan = self.dataset.scan(min(t.date for t in targets), max(t.date for t in targets))
-        return [scan.identity(t.date) for t in targets]
+        return [(scan.identity(t.date), scan.written.get(t.date, 0.0)) for t in targets]
 
-    def bulk_lineage(self, targets: Sequence[DatedTarget]) -> list[str | None]:
+    def bulk_lineage(self, targets: Sequence[DatedTarget]) -> list[tuple[str | None, float | None]]:
         """Return the lineage stamp recorded in each of ``targets`` (all of this dataset), or
-        None, from one listing."""
+        None, and when its flag was written, from one listing."""
         scan = self.dataset.scan(min(t.date for t in targets), max(t.date for t in targets))
-        return [scan.stamp(t.date) for t in targets]
+        return [(scan.stamp(t.date), scan.finished.get(t.date)) for t in targets]
 
     @classmethod
     def complete_dates(

@@ -67,16 +67,18 @@ class PostgresMarkerTarget(luigi.Target):
         )
         return [t.update_id in found for t in targets]
 
-    def bulk_lineage(self, targets: Sequence[PostgresMarkerTarget]) -> list[str | None]:
+    def bulk_lineage(
+        self, targets: Sequence[PostgresMarkerTarget]
+    ) -> list[tuple[str | None, float | None]]:
         """Return what each of ``targets``' loads was made from (None: no marker, or none
-        recorded), from one query."""
+        recorded), from one query. (No time: a marker records its lineage with its load.)"""
         rows = self.marker_rows(
             [t.update_id for t in targets],
             table=self.table,
             marker_table=self.marker_table,
             settings=self.settings,
         )
-        return [rows.get(t.update_id) for t in targets]
+        return [(rows.get(t.update_id), None) for t in targets]
 
     @classmethod
     def existing_update_ids(

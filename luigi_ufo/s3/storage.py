@@ -68,8 +68,12 @@ class S3Storage:
             except Exception as exc:
                 raise _storage_error(exc, "list", self.uri(rel_prefix)) from exc
             for item in page.get("Contents", ()):
+                modified = item.get("LastModified")
                 yield ObjectInfo(
-                    item["Key"][strip:], int(item.get("Size", 0)), item.get("ETag", "")
+                    item["Key"][strip:],
+                    int(item.get("Size", 0)),
+                    item.get("ETag", ""),
+                    modified.timestamp() if modified is not None else 0.0,
                 )
             if not page.get("IsTruncated"):
                 return

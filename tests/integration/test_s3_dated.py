@@ -321,15 +321,17 @@ def test_lineage_records_and_etag_identities_come_with_the_flags_listing(
         with target.writer() as out:
             out.write_text("part-00000.csv", "same\n")
     sent = count_requests(client)
-    assert targets[0].bulk_lineage(targets) == [made.stamp, None, None]
-    identities = targets[0].bulk_identity(targets)
+    recorded = targets[0].bulk_lineage(targets)
+    identities = [identity for identity, _ in targets[0].bulk_identity(targets)]
     assert len(sent) == 2  # one listing each
+    assert [stamp for stamp, _ in recorded] == [made.stamp, None, None]
+    assert all(finished is not None for _, finished in recorded)  # each flag's LastModified
     assert identities[0] == f"made:{made.stamp}"
     # Same bytes, same ETag: the same identity; other bytes: another one.
     assert identities[1] == identities[2]
     with targets[2].writer() as out:
         out.write_text("part-00000.csv", "other\n")
-    assert targets[0].bulk_identity(targets)[2] != identities[2]
+    assert targets[0].bulk_identity(targets)[2][0] != identities[2]
     # A new record replaces the old one.
     newer = Lineage((("in", "content:2:cd"),))
     targets[0].record_lineage(newer)

@@ -6,6 +6,7 @@ import datetime
 import functools
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -173,16 +174,36 @@ def test_an_edited_script_reschedules_only_when_asked(
     assert lineage_status([task]) == ["current"]
 
 
-def test_an_output_without_a_record_is_not_complete_when_checked(tmp_path: Path) -> None:
+def test_an_output_without_a_record_is_judged_as_make_would(tmp_path: Path) -> None:
+    # Made before records existed, by other means, or by a run killed between flag and record.
     root = tmp_path / "lake"
     for name in ("raw", "upper"):
         (root / name / "2024-02-01").mkdir(parents=True)
         (root / name / "2024-02-01" / "part-0.csv").write_text("x\n", encoding="utf-8")
         (root / name / "2024-02-01" / "_SUCCESS").touch()
+    raw_part = root / "raw" / "2024-02-01" / "part-0.csv"
+    for path in (raw_part, root / "raw" / "2024-02-01" / "_SUCCESS"):
+        os.utime(path, (1_000_000, 1_000_000))
+    os.utime(root / "upper" / "2024-02-01" / "_SUCCESS", (2_000_000, 2_000_000))
     task = Derived(date=DAY, root=str(root))
-    assert External(date=DAY, root=str(root)).complete()  # nothing asked: the flag says all
     assert lineage_status([task]) == ["not recorded"]
+    assert task.complete()  # finished after its input was written
+    os.utime(raw_part, (3_000_000, 3_000_000))  # the input was written again since
     assert not task.complete()
+    build(task)
+    assert task.complete()
+    assert lineage_status([task]) == ["current"]
+
+
+def test_an_import_without_a_record_is_due_whatever_the_times(tmp_path: Path) -> None:
+    source = export(tmp_path, "a.csv", "ca\n")
+    os.utime(source, (1_000_000, 1_000_000))  # an old file (a checkout, a copy with -p)
+    partition = tmp_path / "lake" / "raw" / "2024-02-01"
+    partition.mkdir(parents=True)
+    (partition / "part-0.csv").write_text("fl\n", encoding="utf-8")
+    (partition / "_SUCCESS").touch()
+    task = Imported(date=DAY, source=source, root=str(tmp_path / "lake"))
+    assert not task.complete()  # known by content only: without a record, nothing says which
     build(task)
     assert task.complete()
 
@@ -226,11 +247,11 @@ def test_a_new_record_replaces_the_old_and_two_records_mean_none(tmp_path: Path)
         out.write_text("part-0.csv", "x\n")
     newer = Lineage((("a", "y"),), code="c" * 64)
     target.record_lineage(newer)
-    assert target.bulk_lineage([target]) == [newer.stamp]
+    assert [stamp for stamp, _ in target.bulk_lineage([target])] == [newer.stamp]
     assert target.read_lineage() is not None
     assert target.read_lineage()["stamp"] == newer.stamp  # type: ignore[index]
     (tmp_path / "ds/2024-02-01/_lineage.0000000000000000.none.json").write_text("{}")
-    assert target.bulk_lineage([target]) == [None]
+    assert [stamp for stamp, _ in target.bulk_lineage([target])] == [None]
     assert target.read_lineage() is None
 
 
