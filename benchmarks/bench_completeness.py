@@ -5,7 +5,14 @@ Variants per dataset size (some dates missing, some with parts but no flag):
 - ``RangeDaily + DatedTaskMixin``: the same through Luigi's range machinery;
 - ``S3DatedTarget.exists() per date``: one HEAD each;
 - ``luigi S3FlagTarget per date``: Luigi's own flag target (baseline);
-- ``luigi RangeDaily fallback``: Luigi's glob-listing inference for a task without bulk_complete.
+- ``luigi RangeDaily fallback``: Luigi's glob-listing inference for a task without bulk_complete;
+- ``RangeDaily + DatedTaskMixin, rebuild_when=inputs``: a task made from an input dataset,
+  complete only where its lineage record matches its input's identity now (every 23rd date was
+  made from an older input): the output's and the input's listings, shared with the requirements'
+  check. ``listings`` counts paginated listings, ``requests`` their pages (1,000 keys each; a
+  lineage record is one more key per partition).
+
+``LUIGI_UFO_BENCH_COMPLETENESS_SIZES`` (e.g. ``365``) picks the sizes.
 """
 
 from __future__ import annotations
@@ -24,8 +31,11 @@ from luigi.tools.range import RangeDaily
 
 from benchmarks._common import Row, repeat
 from luigi_ufo.dated import DatedTarget, DatedTaskMixin
+from luigi_ufo.dated.lineage import expect
+from luigi_ufo.dated.paths import lineage_name
 from luigi_ufo.s3 import S3DatedTarget, S3Settings
 from luigi_ufo.s3.client import make_client
+from luigi_ufo.s3.storage import S3Storage
 
 NAME = "completeness"
 TITLE = "Completeness of N dated S3 partitions (moto): bulk listing vs per-date checks"
@@ -54,6 +64,31 @@ class BenchDatedDaily(DatedTaskMixin, luigi.Task):
 
     date = luigi.DateParameter()
     root = luigi.Parameter()
+
+    def output(self) -> DatedTarget:
+        return S3DatedTarget(self.root, self.date, client=_LUIGI_CLIENT["ours"])
+
+
+class BenchRawDaily(DatedTaskMixin, luigi.ExternalTask):
+    """The input dataset of BenchMadeDaily, put there by other means (no lineage record)."""
+
+    date = luigi.DateParameter()
+    root = luigi.Parameter()
+
+    def output(self) -> DatedTarget:
+        return S3DatedTarget(self.root, self.date, client=_LUIGI_CLIENT["ours"])
+
+
+class BenchMadeDaily(DatedTaskMixin, luigi.Task):
+    """A daily task made from BenchRawDaily: complete only when made from today's input."""
+
+    date = luigi.DateParameter()
+    root = luigi.Parameter()
+    raw = luigi.Parameter()
+    rebuild_when = "inputs"
+
+    def requires(self) -> BenchRawDaily:
+        return BenchRawDaily(date=self.date, root=self.raw)
 
     def output(self) -> DatedTarget:
         return S3DatedTarget(self.root, self.date, client=_LUIGI_CLIENT["ours"])
@@ -107,11 +142,53 @@ def _populate(client: Any, bucket: str, prefix: str, n: int) -> set[datetime.dat
     return to_run
 
 
-def _range(task: type[luigi.Task], root: str, n: int) -> RangeDaily:
+def _populate_lineage(client: Any, bucket: str, n: int) -> set[datetime.date]:
+    """Write an input dataset ``raw`` (2 parts + flag each date) and ``made`` from it as
+    :func:`_populate` does, plus a lineage record per flagged date: every 23rd an older one."""
+    dates = [START + datetime.timedelta(days=i) for i in range(n)]
+    raw = [f"raw/{d.isoformat()}/{name}" for d in dates for name in ("a.csv", "b.csv", "_SUCCESS")]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=k.encode()), raw))
+    to_run = _populate(client, bucket, "made", n)
+    root, raw_root = f"s3://{bucket}/made", f"s3://{bucket}/raw"
+    tasks = [BenchMadeDaily(date=d, root=root, raw=raw_root) for d in dates]
+    keys = []
+    for i, (day, made) in enumerate(zip(dates, expect(tasks, code=False), strict=True)):
+        if day in to_run:
+            continue
+        stamp = made.stamp if i % 23 != 7 else "0123456789abcdef.none"
+        if i % 23 == 7:
+            to_run.add(day)
+        keys.append(f"made/{day.isoformat()}/{lineage_name(stamp)}")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=b"{}"), keys))
+    return to_run
+
+
+class Listings:
+    """Count the paginated S3 listings made (each may take several requests)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._original = S3Storage.list_objects
+
+    def __enter__(self) -> Listings:
+        def counting(storage: S3Storage, *args: Any, **kwargs: Any) -> Any:
+            self.n += 1
+            return self._original(storage, *args, **kwargs)
+
+        S3Storage.list_objects = counting  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        S3Storage.list_objects = self._original  # type: ignore[method-assign]
+
+
+def _range(task: type[luigi.Task], root: str, n: int, **params: str) -> RangeDaily:
     stop = START + datetime.timedelta(days=n)
     return RangeDaily(
         of=task,
-        of_params={"root": root},
+        of_params={"root": root, **params},
         start=START,
         stop=stop,
         now=calendar.timegm(stop.timetuple()),
@@ -194,9 +271,28 @@ def _section(endpoint: str, n: int, runs: int) -> list[Row]:
         missing = _range(BenchFlagDaily, root, n).missing_datetimes(datetimes())
         return {m.date() for m in missing}
 
+    lineage_truth = _populate_lineage(ours, bucket, n)
+    listings = Listings()
+
+    def range_lineage() -> set[datetime.date]:
+        luigi.task_register.Register.clear_instance_cache()
+        ranged = _range(BenchMadeDaily, f"s3://{bucket}/made", n, raw=f"s3://{bucket}/raw")
+        with listings:
+            missing = ranged.missing_datetimes(datetimes())
+        return {m.date() for m in missing}
+
+    lineage_row = _measure(
+        "RangeDaily + DatedTaskMixin, rebuild_when=inputs",
+        range_lineage,
+        counter,
+        lineage_truth,
+        runs,
+    )
+    lineage_row.extra["listings"] = listings.n // runs
     return [
         _measure("bulk complete_dates (1 listing)", bulk, counter, truth, runs),
         _measure("RangeDaily + DatedTaskMixin", range_mixin, counter, truth, runs),
+        lineage_row,
         _measure("S3DatedTarget.exists() per date", per_date_exists, counter, truth, runs),
         _measure("luigi S3FlagTarget per date", luigi_flag, luigi_counter, truth, runs, True),
         _measure("luigi RangeDaily fallback", range_fallback, luigi_counter, truth, runs),
@@ -205,7 +301,8 @@ def _section(endpoint: str, n: int, runs: int) -> list[Row]:
 
 def run(quick: bool) -> dict[str, list[Row]]:
     """Measure each variant for 365 and 3,650 dates (quick: 40 dates, one run)."""
-    sizes = [40] if quick else [365, 3650]
+    chosen = os.environ.get("LUIGI_UFO_BENCH_COMPLETENESS_SIZES")
+    sizes = [40] if quick else [int(n) for n in (chosen or "365,3650").split(",")]
     runs = 1 if quick else 5
     sections: dict[str, list[Row]] = {}
     with _moto() as endpoint:

@@ -46,17 +46,13 @@ def bulk_exists(targets: Sequence[BulkTarget]) -> list[bool]:
     return found
 
 
-def complete_values(factory: Any, values: Iterable[Any], date_param_name: str | None) -> list[Any]:
-    """Return those ``values`` whose task (``factory`` of the value) has every output complete.
+def outputs_exist(outputs: Sequence[Sequence[luigi.Target]]) -> list[bool]:
+    """Tell for each list of targets (a task's outputs) whether every one exists.
 
     Bulk targets are checked together per storage; other targets one by one with ``exists()``,
-    and only for values whose bulk targets all exist. A task without outputs is never complete.
+    and only in lists whose bulk targets all exist. An empty list (a task without outputs) is
+    never complete.
     """
-    values = list(values)
-    outputs: list[list[luigi.Target]] = [
-        flatten(_instantiate(factory, date_param_name, v).output())  # type: ignore[no-untyped-call]
-        for v in values
-    ]
     batched = [t for targets in outputs for t in targets if isinstance(t, BulkTarget)]
     present = dict(zip(map(id, batched), bulk_exists(batched), strict=True))
 
@@ -64,9 +60,18 @@ def complete_values(factory: Any, values: Iterable[Any], date_param_name: str | 
         found = present.get(id(target))
         return bool(target.exists()) if found is None else found  # type: ignore[no-untyped-call]
 
-    return [
-        v for v, targets in zip(values, outputs, strict=True) if targets and all(map(done, targets))
+    return [bool(targets) and all(map(done, targets)) for targets in outputs]
+
+
+def complete_values(factory: Any, values: Iterable[Any], date_param_name: str | None) -> list[Any]:
+    """Return those ``values`` whose task (``factory`` of the value) has every output complete
+    (see :func:`outputs_exist`)."""
+    values = list(values)
+    outputs: list[list[luigi.Target]] = [
+        flatten(instantiate(factory, date_param_name, v).output())  # type: ignore[no-untyped-call]
+        for v in values
     ]
+    return [v for v, done in zip(values, outputs_exist(outputs), strict=True) if done]
 
 
 class BulkCompleteMixin:
@@ -87,7 +92,8 @@ class BulkCompleteMixin:
         return complete_values(factory, parameter_tuples, task_cls.date_param_name)
 
 
-def _instantiate(factory: Any, name: str | None, value: Any) -> luigi.Task:
+def instantiate(factory: Any, name: str | None, value: Any) -> luigi.Task:
+    """Return ``factory``'s task for one value of ``bulk_complete``'s ``parameter_tuples``."""
     # Luigi's convention: a dict is keywords, a tuple positional, a plain value the range one.
     if isinstance(value, dict):
         return factory(**value)  # type: ignore[no-any-return]

@@ -49,6 +49,7 @@ from luigi_ufo.dev import cli as dev_cli
 from luigi_ufo.errors import (
     ConfigError,
     DatabaseNotRunningError,
+    InputFormatError,
     LuigiUfoError,
     PipelineFailedError,
     ServiceError,
@@ -64,7 +65,7 @@ from luigi_ufo.exit_status import (
 from luigi_ufo.scripts import aggregate_by_state as rules
 from luigi_ufo.spark import connect_cli
 from luigi_ufo.ufo import embedded
-from luigi_ufo.ufo.inputs import check_export
+from luigi_ufo.ufo.inputs import check_export, refusal
 from luigi_ufo.ufo.settings import UfoSettings, data_dir
 
 _TIMINGS: dict[str, float] = {}
@@ -269,7 +270,13 @@ def run_pipeline(
         with _step(sink, "ImportUFOExport"):
             ImportUFOExport(date=date, source=source).run()  # type: ignore[no-untyped-call]
             invalidate(date)
-        _build(TopStatesToDatabase(date=date), verbose, sink)
+        try:
+            _build(TopStatesToDatabase(date=date), verbose, sink)
+        except PipelineFailedError:
+            refused = refusal(source, settings)  # the aggregation refused the export: bad input
+            if refused:
+                raise InputFormatError(refused) from None
+            raise
         summary = read_summary(date)
     _TIMINGS["total"] = time.perf_counter() - start
     _say(", ".join(f"{name} {sec:.1f} s" for name, sec in _TIMINGS.items()))

@@ -12,11 +12,11 @@ from luigi_ufo.dated import LocalStorage
 def count_listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Return a list that gets the directory of every LocalStorage listing from now on."""
     seen: list[str] = []
-    original = LocalStorage.list_keys
+    original = LocalStorage.list_objects  # list_keys lists through it too
 
     def counting(self: LocalStorage, rel_prefix: str = "", start_after: str = "") -> Any:
         seen.append(self.root.prefix)
         return original(self, rel_prefix, start_after)
 
-    monkeypatch.setattr(LocalStorage, "list_keys", counting)
+    monkeypatch.setattr(LocalStorage, "list_objects", counting)
     return seen

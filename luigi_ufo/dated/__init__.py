@@ -1,6 +1,7 @@
 """Date-partitioned datasets with success flags, on a local directory or S3.
 
-A partition ``<root>/<YYYY-MM-DD>/`` is complete only when its success flag exists. Importing
+A partition ``<root>/<YYYY-MM-DD>/`` is complete only when its success flag exists; beside the
+flag, a lineage record says what it was made from (:mod:`luigi_ufo.dated.lineage`). Importing
 this package needs no boto3: the S3 backend loads when an ``s3://`` root is first used.
 """
 
@@ -12,6 +13,14 @@ from typing import Any
 
 from luigi_ufo.dated.dataset import DEFAULT_FLAG, DatedDataset, Gaps
 from luigi_ufo.dated.lake import LakeSettings, lake_dataset, lake_root, lake_target
+from luigi_ufo.dated.lineage import (
+    Lineage,
+    LineageMixin,
+    LineageSettings,
+    LocalFile,
+    lineage_status,
+    record_lineage,
+)
 from luigi_ufo.dated.mixin import DatedTaskMixin
 from luigi_ufo.dated.paths import (
     Root,
@@ -31,6 +40,10 @@ __all__ = [
     "DatedTaskMixin",
     "Gaps",
     "LakeSettings",
+    "Lineage",
+    "LineageMixin",
+    "LineageSettings",
+    "LocalFile",
     "LocalStorage",
     "PartitionWriter",
     "Root",
@@ -39,10 +52,12 @@ __all__ = [
     "lake_dataset",
     "lake_root",
     "lake_target",
+    "lineage_status",
     "parse_partition_name",
     "parse_root",
     "partition_name",
     "partition_uri",
+    "record_lineage",
 ]
 
 

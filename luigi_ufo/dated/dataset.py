@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from luigi_ufo.dated.paths import (
     Root,
+    is_part_name,
+    parse_lineage_name,
     parse_partition_name,
     parse_root,
     partition_name,
     split_rel_key,
 )
-from luigi_ufo.dated.storage import LocalStorage, Storage
+from luigi_ufo.dated.storage import LocalStorage, ObjectInfo, Storage
 from luigi_ufo.errors import DatedTargetError
 
 DEFAULT_FLAG = "_SUCCESS"
@@ -71,12 +76,62 @@ class Gaps:
 
 @dataclass
 class Scan:
-    """Per-date state of a dataset seen by one listing."""
+    """Per-date state of a dataset seen by one listing.
+
+    ``stamps``: the lineage records of each date (normally one); ``parts``: each date's data
+    parts as (name, size, version), what the date is when it has no record; ``finished``: when
+    each flag was written; ``written``: when each date's newest object was.
+    """
 
     flagged: set[datetime.date] = field(default_factory=set)
     present: set[datetime.date] = field(default_factory=set)
     invalid_names: set[str] = field(default_factory=set)
     requests: int = 0
+    stamps: dict[datetime.date, set[str]] = field(default_factory=dict)
+    parts: dict[datetime.date, list[tuple[str, int, str]]] = field(default_factory=dict)
+    finished: dict[datetime.date, float] = field(default_factory=dict)
+    written: dict[datetime.date, float] = field(default_factory=dict)
+
+    def stamp(self, date: datetime.date) -> str | None:
+        """Return the one lineage stamp recorded for ``date``, or None (none, or several)."""
+        found = self.stamps.get(date, set())
+        return next(iter(found)) if len(found) == 1 else None
+
+    def identity(self, date: datetime.date) -> str:
+        """Return what the partition of ``date`` is: ``made:<stamp>`` as its lineage record says,
+        else ``parts:<digest>`` of its parts' names, sizes and versions."""
+        stamp = self.stamp(date)
+        if stamp is not None:
+            return f"made:{stamp}"
+        listed = "\n".join(
+            f"{n}\x1f{size}\x1f{v}" for n, size, v in sorted(self.parts.get(date, []))
+        )
+        return "parts:" + hashlib.sha256(listed.encode()).hexdigest()[:16]
+
+
+#: Listings shared while completeness is checked (nothing is written meanwhile), by dataset:
+#: (first date, last date, objects) of each. See :func:`shared_listings`.
+_Listed = list[tuple[datetime.date, datetime.date, list[ObjectInfo]]]
+_LISTINGS: contextvars.ContextVar[dict[Hashable, _Listed] | None] = contextvars.ContextVar(
+    "luigi_ufo_listings", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_listings() -> Iterator[None]:
+    """List each dataset range at most once inside the block (nested blocks share the outer).
+
+    Completeness of a task, of its inputs' identities and of its requirements looks at the same
+    partitions; the block makes that one listing. Use it only where nothing is written.
+    """
+    if _LISTINGS.get() is not None:
+        yield
+        return
+    token = _LISTINGS.set({})
+    try:
+        yield
+    finally:
+        _LISTINGS.reset(token)
 
 
 class DatedDataset:
@@ -94,6 +149,11 @@ class DatedDataset:
         self.flag = check_flag(flag)
         self._client = client
         self._storage = storage
+        # What tells two datasets' listings apart besides the root (see shared_listings).
+        self._listed_by = (
+            id(client) if client is not None else None,
+            id(storage) if storage is not None else None,
+        )
 
     @property
     def client(self) -> Any:
@@ -112,12 +172,7 @@ class DatedDataset:
         storage = self.storage
         before = storage.requests
         scan = Scan()
-        first_name, last_name = partition_name(first), partition_name(last)
-        # Keys sort like dates; "<last>0" sorts after every "<last>/..." key, so stop there.
-        stop = last_name + "0"
-        for key in storage.list_keys("", start_after=first_name):
-            if key >= stop:
-                break
+        for key, size, version, modified in self._listing(first, last):
             split = split_rel_key(key)
             if split is None:
                 name = key.partition("/")[0]
@@ -128,10 +183,35 @@ class DatedDataset:
             if date < first or date > last:
                 continue
             scan.present.add(date)
+            scan.written[date] = max(scan.written.get(date, modified), modified)
+            stamp = parse_lineage_name(rest)
             if rest == self.flag:
                 scan.flagged.add(date)
+                scan.finished[date] = modified
+            elif stamp is not None:
+                scan.stamps.setdefault(date, set()).add(stamp)
+            elif is_part_name(rest):
+                scan.parts.setdefault(date, []).append((rest, size, version))
         scan.requests = storage.requests - before
         return scan
+
+    def _listing(self, first: datetime.date, last: datetime.date) -> list[ObjectInfo]:
+        """Return the objects of the dates ``[first, last]`` (and of invalid names among them)."""
+        # Keys sort like dates; "<last>0" sorts after every "<last>/..." key, so stop there.
+        start, stop = partition_name(first), partition_name(last) + "0"
+        shared = _LISTINGS.get()
+        listed = None if shared is None else shared.setdefault((self.root, self._listed_by), [])
+        for have_first, have_last, objects in listed or ():
+            if have_first <= first and last <= have_last:  # a listing of a wider range serves
+                return [info for info in objects if start < info.key < stop]
+        found: list[ObjectInfo] = []
+        for info in self.storage.list_objects("", start_after=start):
+            if info.key >= stop:
+                break
+            found.append(info)
+        if listed is not None:
+            listed.append((first, last, found))
+        return found
 
     def complete_dates(self, dates: Iterable[datetime.date]) -> set[datetime.date]:
         """Return those of ``dates`` whose flag exists, from one (paginated) listing."""

@@ -158,3 +158,22 @@ def to_s3a(uri: str) -> str:
     if is_s3_uri(uri):
         return "s3a://" + uri.split("://", 1)[1]
     return uri
+
+
+#: A lineage record is the object ``_lineage.<stamp>.json`` inside a partition, beside its flag
+#: (see :mod:`luigi_ufo.dated.lineage`): a ``_`` name, so no reader takes it for data.
+LINEAGE_PREFIX = "_lineage."
+LINEAGE_SUFFIX = ".json"
+
+
+def lineage_name(stamp: str) -> str:
+    """Return the file name of the lineage record ``stamp`` inside a partition."""
+    return f"{LINEAGE_PREFIX}{stamp}{LINEAGE_SUFFIX}"
+
+
+def parse_lineage_name(name: str) -> str | None:
+    """Return the stamp of the lineage record called ``name``, or None if it is not one."""
+    if name.startswith(LINEAGE_PREFIX) and name.endswith(LINEAGE_SUFFIX) and "/" not in name:
+        stamp = name[len(LINEAGE_PREFIX) : -len(LINEAGE_SUFFIX)]
+        return stamp or None
+    return None

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, NamedTuple, Protocol, runtime_checkable
 
 from luigi_ufo.dated.paths import Root
 from luigi_ufo.errors import StorageError
+
+
+class ObjectInfo(NamedTuple):
+    """One object of a listing: its key, its size, a version that changes when it is rewritten
+    (the ETag on S3, the modification time in nanoseconds on a local disk) and when it was last
+    written (seconds since the epoch, by the storage's clock)."""
+
+    key: str
+    size: int
+    version: str
+    modified: float
 
 
 @runtime_checkable
@@ -34,6 +46,10 @@ class Storage(Protocol):
 
     def list_keys(self, rel_prefix: str = "", start_after: str = "") -> Iterator[str]:
         """Yield every object key under ``rel_prefix`` (recursively) in sorted order."""
+        ...
+
+    def list_objects(self, rel_prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
+        """Yield every object under ``rel_prefix`` as :func:`list_keys` does, with its metadata."""
         ...
 
     def open_read(self, rel: str) -> BinaryIO:
@@ -67,6 +83,9 @@ class LocalStorage:
         return os.path.isfile(self._path(rel))
 
     def list_keys(self, rel_prefix: str = "", start_after: str = "") -> Iterator[str]:
+        return (info.key for info in self.list_objects(rel_prefix, start_after))
+
+    def list_objects(self, rel_prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
         self.requests += 1
         base = self.root.prefix
         if not os.path.isdir(base):
@@ -76,15 +95,20 @@ class LocalStorage:
                 f"cannot list dataset directory {base!r}: permission denied; "
                 "grant read access or choose another root"
             )
-        keys: list[str] = []
+        found: list[ObjectInfo] = []
         start = os.path.join(base, *rel_prefix.split("/")) if rel_prefix else base
         for dirpath, _dirnames, filenames in os.walk(start):
             rel_dir = os.path.relpath(dirpath, base).replace(os.sep, "/")
             for name in filenames:
                 key = name if rel_dir == "." else f"{rel_dir}/{name}"
-                if key.startswith(rel_prefix) and key > start_after:
-                    keys.append(key)
-        return iter(sorted(keys))
+                if not (key.startswith(rel_prefix) and key > start_after):
+                    continue
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except FileNotFoundError:  # removed since the walk saw it
+                    continue
+                found.append(ObjectInfo(key, st.st_size, str(st.st_mtime_ns), st.st_mtime))
+        return iter(sorted(found))
 
     def open_read(self, rel: str) -> BinaryIO:
         self.requests += 1
@@ -98,16 +122,20 @@ class LocalStorage:
     def put_file(self, rel: str, local_path: str) -> None:
         self.requests += 1
         dest = self._path(rel)
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        # Copy beside the destination, then rename: a reader never sees half a file.
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(dest))
-        os.close(fd)
+        tmp = None
         try:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            # Copy beside the destination, then rename: a reader never sees half a file.
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(dest))
+            os.close(fd)
             shutil.copyfile(local_path, tmp)
             os.replace(tmp, dest)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        except BaseException as exc:
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            if isinstance(exc, OSError) and not reading(exc, local_path):
+                raise write_error(exc, dest, DATASET_FIX) from exc
             raise
 
     def delete(self, rels: list[str]) -> None:
@@ -115,3 +143,32 @@ class LocalStorage:
             self.requests += 1
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._path(rel))
+
+
+#: What to do when a dataset's own file system refuses a write (ENOSPC, EDQUOT, ...).
+DATASET_FIX = "free space there or move the dataset root to a larger file system"
+_CAUSE_FIXES = {
+    errno.EROFS: "the file system is read-only; choose a writable location",
+    errno.EACCES: "grant write access to that directory",
+    errno.EPERM: "grant write access to that directory",
+}
+
+
+def reading(exc: OSError, source: str | os.PathLike[str]) -> bool:
+    """Tell whether a failed copy from ``source`` failed reading it (not writing the copy).
+
+    shutil names the source in every error it raises, and also the destination for a write.
+    """
+    return exc.filename == os.fspath(source) and not exc.filename2
+
+
+def write_error(exc: OSError, path: str, fix: str) -> StorageError:
+    """Return the StorageError for a failed local write: the path, the cause and the fix.
+
+    ``fix`` is for a full file system (ENOSPC, EDQUOT); permission and read-only file systems
+    get their own.
+    """
+    code = errno.errorcode.get(exc.errno or 0, "")
+    cause = f"{exc.strerror or exc}" + (f" ({code})" if code else "")
+    hint = _CAUSE_FIXES.get(exc.errno or 0, fix)
+    return StorageError(f"could not write {path!r}: {cause}; {hint}, then rerun")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
+import os
+import tempfile
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, ClassVar, cast
 
@@ -14,6 +17,8 @@ from luigi_ufo.dated.dataset import DEFAULT_FLAG, DatedDataset, Gaps
 from luigi_ufo.dated.paths import (
     coerce_date,
     is_part_name,
+    lineage_name,
+    parse_lineage_name,
     parse_root,
     partition_rel,
     partition_uri,
@@ -25,6 +30,8 @@ from luigi_ufo.errors import DatedTargetError, InvalidRootError
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from luigi_ufo.dated.lineage import Lineage
 
 
 class DatedTarget(luigi.Target):
@@ -164,9 +171,43 @@ class DatedTarget(luigi.Target):
             with self.open_part(name, encoding=encoding) as fh:
                 yield from fh
 
-    def writer(self) -> PartitionWriter:
-        """Return a context manager that writes parts, then the flag last (none on failure)."""
-        return PartitionWriter(self.dataset.storage, self._rel, self.flag)
+    def writer(self, *, lineage: Lineage | None = None) -> PartitionWriter:
+        """Return a context manager that writes parts, then the flag last (none on failure).
+
+        ``lineage``: what the parts are made from, recorded beside the flag (written before it).
+        """
+        records = {} if lineage is None else {lineage_name(lineage.stamp): lineage.document()}
+        return PartitionWriter(self.dataset.storage, self._rel, self.flag, records)
+
+    def record_lineage(self, lineage: Lineage) -> None:
+        """Record ``lineage`` beside the flag, replacing any other record of the partition."""
+        name = lineage_name(lineage.stamp)
+        storage = self.dataset.storage
+        with tempfile.TemporaryDirectory(prefix="luigi-ufo-lineage-") as tmp:
+            path = os.path.join(tmp, "record.json")
+            with open(path, "wb") as fh:
+                fh.write(lineage.document())
+            storage.put_file(self._rel + name, path)
+        old = [
+            key
+            for key in storage.list_keys(self._rel)
+            if parse_lineage_name(key[len(self._rel) :]) not in (None, lineage.stamp)
+        ]
+        if old:
+            storage.delete(old)
+
+    def read_lineage(self) -> dict[str, Any] | None:
+        """Return the partition's lineage record (what it was made from), or None."""
+        names = [
+            key[len(self._rel) :]
+            for key in self.dataset.storage.list_keys(self._rel)
+            if parse_lineage_name(key[len(self._rel) :]) is not None
+        ]
+        if len(names) != 1:
+            return None
+        with self.dataset.storage.open_read(self._rel + names[0]) as fh:
+            found: dict[str, Any] = json.load(fh)
+        return found
 
     def bulk_key(self) -> Hashable:
         """Return the dataset this target is listed with (:class:`luigi_ufo.bulk.BulkTarget`)."""
@@ -177,6 +218,19 @@ class DatedTarget(luigi.Target):
         (paginated) listing."""
         complete = self.dataset.complete_dates(t.date for t in targets)
         return [t.date in complete for t in targets]
+
+    def bulk_identity(self, targets: Sequence[DatedTarget]) -> list[tuple[str, float]]:
+        """Return what each of ``targets`` (all of this dataset) is and when it was last written,
+        from one listing: its lineage stamp, or a digest of its parts (see
+        :meth:`~luigi_ufo.dated.dataset.Scan.identity`)."""
+        scan = self.dataset.scan(min(t.date for t in targets), max(t.date for t in targets))
+        return [(scan.identity(t.date), scan.written.get(t.date, 0.0)) for t in targets]
+
+    def bulk_lineage(self, targets: Sequence[DatedTarget]) -> list[tuple[str | None, float | None]]:
+        """Return the lineage stamp recorded in each of ``targets`` (all of this dataset), or
+        None, and when its flag was written, from one listing."""
+        scan = self.dataset.scan(min(t.date for t in targets), max(t.date for t in targets))
+        return [(scan.stamp(t.date), scan.finished.get(t.date)) for t in targets]
 
     @classmethod
     def complete_dates(

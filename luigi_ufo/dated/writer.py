@@ -6,27 +6,35 @@ import io
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from types import TracebackType
 from typing import IO, Any, cast
 
 from luigi_ufo.dated.codec import OwningGzipFile, is_gz
 from luigi_ufo.dated.paths import is_part_name
-from luigi_ufo.dated.storage import Storage
+from luigi_ufo.dated.storage import Storage, reading, write_error
 from luigi_ufo.errors import DatedTargetError
+
+#: Parts are staged in the temporary directory before their upload.
+_STAGING_FIX = "free space there or point TMPDIR at a larger directory"
 
 
 class PartitionWriter:
     """Context manager that replaces one partition; the flag appears only after every part.
 
     Parts are staged in a local temp directory while the block runs. On success the old flag is
-    removed, stale objects deleted, parts uploaded and the flag written last. An exception in the
-    block uploads nothing; a failure during upload leaves the partition without a flag.
+    removed, stale objects deleted, parts uploaded, then ``records`` (``_`` files about the
+    partition, such as its lineage record) and the flag last. An exception in the block uploads
+    nothing; a failure during upload leaves the partition without a flag.
     """
 
-    def __init__(self, storage: Storage, rel: str, flag: str) -> None:
+    def __init__(
+        self, storage: Storage, rel: str, flag: str, records: Mapping[str, bytes] | None = None
+    ) -> None:
         self._storage = storage
         self._rel = rel
         self._flag = flag
+        self._records = dict(records or {})
         self._staged: dict[str, str] = {}
         self._handles: list[IO[Any]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -43,7 +51,11 @@ class PartitionWriter:
     ) -> None:
         try:
             for handle in self._handles:
-                handle.close()
+                try:
+                    handle.close()  # flushes: a full disk may show only now
+                except OSError as error:
+                    if exc_type is None:
+                        raise write_error(error, str(self._tmp_dir()), _STAGING_FIX) from error
             if exc_type is None:
                 self._commit()
         finally:
@@ -62,10 +74,16 @@ class PartitionWriter:
         if name in self._staged:
             raise DatedTargetError(f"part {name!r} was already written in this partition write")
 
-    def _stage_path(self, name: str) -> str:
+    def _tmp_dir(self) -> str:
         assert self._tmp is not None
-        path = os.path.join(self._tmp.name, *name.split("/"))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return self._tmp.name
+
+    def _stage_path(self, name: str) -> str:
+        path = os.path.join(self._tmp_dir(), *name.split("/"))
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        except OSError as exc:
+            raise write_error(exc, path, _STAGING_FIX) from exc
         return path
 
     def open(
@@ -99,7 +117,12 @@ class PartitionWriter:
                 f"local file {os.fspath(local_path)!r} does not exist; check the path"
             )
         path = self._stage_path(name)
-        shutil.copyfile(local_path, path)
+        try:
+            shutil.copyfile(local_path, path)
+        except OSError as exc:
+            if reading(exc, local_path):
+                raise
+            raise write_error(exc, path, _STAGING_FIX) from exc
         self._staged[name] = path
 
     def _commit(self) -> None:
@@ -107,13 +130,18 @@ class PartitionWriter:
         flag_key = rel + self._flag
         # Flag first: from here until the end, readers see the partition as incomplete.
         storage.delete([flag_key])
-        stale = [key for key in storage.list_keys(rel) if key[len(rel) :] not in self._staged]
+        kept = {**self._staged, **self._records}
+        stale = [key for key in storage.list_keys(rel) if key[len(rel) :] not in kept]
         stale = [key for key in stale if key != flag_key]
         if stale:
             storage.delete(stale)
         for name, path in sorted(self._staged.items()):
             storage.put_file(rel + name, path)
-        assert self._tmp is not None
-        empty = os.path.join(self._tmp.name, ".flag")
+        for index, (name, data) in enumerate(sorted(self._records.items())):
+            path = os.path.join(self._tmp_dir(), f".record-{index}")
+            with open(path, "wb") as fh:
+                fh.write(data)
+            storage.put_file(rel + name, path)
+        empty = os.path.join(self._tmp_dir(), ".flag")
         open(empty, "wb").close()
         storage.put_file(flag_key, empty)

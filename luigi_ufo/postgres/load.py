@@ -80,6 +80,7 @@ class LoadSpec:
     marker_table: q.TableName
     lock: bool = True
     partitioned: bool = False  # create the table PARTITION BY LIST (one partition column)
+    made_from: str | None = None  # what the rows are made from, recorded in the marker row
 
     def __post_init__(self) -> None:
         if len(self.partition_values) != len(self.table.partition):
@@ -106,6 +107,7 @@ class LoadSpec:
         marker_table: object = "luigi_ufo_markers",
         lock: bool = True,
         partitioned: bool = False,
+        made_from: str | None = None,
     ) -> LoadSpec:
         """Validate names, values and types and build a spec (types default by role/value)."""
         partition = dict(partition or {})
@@ -157,6 +159,7 @@ class LoadSpec:
             marker_table=q.parse_table_name(marker_table),
             lock=lock,
             partitioned=partitioned,
+            made_from=made_from,
         )
 
     def partition_text(self) -> str:
@@ -283,6 +286,8 @@ def _run(conn: psycopg2.extensions.connection, spec: LoadSpec, write: Writer) ->
     table = spec.table
     with transaction(conn) as cur:
         _ensure_table(cur, spec.marker_table, q.create_marker_table(spec.marker_table))
+        if spec.made_from is not None:
+            _ensure_made_from(cur, spec.marker_table)
         partitioned = spec.partitioned and len(table.partition) == 1
         create = q.create_partitioned_table(table) if partitioned else q.create_table(table)
         if not _ensure_table(cur, table.table, create):
@@ -296,8 +301,16 @@ def _run(conn: psycopg2.extensions.connection, spec: LoadSpec, write: Writer) ->
             cur.execute(q.delete_partition(table, spec.partition_values))
             replaced = cur.rowcount
             written = write(cur, table.table)
-        cur.execute(q.upsert_marker(spec.marker_table, spec.update_id, table.table))
+        cur.execute(q.upsert_marker(spec.marker_table, spec.update_id, table.table, spec.made_from))
     return replaced, written
+
+
+def _ensure_made_from(cur: psycopg2.extensions.cursor, marker: q.TableName) -> None:
+    """Give a marker table made before lineage its ``made_from`` column (once)."""
+    cur.execute(q.EXISTING_COLUMNS, (marker.quoted,))
+    if q.MADE_FROM not in {row[0] for row in cur.fetchall()}:
+        # Only then: ALTER TABLE locks the marker table, which every load writes.
+        cur.execute(q.add_made_from(marker))
 
 
 def load(

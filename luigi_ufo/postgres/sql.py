@@ -28,12 +28,14 @@ from luigi_ufo.postgres.topn import Ties, check_ties
 __all__ = [
     "ADVISORY_XACT_LOCK",
     "EXISTING_COLUMNS",
+    "MADE_FROM",
     "MARKER_AND_TABLE_EXIST",
     "SCHEMA_EXISTS",
     "TABLE_EXISTS",
     "Column",
     "TableName",
     "TableSpec",
+    "add_made_from",
     "check_identifier",
     "check_type",
     "copy_from_stdin",
@@ -294,30 +296,61 @@ def copy_from_stdin(spec: TableSpec, into: TableName | None = None) -> sql.Compo
     )
 
 
+#: The marker column that records what a load was made from (its lineage stamp, or NULL).
+MADE_FROM = "made_from"
+
+
 def create_marker_table(marker: TableName) -> sql.Composed:
     """Return ``CREATE TABLE IF NOT EXISTS`` of the marker table keyed on (update_id, table)."""
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {} (update_id text NOT NULL, target_table text NOT NULL, "
-        "inserted timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (update_id, target_table))"
-    ).format(marker.identifier)
+        "inserted timestamptz NOT NULL DEFAULT now(), {} text, "
+        "PRIMARY KEY (update_id, target_table))"
+    ).format(marker.identifier, sql.Identifier(MADE_FROM))
 
 
-def upsert_marker(marker: TableName, update_id: str, table: TableName) -> sql.Composed:
-    """Return the upsert of the marker row (update_id, quoted table name)."""
+def add_made_from(marker: TableName) -> sql.Composed:
+    """Return the ``ALTER TABLE`` giving a marker table made before lineage its column."""
+    return sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} text").format(
+        marker.identifier, sql.Identifier(MADE_FROM)
+    )
+
+
+def upsert_marker(
+    marker: TableName, update_id: str, table: TableName, made_from: str | None = None
+) -> sql.Composed:
+    """Return the upsert of the marker row (update_id, quoted table name[, made_from])."""
+    if made_from is None:
+        return sql.SQL(
+            "INSERT INTO {} (update_id, target_table) VALUES ({}, {}) "
+            "ON CONFLICT (update_id, target_table) DO UPDATE SET inserted = now()"
+        ).format(marker.identifier, sql.Literal(update_id), sql.Literal(table.quoted))
     return sql.SQL(
-        "INSERT INTO {} (update_id, target_table) VALUES ({}, {}) "
-        "ON CONFLICT (update_id, target_table) DO UPDATE SET inserted = now()"
-    ).format(marker.identifier, sql.Literal(update_id), sql.Literal(table.quoted))
+        "INSERT INTO {} (update_id, target_table, {}) VALUES ({}, {}, {}) "
+        "ON CONFLICT (update_id, target_table) DO UPDATE SET inserted = now(), {} = EXCLUDED.{}"
+    ).format(
+        marker.identifier,
+        sql.Identifier(MADE_FROM),
+        sql.Literal(update_id),
+        sql.Literal(table.quoted),
+        sql.Literal(made_from),
+        sql.Identifier(MADE_FROM),
+        sql.Identifier(MADE_FROM),
+    )
 
 
 def select_markers(marker: TableName, update_ids: Sequence[str], table: TableName) -> sql.Composed:
-    """Return the lookup of which ``update_ids`` have a marker row for ``table``, in one query."""
+    """Return the lookup of which ``update_ids`` have a marker row for ``table``, in one query:
+    rows of (update_id, made_from), made_from NULL where the table has no such column."""
     # One literal per id (not a %s array parameter): the statement holds identifiers. The
     # cast types an empty array, which PostgreSQL cannot infer from ``ARRAY[]`` alone.
+    # to_jsonb(m) ->> reads the column if the table has it (marker tables made before lineage
+    # do not), so one statement serves both.
     ids = sql.SQL(", ").join(sql.Literal(u) for u in update_ids)
     return sql.SQL(
-        "SELECT update_id FROM {} WHERE target_table = {} AND update_id = ANY(ARRAY[{}]::text[])"
-    ).format(marker.identifier, sql.Literal(table.quoted), ids)
+        "SELECT update_id, to_jsonb(m) ->> {} FROM {} AS m "
+        "WHERE target_table = {} AND update_id = ANY(ARRAY[{}]::text[])"
+    ).format(sql.Literal(MADE_FROM), marker.identifier, sql.Literal(table.quoted), ids)
 
 
 def delete_marker(marker: TableName, update_id: str, table: TableName) -> sql.Composed:

@@ -8,6 +8,11 @@ nothing), and at the end of the same transaction drops the old child and attache
 Readers of the parent wait only for that last step (``DROP`` of a partition takes an
 ``ACCESS EXCLUSIVE`` lock on the parent); a first load of a value only attaches, which lets
 readers read on. Any failure rolls the whole swap back with the rest of the load.
+
+A child's name is the parent's name cut to 38 bytes, ``_p`` and 16 hex digits of a hash of the
+parent's full name, the column and the value, so two parents that share their first 38 bytes never
+share a child name. Children named before the parent was hashed in (the hash of column and value
+alone) are still found, replaced and renamed to the new name by the next load of their value.
 """
 
 from __future__ import annotations
@@ -64,9 +69,34 @@ class Swap:
 
     def child(self, suffix: str = "") -> q.TableName:
         """Return the child table's name (``suffix``: a new child, before it is renamed)."""
-        digest = hashlib.sha256(f"{self.column}\x1f{self.value}".encode()).hexdigest()[:16]
+        return self._named(f"{self.parent.quoted}\x1f{self.column}\x1f{self.value}", suffix)
+
+    def legacy_child(self) -> q.TableName:
+        """Return the name earlier versions gave the child (the parent not hashed in)."""
+        return self._named(f"{self.column}\x1f{self.value}")
+
+    def _named(self, key: str, suffix: str = "") -> q.TableName:
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         prefix = self.parent.name.encode("utf-8")[:_PREFIX_BYTES].decode("utf-8", "ignore")
         return q.TableName(f"{prefix}_p{digest}{suffix}", schema=self.parent.schema)
+
+    def _current(self, cur: psycopg2.extensions.cursor) -> q.TableName | None:
+        """Return this value's attached child: under its name, else its legacy name; or None."""
+        final, legacy = self.child(), self.legacy_child()
+        if _fetch(cur, q.TABLE_EXISTS, final)[0][0]:
+            if not _fetch(cur, _IS_CHILD, final, self.parent)[0][0]:
+                raise LoadError(
+                    f"table {final} exists but is not the partition {self.column}="
+                    f"{self.value!r} of {self.parent}; rename it"
+                )
+            return final
+        # A legacy name may belong to another parent with the same first 38 bytes: not ours.
+        if (
+            _fetch(cur, q.TABLE_EXISTS, legacy)[0][0]
+            and _fetch(cur, _IS_CHILD, legacy, self.parent)[0][0]
+        ):
+            return legacy
+        return None
 
     def load(
         self,
@@ -106,15 +136,11 @@ class Swap:
                 )
             )
         replaced = 0
-        if _fetch(cur, q.TABLE_EXISTS, final)[0][0]:
-            if not _fetch(cur, _IS_CHILD, final, self.parent)[0][0]:
-                raise LoadError(
-                    f"table {final} exists but is not the partition {self.column}="
-                    f"{self.value!r} of {self.parent}; rename it"
-                )
-            count = sql.SQL("SELECT count(*) FROM {}").format(final.identifier)
+        current = self._current(cur)
+        if current is not None:
+            count = sql.SQL("SELECT count(*) FROM {}").format(current.identifier)
             replaced = int(_fetch(cur, count)[0][0])
-            cur.execute(sql.SQL("DROP TABLE {}").format(final.identifier))
+            cur.execute(sql.SQL("DROP TABLE {}").format(current.identifier))
         cur.execute(
             sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
                 self.parent.identifier, new.identifier, value

@@ -20,7 +20,9 @@ class PostgresMarkerTarget(luigi.Target):
     Checking the table too means a dropped table makes the task run again (Luigi's
     ``PostgresTarget`` checks only the marker). Each check opens and closes its own connection;
     ``existing_update_ids()`` checks many runs at once (also as a
-    :class:`luigi_ufo.bulk.BulkTarget`) and ``remove()`` makes a run due again.
+    :class:`luigi_ufo.bulk.BulkTarget`) and ``remove()`` makes a run due again. A marker row
+    also records what its load was made from (``made_from``, see
+    :mod:`luigi_ufo.dated.lineage`), read in bulk by ``bulk_lineage()``.
     """
 
     def __init__(
@@ -65,6 +67,19 @@ class PostgresMarkerTarget(luigi.Target):
         )
         return [t.update_id in found for t in targets]
 
+    def bulk_lineage(
+        self, targets: Sequence[PostgresMarkerTarget]
+    ) -> list[tuple[str | None, float | None]]:
+        """Return what each of ``targets``' loads was made from (None: no marker, or none
+        recorded), from one query. (No time: a marker records its lineage with its load.)"""
+        rows = self.marker_rows(
+            [t.update_id for t in targets],
+            table=self.table,
+            marker_table=self.marker_table,
+            settings=self.settings,
+        )
+        return [(rows.get(t.update_id), None) for t in targets]
+
     @classmethod
     def existing_update_ids(
         cls,
@@ -79,21 +94,37 @@ class PostgresMarkerTarget(luigi.Target):
         One connection checks that both tables exist, then reads the marker rows of every id at
         once, so completeness of many runs costs the same as one ``exists()``.
         """
+        rows = cls.marker_rows(
+            update_ids, table=table, marker_table=marker_table, settings=settings
+        )
+        return set(rows)
+
+    @classmethod
+    def marker_rows(
+        cls,
+        update_ids: Iterable[str],
+        *,
+        table: object,
+        marker_table: object = "luigi_ufo_markers",
+        settings: ConnectionSettings | None = None,
+    ) -> dict[str, str | None]:
+        """Return ``{update_id: made_from}`` of the markers of ``update_ids`` for ``table`` that
+        exist (with ``table`` itself), from one query."""
         ids = sorted(set(update_ids))
         table_name = q.parse_table_name(table)
         marker = q.parse_table_name(marker_table)
         settings = settings or ConnectionSettings.from_config()
         if not ids:
-            return set()
+            return {}
         try:
             with connect(settings) as conn, transaction(conn) as cur:
                 cur.execute(q.MARKER_AND_TABLE_EXIST, (marker.quoted, table_name.quoted))
                 row = cur.fetchone()
                 if not (row and row[0] and row[1]):
-                    return set()
+                    return {}
                 # Executed without parameters: "%" in a name is not a placeholder then.
                 cur.execute(q.select_markers(marker, ids, table_name))
-                return {str(r[0]) for r in cur.fetchall()}
+                return {str(r[0]): None if r[1] is None else str(r[1]) for r in cur.fetchall()}
         except psycopg2.Error as exc:
             what = f"marker {ids[0]!r}" if len(ids) == 1 else f"{len(ids)} markers"
             raise ServiceError(

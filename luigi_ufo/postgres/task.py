@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -102,6 +103,9 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
     lock_partition: ClassVar[bool] = True
     partitioned: ClassVar[bool] = True
     marker_table: ClassVar[str | None] = None
+    #: With :class:`~luigi_ufo.dated.DatedTaskMixin`: whether a load made from other input is
+    #: incomplete; None follows ``[lineage] rebuild_when`` (see :mod:`luigi_ufo.dated.lineage`).
+    rebuild_when: ClassVar[str | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
@@ -130,6 +134,14 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
         """Return the marker id of this run (the task id)."""
         return str(self.task_id)
 
+    def made_from(self) -> str | None:
+        """Return what this load is made from, recorded in its marker row; None: nothing.
+
+        :class:`~luigi_ufo.dated.DatedTaskMixin` gives its input's lineage, so a load of older
+        input is told from a load of today's.
+        """
+        return None
+
     def partition(self) -> dict[str, Any]:
         """Return ``{column: value}`` identifying this run's rows in the table."""
         if self.partition_columns is None:
@@ -153,7 +165,7 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
                 f"rank_by={self.rank_by!r}"
             )
 
-    def load_spec(self, key_columns: Sequence[str]) -> LoadSpec:
+    def load_spec(self, key_columns: Sequence[str], *, made_from: str | None = None) -> LoadSpec:
         """Map the attributes and this run's partition onto a validated load spec."""
         self._require()
         return LoadSpec.build(
@@ -169,6 +181,7 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
             marker_table=self.marker_table_name(),
             lock=self.lock_partition,
             partitioned=self.partitioned,
+            made_from=made_from,
         )
 
     def output(self) -> PostgresMarkerTarget:
@@ -192,6 +205,7 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
         self._require()
         n = check_n(self.n)
         ties = check_ties(self.ties)
+        spec_for = functools.partial(self.load_spec, made_from=self.made_from())
         source = self.rows()
         if source is None:
             source = self.input()  # type: ignore[no-untyped-call]
@@ -209,7 +223,7 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
                             reader=reader,
                             n=n,
                             ties=ties,
-                            spec_for=self.load_spec,
+                            spec_for=spec_for,
                             settings=settings,
                         )
                     except declined as exc:
@@ -225,7 +239,7 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
             exclude=(self.rank_column, *self.partition()),
             skip_bad_rows=self.skip_bad_rows,
         )
-        spec = self.load_spec(read.key_columns)
+        spec = spec_for(read.key_columns)
         ranked = top_n(read.records, n, ties)
         self._finish(read, load(spec, ranked, settings=self.connection_settings()))
 

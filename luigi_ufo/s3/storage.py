@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from luigi_ufo.dated.paths import Root
+from luigi_ufo.dated.storage import ObjectInfo
 from luigi_ufo.errors import StorageError
 
 _MISSING_KEY_CODES = ("404", "NoSuchKey", "NotFound")
@@ -46,6 +47,9 @@ class S3Storage:
         return True
 
     def list_keys(self, rel_prefix: str = "", start_after: str = "") -> Iterator[str]:
+        return (info.key for info in self.list_objects(rel_prefix, start_after))
+
+    def list_objects(self, rel_prefix: str = "", start_after: str = "") -> Iterator[ObjectInfo]:
         prefix = self._key(rel_prefix)
         kwargs: dict[str, Any] = {"Bucket": self.root.bucket, "Prefix": prefix}
         if start_after:
@@ -64,7 +68,13 @@ class S3Storage:
             except Exception as exc:
                 raise _storage_error(exc, "list", self.uri(rel_prefix)) from exc
             for item in page.get("Contents", ()):
-                yield item["Key"][strip:]
+                modified = item.get("LastModified")
+                yield ObjectInfo(
+                    item["Key"][strip:],
+                    int(item.get("Size", 0)),
+                    item.get("ETag", ""),
+                    modified.timestamp() if modified is not None else 0.0,
+                )
             if not page.get("IsTruncated"):
                 return
 

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import luigi
 from luigi.task import BulkCompleteNotImplementedError
 
+from luigi_ufo.dated.lineage import expect, record_lineage
 from luigi_ufo.errors import BackfillError, ConfigError, SparkSubmitError
 from luigi_ufo.spark.connect import ConnectRunner
 from luigi_ufo.spark.lease import partition_leases
@@ -98,7 +99,7 @@ class SparkBackfill(luigi.Task):
         try:
             done = set(self.of.bulk_complete.__func__(factory, dates))
         except BulkCompleteNotImplementedError:
-            done = {d for d in dates if self.task_for(d).complete()}  # type: ignore[no-untyped-call]
+            done = {d for d in dates if self.task_for(d).complete()}
         return [d for d in dates if d not in done]
 
     def complete(self) -> bool:
@@ -113,6 +114,7 @@ class SparkBackfill(luigi.Task):
         if not missing:
             return
         tasks = [self.task_for(d) for d in missing]
+        made = expect(tasks)  # what each date is made from, recorded where it completes
         settings = (
             tasks[0]
             .spark_settings()
@@ -141,6 +143,7 @@ class SparkBackfill(luigi.Task):
             failure = self._connect(tasks, settings, runs, secrets)
         else:
             failure = self._submit(tasks, settings, script, runs, uris, secrets)
+        record_lineage(tasks, made)
         attempted = set(missing)
         left = [d for d in self.missing_dates() if d in attempted]
         if left:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import luigi
 from luigi.task import flatten
 
+from luigi_ufo.dated.lineage import LineageMixin, record_lineage
 from luigi_ufo.dated.paths import is_s3_uri, to_s3a
 from luigi_ufo.errors import ConfigError, MissingOutputError
 from luigi_ufo.secrets import credential_values, is_credential_name, without_withheld
@@ -44,7 +45,7 @@ PASSED_THROUGH = tuple(
 )
 
 
-class ExternalSparkScriptTask(luigi.Task):
+class ExternalSparkScriptTask(LineageMixin, luigi.Task):
     """Submit the external PySpark script ``script`` with ``spark-submit``.
 
     The script receives ``--input URI [URI ...]`` for the task's inputs and
@@ -54,7 +55,9 @@ class ExternalSparkScriptTask(luigi.Task):
     ``driver_memory``, ...) overrides them for this task (``conf`` and ``env`` merge key by key).
     The task's own parameters are never settings, whatever their names. The script is found
     at run time and read by spark-submit at submit time, so edits apply to the next run
-    without restarting anything.
+    without restarting anything. After a successful run, what it was made from (its inputs and
+    the script's sha256) is recorded beside each dated output's flag; ``rebuild_when`` says
+    whether a change makes the output incomplete (see :mod:`luigi_ufo.dated.lineage`).
 
     Args:
         script: file name of the script under the scripts directory (class attribute or
@@ -82,6 +85,9 @@ class ExternalSparkScriptTask(luigi.Task):
     #: Per-task overrides of ``[spark_script]``, by setting name (``conf`` and ``env`` merge
     #: key by key). A namespace of their own: the task's parameters never become settings.
     spark_overrides: ClassVar[Mapping[str, Any]] = {}
+    #: Whether outputs made from other inputs (or another script) are incomplete: None follows
+    #: ``[lineage] rebuild_when`` (default ``never``); a value is a minimum.
+    rebuild_when: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -111,6 +117,10 @@ class ExternalSparkScriptTask(luigi.Task):
         if outputs:
             args += ["--output", *outputs]
         return args + [str(a) for a in self.script_args]
+
+    def lineage_code(self) -> str:
+        """Return the script's sha256, recorded with what each run was made from."""
+        return resolve_script(self.script, self.spark_settings().scripts_dir).sha256
 
     def secret_values(self) -> list[str]:
         """Return extra values to mask in logs and errors (credentials are masked already)."""
@@ -146,6 +156,7 @@ class ExternalSparkScriptTask(luigi.Task):
     def run(self) -> None:
         """Run the script (spark-submit, or a Connect server), then check every output exists."""
         settings = self.spark_settings()
+        made = self.lineage()  # the inputs and script this run reads, recorded once it succeeds
         remove_flags(self.output())  # type: ignore[no-untyped-call]
         if settings.connect:
             spec = self.connect_spec(settings)
@@ -161,6 +172,7 @@ class ExternalSparkScriptTask(luigi.Task):
         else:
             result = submit(self, self.submit_spec(settings), settings, leases=self.output_uris())
         self.check_outputs(result)
+        record_lineage([self], [made])
 
     def check_outputs(self, result: RunResult) -> None:
         """Raise MissingOutputError unless every output exists after a successful run."""

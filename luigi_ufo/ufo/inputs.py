@@ -1,4 +1,5 @@
-"""Check a local export before any Spark starts: readable, a known header, decodable bytes."""
+"""Check a local export before any Spark starts (readable, a known header, decodable bytes), and
+tell after a failed run whether the aggregation refused it (no records, too many rejected)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 
 from luigi_ufo.errors import InputFormatError
 from luigi_ufo.scripts import aggregate_by_state as rules
+from luigi_ufo.ufo.settings import UfoSettings
 
 
 def check_export(path: str, *, encoding: str, delimiter: str, decode_errors: str = "strict") -> str:
@@ -45,3 +47,27 @@ def check_export(path: str, *, encoding: str, delimiter: str, decode_errors: str
     except rules.InputError as exc:
         options = rules.Options(encoding=encoding, delimiter=sep)
         raise InputFormatError(f"{exc}{rules.encoding_hint(head, options)}") from None
+
+
+def refusal(path: str, settings: UfoSettings) -> str | None:
+    """Return why the aggregation refuses the export at ``path``, or None.
+
+    The script's own rule (no records, or all or more than ``[ufo] max_rejected_fraction``
+    rejected) on the script's own counts: a whole read of the file, so it is asked only after a
+    run failed, to tell bad input (exit 2) from a failed pipeline. Other unreadable input is
+    :func:`check_export`'s to report, before the run.
+    """
+    try:
+        options = rules.Options(
+            encoding=settings.encoding,
+            delimiter=rules.parse_delimiter(settings.delimiter),
+            country_rule=settings.country_rule,
+            decode_errors=settings.decode_errors,
+            max_rejected_fraction=settings.max_rejected_fraction,
+        )
+        opener = lambda: open(path, "rb")  # noqa: E731, SIM115 - count_stream closes it
+        counts = rules.count_stream(opener, options, source=path)
+    except (rules.InputError, argparse.ArgumentTypeError, OSError, EOFError):
+        return None
+    refused = rules.rejected_fraction_error(counts, options.max_rejected_fraction, source=path)
+    return str(refused) if refused else None

@@ -7,6 +7,11 @@
     <lake>/ufo/rejected/<date>/   AggregateUFOsByState: reason,records (rows it did not count)
     <lake>/ufo/top_states/<date>/ TopTenStates: rank,state,sightings
     table ufo_top_states          TopStatesToDatabase: (date, rank, state, sightings)
+
+Every output records what it was made from (the export's size and sha256, then each upstream
+partition's record) and every task is ``rebuild_when = "inputs"``: a date imported from another
+export is incomplete all the way down, so a rerun rebuilds and reloads it (see
+:mod:`luigi_ufo.dated.lineage`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 import luigi
 
-from luigi_ufo.dated import DatedTarget, DatedTaskMixin
+from luigi_ufo.dated import DatedTarget, DatedTaskMixin, LocalFile
 from luigi_ufo.errors import InputFormatError
 from luigi_ufo.postgres import ConnectionSettings, PostgresTopNTask
 from luigi_ufo.spark import ExternalSparkScriptTask
@@ -48,13 +53,21 @@ class ReadUFOs(DatedTaskMixin, luigi.ExternalTask):
 
 
 class ImportUFOExport(DatedTaskMixin, luigi.Task):
-    """Copy a local export file (plain or gzip, as is) into the raw partition, flag last."""
+    """Copy a local export file (plain or gzip, as is) into the raw partition, flag last.
+
+    The partition records the file's size and sha256: it is complete only for that content, so
+    importing another export for the same date runs again.
+    """
 
     date = luigi.DateParameter()
     source = luigi.Parameter(description="local export file (CSV, optionally gzip)")
+    rebuild_when = "inputs"
 
     def output(self) -> DatedTarget:
         return ufo_target("raw", self.date)
+
+    def lineage_inputs(self) -> list[LocalFile]:
+        return [LocalFile(os.path.expanduser(str(self.source)))]
 
     def run(self) -> None:
         path = os.path.expanduser(str(self.source))
@@ -65,7 +78,7 @@ class ImportUFOExport(DatedTaskMixin, luigi.Task):
             raise InputFormatError(
                 f"cannot read export {path!r} ({exc.strerror}); check --source / --input"
             ) from None
-        with self.output().writer() as writer:
+        with self.output().writer(lineage=self.lineage()) as writer:
             writer.put_file("export.csv.gz" if gz else "export.csv", path)
 
 
@@ -75,6 +88,7 @@ class AggregateUFOsByState(DatedTaskMixin, ExternalSparkScriptTask):
     date = luigi.DateParameter()
     script = "aggregate_by_state.py"
     spark_overrides = {"conf": SMALL_JOB_CONF}  # noqa: RUF012 - read-only spec
+    rebuild_when = "inputs"
 
     def requires(self) -> luigi.Task:
         return ReadUFOs(date=self.date)  # type: ignore[no-untyped-call]
@@ -106,6 +120,7 @@ class TopTenStates(DatedTaskMixin, ExternalSparkScriptTask):
     date = luigi.DateParameter()
     script = "top_10.py"
     spark_overrides = {"conf": SMALL_JOB_CONF}  # noqa: RUF012 - read-only spec
+    rebuild_when = "inputs"
 
     def requires(self) -> AggregateUFOsByState:
         return AggregateUFOsByState(date=self.date)  # type: ignore[no-untyped-call]
@@ -122,11 +137,11 @@ class TopTenStates(DatedTaskMixin, ExternalSparkScriptTask):
         ]
 
 
-class TopStatesToDatabase(PostgresTopNTask):
+class TopStatesToDatabase(DatedTaskMixin, PostgresTopNTask):
     """Load a date's top states into ``ufo_top_states`` (date, rank, state, sightings)."""
 
     date = luigi.DateParameter()
-    date_param_name = "date"  # RangeDaily backfills via PostgresTopNTask.bulk_complete
+    rebuild_when = "inputs"  # the marker row records which top_states partition was loaded
     table = "ufo_top_states"
     rank_by = "sightings"
     key_columns = ("state",)

@@ -30,15 +30,15 @@ Country rules (Kaggle layout only; the NUFORC layout has no country column):
 ``us``: country must be ``us``; ``any``: the country is ignored.
 
 Every record after a file's first header is either counted under its state or counted under one
-reason of ``REASONS``, so ``sum(states) + sum(rejected) == records``. A run whose records are all
-(or more than ``--max-rejected-fraction``) rejected fails naming the main reason and a sample
-record, and writes nothing. Outputs are tiny CSV datasets (``state,sightings`` and
-``reason,records``) replaced crash-safely, the rejected counts before the states so the states'
+reason of ``REASONS``, so ``sum(states) + sum(rejected) == records``. A run without records, or
+whose records are all (or more than ``--max-rejected-fraction``) rejected, fails naming the main
+reason and a sample record, and writes nothing. Outputs are tiny CSV datasets (``state,sightings``
+and ``reason,records``) replaced crash-safely, the rejected counts before the states so the states'
 flag means both are complete. The states' old ``_SUCCESS`` goes first; then, per dataset, locally:
 the new part is written and fsynced under a hidden temporary name, the old ``_SUCCESS`` and data
 files are removed, the part is renamed into place and ``_SUCCESS`` written last (see
-:func:`replace_local_dataset`); on the DataFrame path the old ``_SUCCESS`` goes first and
-Spark's writer commits the part and writes the new ``_SUCCESS`` last.
+:func:`replace_local_dataset`); on the DataFrame path the old ``_SUCCESS`` goes first and Spark's
+writer commits the part and writes the new ``_SUCCESS`` last.
 
 Why not ``spark.read.csv(multiLine=True)``: a multi-line CSV file is one unsplittable partition
 either way, and Spark's parser took 5.8 s of job time on the 16 MB primary file where Python's C
@@ -245,13 +245,20 @@ def render_record(record: list[str], delimiter: str = ",") -> str:
 def rejected_fraction_error(
     counts: FileCounts, limit: float, *, source: str = "the input"
 ) -> str | None:
-    """Return why ``counts`` must not be written (all, or more than ``limit``, rejected), or None.
+    """Return why ``counts`` must not be written (no records, all or more than ``limit``
+    rejected), or None.
 
     Such a run is a wrong export or wrong settings, not a date with no sightings: writing its
     empty counts would load an empty top-N over the date's good rows.
     """
+    if counts.records == 0:
+        return (
+            f"{source}: no records after the header; nothing was written. Check that the export "
+            "is complete (a header alone is what an interrupted download or an empty query "
+            "leaves)"
+        )
     rejected = counts.records - counts.counted
-    if counts.records == 0 or (rejected < counts.records and rejected <= limit * counts.records):
+    if rejected < counts.records and rejected <= limit * counts.records:
         return None
     reason, n = max(counts.rejected.items(), key=lambda kv: (kv[1], kv[0]))
     sample = counts.samples.get(reason, "no sample kept")

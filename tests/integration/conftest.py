@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from luigi_ufo._pause import PAUSE_ENV
+from luigi_ufo.testing.strict import missing
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -57,6 +58,25 @@ def postgres_left(home: dict[str, str]) -> Callable[[], list[psutil.Process]]:
     """Return a function listing the postgres processes still running on ``home``'s data dir."""
     data = Path(home["LUIGI_UFO_DATA_DIR"])
     return lambda: postgres_processes(data)
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a real 64 KiB file system (a tmpfs), for writes that hit ENOSPC.
+
+    Mounting needs root (CAP_SYS_ADMIN), as CI runs; elsewhere the test is skipped, saying so
+    (a failure under LUIGI_UFO_TEST_STRICT).
+    """
+    mount = tmp_path / "tiny-fs"
+    mount.mkdir()
+    argv = ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs", str(mount)]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        missing(f"cannot mount a 64 KiB tmpfs (needs root): {result.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount)], capture_output=True, check=False)
 
 
 def clean_copy(destination: Path) -> Path:

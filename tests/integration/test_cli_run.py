@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg2
 import pytest
 
 from luigi_ufo.cli import build_parser
@@ -92,3 +93,59 @@ def test_readme_main_job_command_in_a_temp_dir(home: dict[str, str], tmp_path: P
     assert [(s, int(n.replace(",", ""))) for _, s, n in ranks] == counts.top(10)
     total = f"records {counts.records:,}: counted {counts.counted:,}"
     assert total in table
+
+
+def run_status(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``luigi-ufo`` and return its result, whatever its exit status."""
+    return subprocess.run(
+        [str(LUIGI_UFO), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_bad_exports_exit_2_and_keep_the_dates_rows(home: dict[str, str], tmp_path: Path) -> None:
+    good = write_sample(tmp_path / "good.csv.gz", 2_000, seed=5)
+    first = luigi_ufo(home, tmp_path, "run", "--input", str(good.path), "--date", "2024-03-01")
+    want = sorted(good.states.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    header = "Date / Time,City,State,Shape,Duration,Summary,Posted\n"
+    rejected = tmp_path / "all-rejected.csv"
+    rejected.write_text(header + "1/1/19,Toronto,ON,,,,1/2/19\n" * 3, encoding="utf-8")
+    empty = tmp_path / "header-only.csv"
+    empty.write_text(header, encoding="utf-8")
+    for path, message in [
+        (rejected, "3 of 3 records (all) were rejected"),
+        (empty, "no records after the header"),
+    ]:
+        result = run_status(home, tmp_path, "run", "--input", str(path), "--date", "2024-03-01")
+        assert result.returncode == 2, result.stderr[-4000:]
+        assert f"luigi-ufo: error: {path}" in result.stderr
+        assert message in result.stderr
+        assert "Top 10" not in result.stdout
+    # Nothing was loaded over the good run's rows.
+    url = luigi_ufo(home, tmp_path, "db", "start").stdout.strip()
+    try:
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT state, sightings FROM ufo_top_states ORDER BY rank")
+            assert cur.fetchall() == want
+        conn.close()
+    finally:
+        luigi_ufo(home, tmp_path, "db", "stop")
+    assert "Top 10" in first.stdout
+
+
+def test_a_full_disk_during_the_import_names_the_path_and_exits_2(
+    home: dict[str, str], tmp_path: Path, full_disk: Path
+) -> None:
+    export = write_sample(tmp_path / "export.csv.gz", 5_000, seed=2).path
+    assert export.stat().st_size > 64 * 1024
+    # A configured server: none is started, and the import fails before any connection.
+    Path(home["LUIGI_CONFIG_PATH"]).write_text(
+        f"[ufo]\nlake = {full_disk / 'lake'}\n\n[postgres_topn]\ndsn = postgresql://127.0.0.1:9/x\n",
+        encoding="utf-8",
+    )
+    result = run_status(home, tmp_path, "run", "--input", str(export), "--date", "2024-03-01")
+    assert result.returncode == 2, result.stderr[-4000:]
+    partition = full_disk / "lake" / "ufo" / "raw" / "2024-03-01"
+    where = repr(str(partition / "export.csv.gz"))
+    assert f"could not write {where}: No space left on device (ENOSPC)" in result.stderr
+    assert "unexpected" not in result.stderr
+    assert sorted(p.name for p in partition.iterdir()) == []  # no flag, no half-written part

@@ -25,10 +25,11 @@ def python_blocks() -> list[str]:
 
 def test_the_doc_has_local_and_s3_examples() -> None:
     blocks = python_blocks()
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     assert "lake_target" in blocks[0]
     assert "RangeDaily" in blocks[1]
-    assert "S3DatedTarget" in blocks[2]
+    assert "lineage_status" in blocks[2]
+    assert "S3DatedTarget" in blocks[3]
 
 
 def test_the_examples_run(

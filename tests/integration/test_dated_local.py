@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime
 import gzip
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from luigi_ufo.dated import DatedDataset, DatedTarget, LocalStorage, parse_root
-from luigi_ufo.errors import DatedTargetError
+from luigi_ufo.errors import DatedTargetError, StorageError
 
 pytestmark = pytest.mark.integration
 
@@ -126,6 +128,32 @@ def test_a_failure_during_upload_leaves_no_flag(tmp_path: Path) -> None:
     with pytest.raises(OSError, match="disk full"):
         write_parts(target, ["part-00000.csv", "part-00001.csv"])
     assert not DatedTarget(root, DAY0).exists()
+
+
+def test_a_full_file_system_names_the_path_and_the_cause(tmp_path: Path, full_disk: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(200_000))
+    target = DatedTarget(str(full_disk / "ds"), DAY0)
+    with pytest.raises(StorageError) as raised, target.writer() as writer:
+        writer.put_file("part-00000.bin", big)
+    where = repr(str(full_disk / "ds" / "2024-01-01" / "part-00000.bin"))
+    assert str(raised.value).startswith(f"could not write {where}: No space left on device")
+    assert "(ENOSPC); free space there or move the dataset root" in str(raised.value)
+    assert os.listdir(full_disk / "ds" / "2024-01-01") == []  # no flag, no temporary file
+
+
+def test_a_full_staging_directory_says_tmpdir(
+    tmp_path: Path, full_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(200_000))
+    monkeypatch.setattr(tempfile, "tempdir", str(full_disk))  # where parts are staged
+    target = DatedTarget(str(tmp_path / "ds"), DAY0)
+    fix = r"No space left on device \(ENOSPC\); free space there or point TMPDIR"
+    with pytest.raises(StorageError, match=fix), target.writer() as writer:
+        writer.put_file("part-00000.bin", big)
+    assert not target.exists()
+    assert os.listdir(full_disk) == []  # the staging directory went
 
 
 @pytest.mark.parametrize("name", ["_SUCCESS", ".hidden", "../escape.csv", "a//b", ""])

@@ -48,7 +48,10 @@ def test_pipeline_on_a_lake_whose_path_holds_hash_and_percent(
     by_state = lake / "ufo" / "by_state" / "2024-03-01"
     assert (by_state / "_SUCCESS").exists()
     # A local lake takes the scripts' classic fast path: its Python writer names the part so.
-    assert sorted(p.name for p in by_state.iterdir()) == ["_SUCCESS", "part-00000.csv"]
+    # Beside the flag, the task recorded what the partition was made from.
+    names = sorted(p.name for p in by_state.iterdir() if not p.name.startswith("_lineage."))
+    assert names == ["_SUCCESS", "part-00000.csv"]
+    assert len(list(by_state.glob("_lineage.*.json"))) == 1
     (part,) = by_state.glob("part-*.csv")
     rows = part.read_text(encoding="utf-8").splitlines()[1:]
     counted = {line.split(",")[0]: int(line.split(",")[1]) for line in rows}

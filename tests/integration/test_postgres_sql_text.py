@@ -69,9 +69,17 @@ def test_statement_texts(conn: psycopg2.extensions.connection) -> None:
         "INSERT INTO \"mk\" (update_id, target_table) VALUES ('Task(x=''1'')', '\"t\"') "
         "ON CONFLICT (update_id, target_table) DO UPDATE SET inserted = now()"
     )
+    assert q.upsert_marker(marker, "u", t.table, "0123.none").as_string(conn) == (
+        'INSERT INTO "mk" (update_id, target_table, "made_from") VALUES (\'u\', \'"t"\', '
+        "'0123.none') ON CONFLICT (update_id, target_table) DO UPDATE SET inserted = now(), "
+        '"made_from" = EXCLUDED."made_from"'
+    )
+    assert q.add_made_from(marker).as_string(conn) == (
+        'ALTER TABLE "mk" ADD COLUMN IF NOT EXISTS "made_from" text'
+    )
     assert q.select_markers(marker, ["a", "it's %s"], t.table).as_string(conn) == (
-        'SELECT update_id FROM "mk" WHERE target_table = \'"t"\' '
-        "AND update_id = ANY(ARRAY['a', 'it''s %s']::text[])"
+        "SELECT update_id, to_jsonb(m) ->> 'made_from' FROM \"mk\" AS m "
+        "WHERE target_table = '\"t\"' AND update_id = ANY(ARRAY['a', 'it''s %s']::text[])"
     )
     assert q.select_markers(marker, [], t.table).as_string(conn).endswith("ANY(ARRAY[]::text[])")
     assert q.delete_marker(marker, "u", t.table).as_string(conn) == (

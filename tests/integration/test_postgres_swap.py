@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import subprocess
 import sys
 import threading
@@ -121,6 +122,58 @@ def test_long_table_names_give_short_child_names() -> None:
         assert len(name.name.encode("utf-8")) <= q.MAX_IDENTIFIER_BYTES
         q.check_identifier(name.name)
     assert swap.child() != Swap(swap.parent, "day", "2024-01-02", ()).child()
+
+
+def partitions_of(settings: ConnectionSettings, table: str) -> list[tuple[str, str]]:
+    """Return (child, bound) of every partition attached to ``table``, by pg_inherits."""
+    return fetch(
+        settings,
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
+        "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass ORDER BY 1",
+        (q.TableName(table).quoted,),
+    )
+
+
+def test_tables_sharing_their_first_38_bytes_keep_their_own_children(
+    settings: ConnectionSettings,
+) -> None:
+    stem = f"swap_{uuid.uuid4().hex[:12]}_{'x' * 30}"
+    first, second = f"{stem}_first", f"{stem}_second"
+    assert first.encode()[:38] == second.encode()[:38]
+    load(spec_for(first, DAY1), ranked(4), settings=settings)
+    load(spec_for(second, DAY1), ranked(2, offset=7), settings=settings)
+    load(spec_for(first, DAY1, run="b"), ranked(3, offset=20), settings=settings)
+    assert contents(settings, first) == expected(DAY1, ranked(3, offset=20))
+    assert contents(settings, second) == expected(DAY1, ranked(2, offset=7))
+    (first_child,) = partitions_of(settings, first)
+    (second_child,) = partitions_of(settings, second)
+    assert first_child[0] != second_child[0]
+
+
+def test_a_child_named_by_an_earlier_version_is_replaced_and_renamed(
+    settings: ConnectionSettings, table: str
+) -> None:
+    load(spec_for(table, DAY1), ranked(5), settings=settings)
+    load(spec_for(table, DAY2), ranked(2, offset=40), settings=settings)
+    # Earlier versions named a child by the parent's prefix and a hash of column and value only.
+    digest = hashlib.sha256(b"day\x1f2024-02-01").hexdigest()[:16]
+    legacy = f"{table}_p{digest}"
+    (current,) = [c for c, bound in partitions_of(settings, table) if "2024-02-01" in bound]
+    with connect(settings) as conn, transaction(conn) as cur:
+        cur.execute(
+            q.sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                q.sql.Identifier(current), q.sql.Identifier(legacy)
+            )
+        )
+    again = load(spec_for(table, DAY1, run="b"), ranked(3, offset=9), settings=settings)
+    assert (again.replaced, again.rows) == (5, 3)
+    assert contents(settings, table) == expected(DAY1, ranked(3, offset=9)) + expected(
+        DAY2, ranked(2, offset=40)
+    )
+    names = [c for c, _ in partitions_of(settings, table)]
+    assert current in names
+    assert legacy not in names
+    assert len(names) == 2
 
 
 def test_terminated_mid_copy_leaves_the_old_rows_and_marker(

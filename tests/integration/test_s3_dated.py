@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from luigi_ufo.dated import DatedTarget
+from luigi_ufo.dated import DatedTarget, Lineage
 from luigi_ufo.errors import StorageError
 from luigi_ufo.s3 import S3DatedTarget, S3Settings
 from luigi_ufo.s3.client import make_client
@@ -306,3 +306,44 @@ def test_remove_flag_deletes_only_the_flag(client: Any, s3_bucket: str) -> None:
     assert S3DatedTarget.complete_dates(
         f"s3://{s3_bucket}/clicks", [target.date, other.date], client=client
     ) == {other.date}
+
+
+def test_lineage_records_and_etag_identities_come_with_the_flags_listing(
+    client: Any, s3_bucket: str
+) -> None:
+    root = f"s3://{s3_bucket}/lin"
+    days = [DAY0 + datetime.timedelta(days=i) for i in range(3)]
+    targets = [S3DatedTarget(root, d, client=client) for d in days]
+    made = Lineage((("in", "content:1:ab"),), code="c" * 64)
+    with targets[0].writer(lineage=made) as out:
+        out.write_text("part-00000.csv", "same\n")
+    for target in targets[1:]:  # put there by other means: no record
+        with target.writer() as out:
+            out.write_text("part-00000.csv", "same\n")
+    sent = count_requests(client)
+    recorded = targets[0].bulk_lineage(targets)
+    identities = [identity for identity, _ in targets[0].bulk_identity(targets)]
+    assert len(sent) == 2  # one listing each
+    assert [stamp for stamp, _ in recorded] == [made.stamp, None, None]
+    assert all(finished is not None for _, finished in recorded)  # each flag's LastModified
+    assert identities[0] == f"made:{made.stamp}"
+    # Same bytes, same ETag: the same identity; other bytes: another one.
+    assert identities[1] == identities[2]
+    with targets[2].writer() as out:
+        out.write_text("part-00000.csv", "other\n")
+    assert targets[0].bulk_identity(targets)[2][0] != identities[2]
+    # A new record replaces the old one.
+    newer = Lineage((("in", "content:2:cd"),))
+    targets[0].record_lineage(newer)
+    keys = [
+        o["Key"]
+        for o in client.list_objects_v2(Bucket=s3_bucket, Prefix="lin/2024-01-01/")["Contents"]
+    ]
+    assert sorted(keys) == [
+        "lin/2024-01-01/_SUCCESS",
+        f"lin/2024-01-01/_lineage.{newer.stamp}.json",
+        "lin/2024-01-01/part-00000.csv",
+    ]
+    assert targets[0].read_lineage()["inputs"] == [  # type: ignore[index]
+        {"input": "in", "identity": "content:2:cd"}
+    ]

@@ -269,6 +269,12 @@ def test_all_rejected_fails_names_the_reason_and_keeps_the_old_outputs(
     (raw / "export.csv").write_text(bad + "1/1/19,Reno,NV,,,,1/1/19\n", encoding="utf-8")
     assert aggregate_by_state.main([*argv, "--max-rejected-fraction", "0.5"], spark=spark) == 2
     assert "3 of 4 records (75.0%) were rejected" in capsys.readouterr().err
+    # A header alone is refused the same way, whatever the threshold.
+    (raw / "export.csv").write_text(HEADER, encoding="utf-8")
+    assert aggregate_by_state.main(argv, spark=spark) == 2
+    assert f"{raw}: no records after the header" in capsys.readouterr().err
+    assert before == {p: p.read_bytes() for p in tmp_path.glob("*/*") if p.parent.name != "raw"}
+    (raw / "export.csv").write_text(HEADER + "1/1/19,Reno,NV,,,,1/1/19\n", encoding="utf-8")
     assert aggregate(spark, tmp_path, raw)[0] == {"NV": 1}
 
 
@@ -285,8 +291,9 @@ def test_generated_exports_through_spark_match_an_independent_r1_count(
         (raw / "export.csv").write_bytes(ufo_exports.render(export))
         argv = aggregate_argv(raw, Path(tmp) / "s", Path(tmp) / "r")
         code = aggregate_by_state.main(argv, spark=spark)
-        if want.records == 0 or sum(want.states.values()) == 0:
-            assert code == (0 if want.records == 0 else 2)
+        if sum(want.states.values()) == 0:  # no records, or all rejected: refused
+            assert code == 2
+            assert not (Path(tmp) / "s").exists()
             return
         assert code == 0
         states = {s: int(n) for s, n in read_csv(Path(tmp) / "s")[1:]}

@@ -334,7 +334,15 @@ def test_rejected_fraction_threshold() -> None:
     assert message is not None
     assert "4 of 5 records (80.0%)" in message
     assert "most are 'not_us_state' (3)" in message
-    assert agg.rejected_fraction_error(count(HEADER), 1.0) is None  # no records: nothing to judge
+
+
+def test_an_export_without_records_is_refused_like_an_all_rejected_one() -> None:
+    # A header alone would load an empty top-N over the date's good rows, at any threshold.
+    for limit in (1.0, 0.0):
+        message = agg.rejected_fraction_error(count(HEADER), limit, source="/in/export.csv")
+        assert message is not None
+        assert message.startswith("/in/export.csv: no records after the header")
+        assert "nothing was written" in message
 
 
 @pytest.mark.parametrize("text", ["-0.1", "1.5", "x"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import gzip
+import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,9 +29,17 @@ def test_import_copies_bytes_and_completes_read_ufos(
     assert not external.complete()
     ImportUFOExport(date=DATE, source=str(source)).run()  # type: ignore[no-untyped-call]
     partition = tmp_path / "lake" / "ufo" / "raw" / "2024-01-15"
-    assert sorted(p.name for p in partition.iterdir()) == ["_SUCCESS", name]
+    flag, record, part = sorted(p.name for p in partition.iterdir())
+    assert (flag, part) == ("_SUCCESS", name)
     assert (partition / name).read_bytes() == source.read_bytes()
     assert external.complete()
+    # Beside the flag: what the partition was made from, the source's size and sha256.
+    assert record.startswith("_lineage.")
+    made = json.loads((partition / record).read_text(encoding="utf-8"))
+    data = source.read_bytes()
+    assert [i["identity"] for i in made["inputs"]] == [
+        f"content:{len(data)}:{hashlib.sha256(data).hexdigest()}"
+    ]
 
 
 def test_import_of_a_missing_file_names_it(
