@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
-from urllib.parse import urlsplit
 
 import luigi.cmdline_parser
 import luigi.configuration
@@ -76,10 +75,18 @@ def postgres_configured() -> bool:
 
 
 def _is_per_user_server(params: Mapping[str, str], server_url: str) -> bool:
-    where = urlsplit(server_url)
-    host = params.get("hostaddr") or params.get("host")
-    loopback = {"127.0.0.1", "localhost", "::1", str(where.hostname)}
-    return host in loopback and params.get("port") == str(where.port)
+    """Tell whether libpq ``params`` name the server of ``server_url`` (its socket directory)."""
+    import psycopg2.extensions
+
+    server = psycopg2.extensions.parse_dsn(server_url)
+
+    def where(values: Mapping[str, str]) -> tuple[str, str]:
+        host = values.get("hostaddr") or values.get("host") or ""
+        if host.startswith("/"):  # a Unix socket directory: compare the real paths
+            host = os.path.realpath(host)
+        return host, values.get("port") or "5432"
+
+    return where(params) == where(server)
 
 
 def _not_running(server: SharedServer, why: str) -> NoReturn:
