@@ -158,3 +158,19 @@ def to_s3a(uri: str) -> str:
     if is_s3_uri(uri):
         return "s3a://" + uri.split("://", 1)[1]
     return uri
+
+
+def local_path(uri: str) -> str | None:
+    """Return the file-system path ``uri`` names, or None if it has another scheme.
+
+    A plain path (relative or absolute) and ``file:`` / ``file://`` URIs are local; ``s3://``,
+    ``hdfs://``, ``gs://`` and the like are not.
+    """
+    lowered = uri.lower()
+    if lowered.startswith("file://"):
+        return uri[len("file://") :] or None
+    if lowered.startswith("file:"):
+        return uri[len("file:") :] or None
+    if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]+:", uri):
+        return None
+    return uri or None

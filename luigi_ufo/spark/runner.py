@@ -88,11 +88,17 @@ class _Interrupted(BaseException):
 
 
 class _OutputReader(threading.Thread):
-    """Read the child's merged stdout/stderr, log each line and keep the tail and ids."""
+    """Read the child's merged stdout/stderr, log each line and keep the tail and ids.
 
-    def __init__(self, fd: int, secrets: tuple[str, ...], tail_lines: int) -> None:
-        super().__init__(name="spark-submit-output", daemon=True)
+    Each line is logged as ``<label>: <line>``, masked.
+    """
+
+    def __init__(
+        self, fd: int, secrets: tuple[str, ...], tail_lines: int, label: str = "spark-submit"
+    ) -> None:
+        super().__init__(name=f"{label}-output", daemon=True)
         self._fd = fd
+        self._label = label
         self._secrets = secrets
         self.tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self.traceback: list[str] = []
@@ -125,7 +131,7 @@ class _OutputReader(threading.Thread):
         if is_progress_bar(record):
             return
         line = mask(record, self._secrets)
-        logger.info("spark-submit: %s", line)
+        logger.info("%s: %s", self._label, line)
         self.tail.append(line)
         self._track_traceback(line)
         ids = parse_ids(line)

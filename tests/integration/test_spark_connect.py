@@ -177,9 +177,11 @@ def test_an_rdd_script_fails_at_once_naming_the_call(
 def test_a_timeout_interrupts_the_operation_on_the_server(
     scripts: Path, tmp_path: Path, spark_connect: Any
 ) -> None:
+    # Long enough for the job to have started on a loaded machine (the script's process is
+    # killed at the timeout: an operation not yet started never starts).
     task = TimedConnectProbe(
         root=str(tmp_path / "out"),
-        timeout=5.0,
+        timeout=15.0,
         script_args=["--mode", "slow", "--tasks", "2", "--sleep", "300"],
     )
     started = time.monotonic()
@@ -187,8 +189,10 @@ def test_a_timeout_interrupts_the_operation_on_the_server(
         task.run()
     assert time.monotonic() - started < 60
     message = str(info.value)
-    assert "timed out after 5 s" in message, message
-    found = re.search(r"operation\(s\) with tag '(luigi-ufo-[0-9a-f-]+)' on the server", message)
+    assert "timed out after 15 s" in message, message
+    found = re.search(
+        r"session \(tag '(luigi-ufo-[0-9a-f-]+)'\) on the server: interrupted 1 operation", message
+    )
     assert found, message
     # Server side: the UDF job was cancelled and its sleeping tasks killed, long before 300 s.
     jobs = wait_for_jobs(spark_connect, found.group(1), _stopped, timeout=150)
