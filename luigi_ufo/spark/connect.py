@@ -304,7 +304,8 @@ class ConnectRunner:
             shown = list(failed.items())[:SHOWN_FAILURES]
             frames = [f"{label} failed: {reason}" for label, reason in shown]
             reason = f"{len(failed)} of {len(runs)} run(s) failed"
-            raise SparkConnectError(self._message(reason, [], []) + "\n" + "\n".join(frames))
+            text = self._message(reason, [], []) + "\n" + "\n".join(frames)
+            raise SparkConnectError(mask(text, self.spec.secrets))
         if self.on_percent is not None:
             self.on_percent(100)
         return RunResult(

@@ -127,11 +127,13 @@ def start_server(
     ui_port: int | None = None,
     s3: bool = False,
     timeout: float = READY_TIMEOUT,
+    cwd: Path | None = None,
 ) -> ConnectServer:
     """Start a Connect server, wait until it accepts sessions and record it in ``state_file``.
 
     ``settings`` default to ``[spark_script]`` (master, jars, conf, memory); ``port=None`` picks a
-    free one. Refuses to start a second server for the same state file.
+    free one; ``cwd``: the server's working directory (default: this process's). Refuses to start
+    a second server for the same state file.
     """
     from luigi_ufo.spark.settings import default_spark_submit
     from luigi_ufo.spark.task import build_spec
@@ -174,6 +176,7 @@ def start_server(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=child_env,
+                cwd=cwd,
                 start_new_session=True,
             )
         server = ConnectServer(

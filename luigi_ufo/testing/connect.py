@@ -2,7 +2,7 @@
 
 The product's own :func:`luigi_ufo.spark.connect_server.start_server` on ``local[2]``, free
 loopback ports for gRPC and the web UI (whose REST API lets tests see server-side jobs), and a
-private state directory removed at stop.
+private state directory, also its working directory, removed at stop.
 """
 
 from __future__ import annotations
@@ -88,8 +88,10 @@ def start_spark_connect(
         master=master, jars=tuple(jars), conf={**TEST_SERVER_CONF, **(conf or {})}
     )
     try:
+        # Its own working directory: the server resolves nothing against the test's (nor
+        # leaves Spark's spark-warehouse/ there).
         server = start_server(
-            base / "server.json", settings=settings, port=port, ui_port=ui_port, s3=s3
+            base / "server.json", settings=settings, port=port, ui_port=ui_port, s3=s3, cwd=base
         )
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)

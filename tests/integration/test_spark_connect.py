@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -12,11 +13,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import luigi
+import psutil
 import pytest
 
 from luigi_ufo.errors import BackfillError, ConnectUnsupportedError, SparkConnectError
@@ -28,6 +31,7 @@ from probe_tasks import (  # noqa: E402
     FAST_CONF,
     ConnectProbe,
     DatedConnectProbe,
+    DatedInputProbe,
     Probe,
     TimedConnectProbe,
 )
@@ -158,6 +162,58 @@ def test_what_the_script_prints_goes_to_the_log_not_to_the_worker_stdout(
         "connect_probe VERSION=" in r.getMessage() and r.name == "luigi_ufo.spark"
         for r in caplog.records
     )
+
+
+@pytest.fixture
+def decoy(spark_connect: Any) -> Iterator[Path]:
+    """A one-line ``data/clicks-<uuid>.txt`` in the server's working directory; its name."""
+    server_dir = Path(psutil.Process(spark_connect.pid).cwd())
+    name = Path("data") / f"clicks-{uuid.uuid4().hex}.txt"
+    (server_dir / name).parent.mkdir(exist_ok=True)
+    (server_dir / name).write_text("ZZ decoy\n")
+    try:
+        yield name
+    finally:
+        (server_dir / name).unlink()
+        with contextlib.suppress(OSError):
+            (server_dir / name).parent.rmdir()
+
+
+def the_worker_s_file(tmp_path: Path, name: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Write the worker's 4-line ``name`` under a directory of its own, and work from there."""
+    worker = tmp_path / "worker"
+    (worker / name).parent.mkdir(parents=True)
+    (worker / name).write_text("US 580\nDE 304\nFR 211\nIT 97\n")
+    monkeypatch.chdir(worker)
+
+
+def test_a_relative_input_is_the_worker_s_file_not_the_server_s(
+    scripts: Path, tmp_path: Path, decoy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: a relative LocalTarget (the docs' own example) was read from the server's dir."""
+    the_worker_s_file(tmp_path, decoy, monkeypatch)
+    task = ConnectProbe(root=str(tmp_path / "out"), source=str(decoy))
+    assert task.input_uris() == [str(decoy)]  # relative, as the user wrote it
+    assert build(task).status == luigi.LuigiStatusCode.SUCCESS
+    # The rows count the input's lines: the worker's 4, not the decoy's 1.
+    assert part_text(tmp_path / "out" / "2026-11-24") == "".join(f'{i},v1,4,""\n' for i in range(3))
+
+
+def test_a_backfill_reads_relative_inputs_from_the_worker_s_directory(
+    scripts: Path, tmp_path: Path, decoy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    the_worker_s_file(tmp_path, decoy, monkeypatch)
+    backfill = SparkBackfill(
+        of=DatedInputProbe,
+        start=DAYS[0],
+        stop=DAYS[1] + datetime.timedelta(days=1),
+        of_params={"root": str(tmp_path / "lake"), "source": str(decoy)},
+    )
+    backfill.run()
+    assert backfill.complete()
+    for day in DAYS[:2]:
+        lines = part_text(tmp_path / "lake" / day.isoformat()).splitlines()
+        assert lines == [f"{i},v1,4,{day.isoformat()}" for i in range(3)]
 
 
 def test_an_rdd_script_fails_at_once_naming_the_call(

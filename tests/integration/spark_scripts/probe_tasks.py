@@ -118,3 +118,35 @@ class TimedConnectProbe(ConnectProbe):
 
     def spark_settings(self) -> SparkSettings:
         return super().spark_settings().override({"timeout": self.timeout})
+
+
+class GatedFrame(ExternalSparkScriptTask):
+    """Run connect_gated.py (DataFrame only); its output is the partition ``root/2026-11-24/``."""
+
+    script = "connect_gated.py"
+    root = luigi.Parameter()
+    script_args = luigi.ListParameter(default=())
+
+    def output(self) -> Any:
+        return DatedTarget(self.root, DATE)
+
+
+class DatedInputProbe(DatedConnectProbe):
+    """DatedConnectProbe reading ``source`` (a luigi.LocalTarget: relative if given so)."""
+
+    source = luigi.Parameter()
+
+    def requires(self) -> Any:
+        return ProbeInput(path=self.source)
+
+    def app_options(self) -> list[str]:
+        return ["--input", *self.input_uris(), *super().app_options()]
+
+
+class DatedEchoProbe(DatedConnectProbe):
+    """DatedConnectProbe whose script writes ``echo_env``'s values on every channel and fails."""
+
+    echo_env = luigi.ListParameter(default=())
+
+    def app_options(self) -> list[str]:
+        return [*super().app_options(), "--mode", "channels", "--echo-env", *self.echo_env]
