@@ -406,7 +406,8 @@ class ConnectRunner:
                         self._handle(kind, payload, outcome)
                     continue
             else:
-                select.select([], [], [], wait)
+                # The child closed its end: it is exiting now.
+                select.select([], [], [], min(wait, 0.005))
             if child.poll() is not None:
                 exited = exited or time.monotonic()
                 if closed or time.monotonic() - exited > _DRAIN_S:
@@ -590,7 +591,7 @@ def _in_session(
         send("failed", {"opening": True, "error": _first_line(exc, ())})
         return
     send("open", session.version)
-    lifeline.on_death = lambda: end_client_session(session.client, wait_s=5.0)
+    lifeline.on_death = lambda: end_client_session(session.client, wait_s=5.0, own=True)
     try:
         session.addTag(tag)
         session.registerProgressHandler(_Progress(send))
@@ -604,7 +605,7 @@ def _in_session(
         send("result", value)
     try:
         bound_retries(session.client, END_RETRY)  # the server may be what failed
-        send("ended", end_client_session(session.client))
+        send("ended", end_client_session(session.client, own=True))
     except Exception as exc:
         send("not_ended", _first_line(exc, ()))
     with contextlib.suppress(Exception):

@@ -217,29 +217,28 @@ def running(states: dict[str, int]) -> list[str]:
     return [op for op, state in states.items() if state in (_RUNNING, _TERMINATING)]
 
 
-def end_client_session(client: Any, *, wait_s: float = END_WAIT_S) -> SessionEnd:
+def end_client_session(client: Any, *, wait_s: float = END_WAIT_S, own: bool = False) -> SessionEnd:
     """Interrupt every operation of the client's session, wait for them to end, release it.
 
-    Raises RuntimeError if operations are still running after ``wait_s``.
+    ``own``: the client opened the session itself, so the server has it (no need to ask first:
+    an interrupt would otherwise create a session the server never had). Raises RuntimeError if
+    operations are still running after ``wait_s``.
     """
-    try:
-        states = statuses(client)
-    except SessionGone as gone:
-        if not gone.closed:
-            return SessionEnd(note="no such session on the server (it never started there)")
-        # Released by someone (the run's own script process, as its worker died): its
-        # operations were interrupted then, at a moment we do not know.
-        return SessionEnd(note="the session was already released", settle_s=_settle(client))
+    states: dict[str, int] | None = {}
+    if not own:
+        try:
+            states = statuses(client)
+        except SessionGone as gone:
+            if not gone.closed:
+                return SessionEnd(note="no such session on the server (it never started there)")
+            # Released by someone (the run's own script process, as its worker died): its
+            # operations were interrupted then, at a moment we do not know.
+            return SessionEnd(note="the session was already released", settle_s=_settle(client))
     interrupted = tuple(client.interrupt_all() or ())
-    if states is None:
-        # No GetStatus (an older client or server): nothing to watch, so settle in any case.
-        settle = _settle(client)
-        client.release_session()
-        return SessionEnd(interrupted=interrupted, settle_s=settle, note="released")
     deadline = time.monotonic() + wait_s
-    while True:
-        states = statuses(client) or {}
-        left = running(states)
+    while states is not None:
+        states = statuses(client)
+        left = running(states or {})
         if not left:
             break
         if time.monotonic() > deadline:
@@ -248,6 +247,11 @@ def end_client_session(client: Any, *, wait_s: float = END_WAIT_S) -> SessionEnd
                 "interruption"
             )
         time.sleep(_POLL_S)
+    if states is None:
+        # No GetStatus (an older client or server): nothing to watch, so settle in any case.
+        settle = _settle(client)
+        client.release_session()
+        return SessionEnd(interrupted=interrupted, settle_s=settle, note="released")
     # A failed or cancelled operation's tasks are killed after it ended: give them the time.
     settle = _settle(client) if any(s != _SUCCEEDED for s in states.values()) else 0.0
     client.release_session()

@@ -375,6 +375,13 @@ def test_ending_a_session_waits_for_its_operations_then_settles() -> None:
     assert ended == SessionEnd(found=("op1",), interrupted=("op1",), settle_s=settle_after("2s"))
 
 
+def test_the_script_s_own_session_is_not_asked_for_first() -> None:
+    client = StatusClient([{"op1": SUCCEEDED, "op2": SUCCEEDED}])
+    ended = end_client_session(client, own=True)
+    assert client.calls == ["interrupt", "status", "release"]
+    assert ended == SessionEnd(found=("op1", "op2"), interrupted=("op1",), settle_s=0.0)
+
+
 def test_a_session_whose_operations_all_succeeded_needs_no_settling() -> None:
     client = StatusClient([{"op1": SUCCEEDED}])
     assert end_client_session(client).settle_s == 0.0
