@@ -188,7 +188,12 @@ def server_is_here(url: str) -> bool:
 
 
 def preload_client() -> None:
-    """Import pyspark's Connect client in the worker once (no channel), so children start fast."""
+    """Import pyspark's Connect client in the worker once (no channel), so children start fast.
+
+    Also what a first session imports lazily: each child would import it again.
+    """
+    import grpc._channel  # noqa: F401
+    import pyarrow.pandas_compat  # noqa: F401
     import pyspark.sql.connect.session  # noqa: F401
     from pyspark.sql.connect.client import retries  # noqa: F401
 

@@ -13,6 +13,7 @@ only the worker holds, so end-of-file means the worker is gone, however it died.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import logging
 import multiprocessing
@@ -151,6 +152,9 @@ def fork_child(target: Callable[[Sender, Lifeline], None]) -> Child:
         warnings.simplefilter("ignore", DeprecationWarning)
         pid = os.fork()
     if pid == 0:  # the child
+        # The worker's objects are the child's too: a collection would touch (and so copy) every
+        # page holding them. Only the child's own objects are collected.
+        gc.freeze()
         code = 0
         try:
             receive.close()
