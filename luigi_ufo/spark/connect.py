@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import importlib.util
 import logging
 import os
@@ -75,6 +76,13 @@ _POLL_S = 0.2
 _DRAIN_S = 5.0
 #: Upper bound of ending a session from a separate process (its RPCs retry for ~2 s each).
 END_CHILD_S = 20.0
+#: Imported by the worker before it forks a script process (see preload_client).
+PRELOADED = (
+    "pyspark.sql.connect.session",
+    "pyspark.sql.connect.client.retries",
+    "grpc._channel",
+    "pyarrow.pandas_compat",
+)
 # Defaults of the keyword arguments: the one declaration of each, in [spark_script].
 _DEFAULTS = SparkSettings()
 
@@ -192,10 +200,8 @@ def preload_client() -> None:
 
     Also what a first session imports lazily: each child would import it again.
     """
-    import grpc._channel  # noqa: F401
-    import pyarrow.pandas_compat  # noqa: F401
-    import pyspark.sql.connect.session  # noqa: F401
-    from pyspark.sql.connect.client import retries  # noqa: F401
+    for name in PRELOADED:
+        importlib.import_module(name)
 
 
 @dataclass(frozen=True)
