@@ -366,9 +366,15 @@ class ConnectRunner:
         """Fork the script process, relay its reports until it exits; stop it on interruption."""
         spec = self.spec
         tag = self.tag
-        child = fork_child(
-            lambda send, lifeline: _in_session(spec, session_id, tag, body, send, lifeline)
-        )
+        try:
+            child = fork_child(
+                lambda send, lifeline: _in_session(spec, session_id, tag, body, send, lifeline)
+            )
+        except OSError as exc:
+            error = SparkConnectError(
+                self._message(f"cannot start the script's process: {exc.strerror}", [], [])
+            )
+            raise _Stopped(error, SessionEnd(note="nothing started")) from None
         self.pid = child.pid
         reader = _OutputReader(child.output, spec.secrets, self.tail_lines, label=_label(spec))
         reader.start()

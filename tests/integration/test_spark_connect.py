@@ -639,3 +639,45 @@ def test_the_s3_lake_through_s3a_behind_the_connect_server(
         assert b"fs.s3a.endpoint=" + s3_endpoint.encode() in cmdline
     finally:
         server.stop()
+
+
+START_METHOD_DRIVER = """
+import multiprocessing, os, sys
+import luigi
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method(sys.argv[1])
+    from probe_tasks import ConnectPidProbe
+
+    result = luigi.build([ConnectPidProbe(root=sys.argv[2])], workers=2, local_scheduler=True)
+    print("CALLER", os.getpid())
+    sys.exit(0 if result else 1)
+"""
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_connect_mode_under_spawn_and_forkserver_workers(
+    method: str, tmp_path: Path, spark_connect: Any
+) -> None:
+    """The task process luigi starts (a fresh interpreter) forks the script's process itself."""
+    config = tmp_path / "luigi.cfg"
+    config.write_text(
+        f"[spark_script]\nscripts_dir = {SCRIPTS}\nmode = connect\n"
+        f"connect_url = {spark_connect.url}\n"
+    )
+    driver = tmp_path / "driver.py"
+    driver.write_text(START_METHOD_DRIVER)
+    env = {**os.environ, "LUIGI_CONFIG_PATH": str(config), "PYTHONPATH": str(SCRIPTS)}
+    done = subprocess.run(
+        [sys.executable, str(driver), method, str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    assert part_text(tmp_path / "out" / "2026-11-24") == "".join(f'{i},v1,0,""\n' for i in range(3))
+    caller = re.search(r"CALLER (\d+)", done.stdout)
+    assert caller is not None
+    assert (tmp_path / "out" / "task.pid").read_text() != caller.group(1)

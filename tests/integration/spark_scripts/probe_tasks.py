@@ -150,3 +150,9 @@ class DatedEchoProbe(DatedConnectProbe):
 
     def app_options(self) -> list[str]:
         return [*super().app_options(), "--mode", "channels", "--echo-env", *self.echo_env]
+
+
+class ConnectPidProbe(PidProbe):
+    """PidProbe with the DataFrame-only connect_probe.py (runs in connect mode too)."""
+
+    script = "connect_probe.py"
