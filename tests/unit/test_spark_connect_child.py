@@ -258,3 +258,60 @@ def test_a_session_end_says_what_it_did() -> None:
     assert SessionEnd(found=("a",)).describe() == "1 operation(s), none running"
     ended = SessionEnd(found=("a", "b"), interrupted=("b",), note="released")
     assert ended.describe() == "released; interrupted 1 operation(s) ['b']"
+
+
+def test_a_session_left_on_a_partition_is_ended_before_anything_is_written(
+    calls: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from luigi_ufo.spark.connect_sessions import SessionRecord, record_path, write_records
+
+    out = str(tmp_path / "out" / "2026-11-24")
+    left = SessionRecord("sc://127.0.0.1:15002", "dead-run-session", "4242-1")
+    write_records([out], left)
+    ended: list[str] = []
+
+    def end_session(url: str, session_id: str) -> SessionEnd:
+        # Runs in a child process: report through a file.
+        with calls.open("a") as log:
+            log.write(f"end_session {url} {session_id}\n")
+        return SessionEnd(found=("op",), interrupted=("op",), settle_s=0.0)
+
+    monkeypatch.setattr(connect, "end_session", end_session)
+    monkeypatch.setattr(connect, "server_listens", lambda url, timeout_s=2.0: True)
+    runner = ConnectRunner(
+        spec(tmp_path),
+        leases=[out],
+        before_write=lambda: ended.append(calls.read_text()),
+    )
+    with caplog.at_level(logging.WARNING, logger="luigi_ufo.spark"):
+        assert runner.run(lambda session: "written") == "written"
+    # Ended (in a process of its own) before the flags went and before the script ran.
+    assert ended == ["end_session sc://127.0.0.1:15002 dead-run-session\n"]
+    assert "were being written by Spark Connect session dead-run-session" in caplog.text
+    assert "ended session dead-run-session: interrupted 1 operation(s) ['op']" in caplog.text
+    assert not record_path(out).exists()
+
+
+def test_a_left_session_that_cannot_be_ended_stops_the_run_before_it_writes(
+    calls: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from luigi_ufo.spark.connect_sessions import SessionRecord, record_path, write_records
+
+    out = str(tmp_path / "out" / "2026-11-24")
+    write_records([out], SessionRecord("sc://10.9.9.9:15002", "dead-run-session", "4242-1"))
+
+    def unreachable(url: str, session_id: str) -> SessionEnd:
+        raise ConnectionError("UNAVAILABLE: failed to connect to all addresses")
+
+    monkeypatch.setattr(connect, "end_session", unreachable)
+    monkeypatch.setattr(connect, "server_listens", lambda url, timeout_s=2.0: None)
+    wrote: list[bool] = []
+    runner = ConnectRunner(spec(tmp_path), leases=[out], before_write=lambda: wrote.append(True))
+    with pytest.raises(SparkConnectError) as info:
+        runner.run(lambda session: wrote.append(True))
+    message = str(info.value)
+    assert "may still be written by Spark Connect session dead-run-session" in message
+    assert "ConnectionError: UNAVAILABLE: failed to connect to all addresses" in message
+    assert str(record_path(out)) in message  # what to delete once the server is known gone
+    assert wrote == []
+    assert record_path(out).exists()
