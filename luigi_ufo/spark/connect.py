@@ -358,8 +358,7 @@ class ConnectRunner:
             raise stop.error from None
         finally:
             if ended is not None:
-                # Killed tasks of a failed or cancelled operation may still write for a while.
-                time.sleep(ended.settle_s)
+                self._settle(ended)
                 remove_records(self.leases)
 
     def _attend(self, body: Callable[[Any], T], session_id: str) -> _Outcome:
@@ -497,11 +496,22 @@ class ConnectRunner:
                     "server has been restarted or the session has ended, delete "
                     f"{', '.join(str(record_path(k)) for k in keys)} if it stays unreachable"
                 )
-            time.sleep(ended.settle_s)
+            self._settle(ended)
             remove_records(keys)
             logger.warning(
                 "%s: ended session %s: %s", self.spec.name, record.session_id, ended.describe()
             )
+
+    def _settle(self, ended: SessionEnd) -> None:
+        """Wait until the killed tasks of failed or cancelled operations can write no more."""
+        if ended.settle_s > 0:
+            logger.info(
+                "%s: waiting %g s for Spark to kill the tasks of failed or cancelled operations "
+                "before the partitions are free",
+                self.spec.name,
+                ended.settle_s,
+            )
+            time.sleep(ended.settle_s)
 
     def _end_actions(self, outcome: _Outcome, ended: SessionEnd | None = None) -> list[str]:
         ended = ended or outcome.ended
