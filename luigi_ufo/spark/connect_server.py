@@ -251,6 +251,7 @@ def stop_server(state_file: Path) -> str:
     if server is None:
         return f"no Spark Connect server recorded in {state_file}"
     if not server.running():
+        _reap(server.pid)  # started here and died on its own: not left a zombie
         state_file.unlink(missing_ok=True)
         return f"the Spark Connect server (pid {server.pid}) had already stopped"
     how = server.stop()
