@@ -423,7 +423,7 @@ class ConnectRunner:
                     continue
             else:
                 # The child closed its end: it is exiting now.
-                select.select([], [], [], min(wait, 0.005))
+                select.select([], [], [], min(wait, 0.001))
             if child.poll() is not None:
                 exited = exited or time.monotonic()
                 if closed or time.monotonic() - exited > _DRAIN_S:
@@ -635,18 +635,22 @@ def _in_session(
         send("ended", end_client_session(session.client, own=True))
     except Exception as exc:
         send("not_ended", _first_line(exc, ()))
-    with contextlib.suppress(Exception):
-        session.client.close()
+    # No client.close(): it waits for pending ReleaseExecute calls, moot once the session is
+    # released; the process exits now and its connections close with it.
 
 
 def _open_session(spec: ConnectSpec, session_id: str) -> Any:
     from pyspark.sql import SparkSession
+    from pyspark.sql.connect import proto
 
     # No options at create(): they would be set before the retries are bounded.
     session = SparkSession.builder.remote(session_url(spec.url, session_id)).create()
     bound_retries(session.client, RUN_RETRY)
-    for key, value in {**SESSION_CONF, **spec.conf}.items():
-        session.conf.set(key, value)
+    # All in one request, as create() sets its options (silent: a static setting is ignored).
+    pairs = [proto.KeyValue(key=k, value=str(v)) for k, v in {**SESSION_CONF, **spec.conf}.items()]
+    session.client.config(
+        proto.ConfigRequest.Operation(set=proto.ConfigRequest.Set(pairs=pairs, silent=True))
+    )
     return session
 
 

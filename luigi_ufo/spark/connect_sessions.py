@@ -36,7 +36,9 @@ SETTLE_MARGIN_S = 3.0
 DEFAULT_PYTHON_KILL_TIMEOUT = "2s"
 #: How long interrupted operations may take to end on the server before we give up.
 END_WAIT_S = 60.0
-_POLL_S = 0.1
+#: First and longest wait between two looks at the operations (an operation the client saw end
+#: is marked ended on the server a few milliseconds later).
+_POLL_FIRST_S, _POLL_MAX_S = 0.005, 0.2
 #: GetStatus operation states (pyspark.sql.connect.proto GetStatusResponse.OperationStatus).
 _RUNNING, _TERMINATING, _SUCCEEDED = 2, 3, 4
 #: Retries of one RPC while the run goes on: about 25 s in all, then the run fails (pyspark's
@@ -236,6 +238,7 @@ def end_client_session(client: Any, *, wait_s: float = END_WAIT_S, own: bool = F
             return SessionEnd(note="the session was already released", settle_s=_settle(client))
     interrupted = tuple(client.interrupt_all() or ())
     deadline = time.monotonic() + wait_s
+    poll = _POLL_FIRST_S
     while states is not None:
         states = statuses(client)
         left = running(states or {})
@@ -246,7 +249,8 @@ def end_client_session(client: Any, *, wait_s: float = END_WAIT_S, own: bool = F
                 f"operation(s) {left!r} of the session still run {wait_s:g} s after their "
                 "interruption"
             )
-        time.sleep(_POLL_S)
+        time.sleep(poll)
+        poll = min(poll * 2, _POLL_MAX_S)
     if states is None:
         # No GetStatus (an older client or server): nothing to watch, so settle in any case.
         settle = _settle(client)
