@@ -177,3 +177,19 @@ def parse_lineage_name(name: str) -> str | None:
         stamp = name[len(LINEAGE_PREFIX) : -len(LINEAGE_SUFFIX)]
         return stamp or None
     return None
+
+
+def local_path(uri: str) -> str | None:
+    """Return the file-system path ``uri`` names, or None if it has another scheme.
+
+    A plain path (relative or absolute) and ``file:`` / ``file://`` URIs are local; ``s3://``,
+    ``hdfs://``, ``gs://`` and the like are not.
+    """
+    lowered = uri.lower()
+    if lowered.startswith("file://"):
+        return uri[len("file://") :] or None
+    if lowered.startswith("file:"):
+        return uri[len("file:") :] or None
+    if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]+:", uri):
+        return None
+    return uri or None

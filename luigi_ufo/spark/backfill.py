@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,16 +25,17 @@ from luigi.task import BulkCompleteNotImplementedError
 
 from luigi_ufo.dated.lineage import expect, record_lineage
 from luigi_ufo.errors import BackfillError, ConfigError, SparkSubmitError
-from luigi_ufo.spark.connect import ConnectRunner
-from luigi_ufo.spark.lease import partition_leases
+from luigi_ufo.spark.connect import server_argv
+from luigi_ufo.spark.runner import RunResult
 from luigi_ufo.spark.scripts import Script, resolve_script
 from luigi_ufo.spark.settings import SparkSettings
 from luigi_ufo.spark.task import (
     ExternalSparkScriptTask,
-    _callback,
     any_on_s3,
     build_spec,
+    connect_runner,
     connect_secrets,
+    follow_run,
     remove_flags,
     submit,
 )
@@ -166,19 +167,27 @@ class SparkBackfill(luigi.Task):
             name=self.task_id,
             secrets=connect_secrets(settings, secrets),
         )
-        runner = ConnectRunner(
-            spec,
-            timeout=settings.timeout,
-            on_percent=_callback(self, "set_progress_percentage"),
-            on_status=_callback(self, "set_status_message"),
-        )
-        for task in tasks:
-            remove_flags(task.output())  # type: ignore[no-untyped-call]
-        # Held by this worker while the server writes: another run of these dates waits.
-        leases = [u for t in tasks for u in t.output_uris()]
+        uris = [u for t in tasks for u in t.input_uris() + t.output_uris()]
+        runs = [{**r, "argv": server_argv(r["argv"], uris, spec.url)} for r in runs]
+
+        def before_write() -> None:
+            # After any session a dead run left on these dates has been ended.
+            for task in tasks:
+                remove_flags(task.output())  # type: ignore[no-untyped-call]
+
+        def run(on_status: Callable[[str], None]) -> RunResult:
+            # The leases: another run of these dates waits, and one that died is cleaned up.
+            return connect_runner(
+                self,
+                spec,
+                settings,
+                on_status=on_status,
+                leases=[u for t in tasks for u in t.output_uris()],
+                before_write=before_write,
+            ).run_batch(runs)
+
         try:
-            with partition_leases(leases, timeout_s=settings.lease_timeout):
-                runner.run_batch(runs)
+            follow_run(self, run)
         except SparkSubmitError as exc:
             return exc
         return None

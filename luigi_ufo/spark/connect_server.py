@@ -133,13 +133,15 @@ def start_server(
     s3: bool = False,
     timeout: float = READY_TIMEOUT,
     token: bool = True,
+    cwd: Path | None = None,
 ) -> ConnectServer:
     """Start a Connect server, wait until it accepts sessions and record it in ``state_file``.
 
     ``settings`` default to ``[spark_script]`` (master, jars, conf, memory); ``port=None`` picks a
-    free one. Refuses to start a second server for the same state file. ``token=False`` (a
-    throwaway test server) generates no token: without ``SPARK_CONNECT_AUTHENTICATE_TOKEN`` in the
-    environment, any local process can connect.
+    free one; ``cwd``: the server's working directory (default: this process's). Refuses to start
+    a second server for the same state file. ``token=False`` (a throwaway test server) generates
+    no token: without ``SPARK_CONNECT_AUTHENTICATE_TOKEN`` in the environment, any local process
+    can connect.
     """
     from luigi_ufo.spark.settings import default_spark_submit
     from luigi_ufo.spark.task import build_spec
@@ -188,6 +190,7 @@ def start_server(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=child_env,
+                cwd=cwd,
                 start_new_session=True,
             )
         server = ConnectServer(
@@ -264,6 +267,7 @@ def stop_server(state_file: Path) -> str:
     if server is None:
         return f"no Spark Connect server recorded in {state_file}"
     if not server.running():
+        _reap(server.pid)  # started here and died on its own: not left a zombie
         _forget_token(server)
         state_file.unlink(missing_ok=True)
         return f"the Spark Connect server (pid {server.pid}) had already stopped"

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import luigi
@@ -25,9 +25,8 @@ from luigi_ufo.spark.command import (
     credential_route,
     refuse_credentials_in_argv,
 )
-from luigi_ufo.spark.connect import ConnectRunner, ConnectSpec, session_conf
+from luigi_ufo.spark.connect import ConnectRunner, ConnectSpec, server_argv, session_conf
 from luigi_ufo.spark.connect_settings import local_tokens
-from luigi_ufo.spark.lease import partition_leases
 from luigi_ufo.spark.logs import follow_luigi_console
 from luigi_ufo.spark.reporting import report_safely
 from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
@@ -157,19 +156,23 @@ class ExternalSparkScriptTask(LineageMixin, luigi.Task):
         """Run the script (spark-submit, or a Connect server), then check every output exists."""
         settings = self.spark_settings()
         made = self.lineage()  # the inputs and script this run reads, recorded once it succeeds
-        remove_flags(self.output())  # type: ignore[no-untyped-call]
         if settings.connect:
             spec = self.connect_spec(settings)
-            runner = ConnectRunner(
-                spec,
-                timeout=settings.timeout,
-                on_percent=_callback(self, "set_progress_percentage"),
-                on_status=_callback(self, "set_status_message"),
+            argv = server_argv(self.app_options(), self.input_uris() + self.output_uris(), spec.url)
+            result = follow_run(
+                self,
+                lambda on_status: connect_runner(
+                    self,
+                    spec,
+                    settings,
+                    on_status=on_status,
+                    leases=self.output_uris(),
+                    # After any session a dead run left there has been ended.
+                    before_write=lambda: remove_flags(self.output()),  # type: ignore[no-untyped-call]
+                ).run_script(argv),
             )
-            # Held by this worker while the server writes: a retry elsewhere waits for it.
-            with partition_leases(self.output_uris(), timeout_s=settings.lease_timeout):
-                result = runner.run_script(self.app_options())
         else:
+            remove_flags(self.output())  # type: ignore[no-untyped-call]
             result = submit(self, self.submit_spec(settings), settings, leases=self.output_uris())
         self.check_outputs(result)
         record_lineage([self], [made])
@@ -193,9 +196,63 @@ def submit(
     """Run ``spec`` to completion, reporting progress, status and tracking URL to ``task``.
 
     ``leases`` are the output URIs: no other live application may write them meanwhile.
-    Spark's lines and each status change are logged (on Luigi's console under its default
-    logging); the last status message says ``done: ...`` or ``failed ...``. A report the
-    scheduler cannot take (luigid gone) is logged, never raised: it does not fail the run.
+    Logged and reported as :func:`follow_run` says. A report the scheduler cannot take (luigid
+    gone) is logged, never raised: it does not fail the run.
+    """
+
+    def run(on_status: Callable[[str], None]) -> RunResult:
+        return SparkSubmitRunner(
+            spec,
+            base_env=without_withheld(os.environ, spec.env),
+            leases=leases,
+            lease_timeout_s=settings.lease_timeout,
+            timeout=settings.timeout,
+            tail_lines=settings.tail_lines,
+            kill_grace_s=settings.kill_grace,
+            spark_log_level=settings.spark_log_level,
+            on_percent=_callback(task, "set_progress_percentage"),
+            on_status=on_status,
+            on_tracking_url=_callback(task, "set_tracking_url"),
+        ).run()
+
+    return follow_run(task, run)
+
+
+def connect_runner(
+    task: luigi.Task,
+    spec: ConnectSpec,
+    settings: SparkSettings,
+    *,
+    on_status: Callable[[str], None],
+    leases: Sequence[str],
+    before_write: Callable[[], None],
+) -> ConnectRunner:
+    """Map ``settings`` onto a :class:`ConnectRunner` reporting progress to ``task``."""
+    set_percent = _callback(task, "set_progress_percentage")
+
+    def on_percent(value: int) -> None:
+        # A report the scheduler cannot take is logged, never raised (as in submit mode).
+        report_safely(set_percent, "percent", value)
+
+    return ConnectRunner(
+        spec,
+        timeout=settings.timeout,
+        on_percent=on_percent,
+        on_status=on_status,
+        leases=leases,
+        lease_timeout_s=settings.lease_timeout,
+        kill_grace_s=settings.kill_grace,
+        tail_lines=settings.tail_lines,
+        before_write=before_write,
+    )
+
+
+def follow_run(task: luigi.Task, run: Callable[[Callable[[str], None]], RunResult]) -> RunResult:
+    """Return ``run(on_status)``, reporting to ``task`` and to Luigi's console, in either mode.
+
+    The run's lines and each status change are logged (on Luigi's console under its default
+    logging) and sent to the scheduler (a report it cannot take is logged, never raised); the
+    last status message says ``done: ...`` or ``failed ...``.
     """
     set_status = _callback(task, "set_status_message")
 
@@ -203,29 +260,15 @@ def submit(
         logger.info("%s: %s", task.task_id, message)
         report_safely(set_status, "status", message)
 
-    runner = SparkSubmitRunner(
-        spec,
-        base_env=without_withheld(os.environ, spec.env),
-        leases=leases,
-        lease_timeout_s=settings.lease_timeout,
-        timeout=settings.timeout,
-        tail_lines=settings.tail_lines,
-        kill_grace_s=settings.kill_grace,
-        spark_log_level=settings.spark_log_level,
-        on_percent=_callback(task, "set_progress_percentage"),
-        on_status=on_status,
-        on_tracking_url=_callback(task, "set_tracking_url"),
-    )
     started = time.monotonic()
     with follow_luigi_console():
         try:
-            result = runner.run()
+            result = run(on_status)
         except Exception as exc:
             first_line = str(exc).split("\n", 1)[0]
             on_status(f"failed after {time.monotonic() - started:.0f} s: {first_line}")
             raise
-        app = f"application {result.app_id}" if result.app_id else "spark-submit exited 0"
-        on_status(f"done: {app} in {result.duration_s:.0f} s")
+        on_status(f"done: {_done(result)} in {result.duration_s:.0f} s")
     return result
 
 
@@ -375,10 +418,16 @@ def _check_overrides(cls: type[ExternalSparkScriptTask]) -> None:
 
 
 def _success(result: RunResult) -> str:
-    # A Connect run has no process and no exit code: its "command" names the main() called.
+    # A Connect run has no spark-submit: its "command" names the main() called.
     if result.command.startswith("main("):
         return f"{result.command} returned 0"
     return "spark-submit exited 0"
+
+
+def _done(result: RunResult) -> str:
+    if result.command.startswith("main("):
+        return "main() returned 0"
+    return f"application {result.app_id}" if result.app_id else "spark-submit exited 0"
 
 
 def _callback(task: luigi.Task, name: str) -> Any:

@@ -2,7 +2,7 @@
 
 The product's own :func:`luigi_ufo.spark.connect_server.start_server` on ``local[2]``, free
 loopback ports for gRPC and the web UI (whose REST API lets tests see server-side jobs), and a
-private state directory removed at stop.
+private state directory, also its working directory, removed at stop.
 """
 
 from __future__ import annotations
@@ -88,9 +88,17 @@ def start_spark_connect(
         master=master, jars=tuple(jars), conf={**TEST_SERVER_CONF, **(conf or {})}
     )
     try:
-        # A throwaway server: no generated token, like the loopback trust of test databases.
+        # A throwaway server: no generated token, like the loopback trust of test databases; its
+        # own working directory, so it resolves nothing against the test's (nor leaves Spark's
+        # spark-warehouse/ there).
         server = start_server(
-            base / "server.json", settings=settings, port=port, ui_port=ui_port, s3=s3, token=False
+            base / "server.json",
+            settings=settings,
+            port=port,
+            ui_port=ui_port,
+            s3=s3,
+            token=False,
+            cwd=base,
         )
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)

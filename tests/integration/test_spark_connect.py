@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -12,11 +13,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import luigi
+import psutil
 import pytest
 
 from luigi_ufo.errors import BackfillError, ConnectUnsupportedError, SparkConnectError
@@ -28,6 +31,7 @@ from probe_tasks import (  # noqa: E402
     FAST_CONF,
     ConnectProbe,
     DatedConnectProbe,
+    DatedInputProbe,
     Probe,
     TimedConnectProbe,
 )
@@ -160,6 +164,58 @@ def test_what_the_script_prints_goes_to_the_log_not_to_the_worker_stdout(
     )
 
 
+@pytest.fixture
+def decoy(spark_connect: Any) -> Iterator[Path]:
+    """A one-line ``data/clicks-<uuid>.txt`` in the server's working directory; its name."""
+    server_dir = Path(psutil.Process(spark_connect.pid).cwd())
+    name = Path("data") / f"clicks-{uuid.uuid4().hex}.txt"
+    (server_dir / name).parent.mkdir(exist_ok=True)
+    (server_dir / name).write_text("ZZ decoy\n")
+    try:
+        yield name
+    finally:
+        (server_dir / name).unlink()
+        with contextlib.suppress(OSError):
+            (server_dir / name).parent.rmdir()
+
+
+def the_worker_s_file(tmp_path: Path, name: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Write the worker's 4-line ``name`` under a directory of its own, and work from there."""
+    worker = tmp_path / "worker"
+    (worker / name).parent.mkdir(parents=True)
+    (worker / name).write_text("US 580\nDE 304\nFR 211\nIT 97\n")
+    monkeypatch.chdir(worker)
+
+
+def test_a_relative_input_is_the_worker_s_file_not_the_server_s(
+    scripts: Path, tmp_path: Path, decoy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: a relative LocalTarget (the docs' own example) was read from the server's dir."""
+    the_worker_s_file(tmp_path, decoy, monkeypatch)
+    task = ConnectProbe(root=str(tmp_path / "out"), source=str(decoy))
+    assert task.input_uris() == [str(decoy)]  # relative, as the user wrote it
+    assert build(task).status == luigi.LuigiStatusCode.SUCCESS
+    # The rows count the input's lines: the worker's 4, not the decoy's 1.
+    assert part_text(tmp_path / "out" / "2026-11-24") == "".join(f'{i},v1,4,""\n' for i in range(3))
+
+
+def test_a_backfill_reads_relative_inputs_from_the_worker_s_directory(
+    scripts: Path, tmp_path: Path, decoy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    the_worker_s_file(tmp_path, decoy, monkeypatch)
+    backfill = SparkBackfill(
+        of=DatedInputProbe,
+        start=DAYS[0],
+        stop=DAYS[1] + datetime.timedelta(days=1),
+        of_params={"root": str(tmp_path / "lake"), "source": str(decoy)},
+    )
+    backfill.run()
+    assert backfill.complete()
+    for day in DAYS[:2]:
+        lines = part_text(tmp_path / "lake" / day.isoformat()).splitlines()
+        assert lines == [f"{i},v1,4,{day.isoformat()}" for i in range(3)]
+
+
 def test_an_rdd_script_fails_at_once_naming_the_call(
     scripts: Path, tmp_path: Path, spark_connect: Any
 ) -> None:
@@ -177,9 +233,11 @@ def test_an_rdd_script_fails_at_once_naming_the_call(
 def test_a_timeout_interrupts_the_operation_on_the_server(
     scripts: Path, tmp_path: Path, spark_connect: Any
 ) -> None:
+    # Long enough for the job to have started on a loaded machine (the script's process is
+    # killed at the timeout: an operation not yet started never starts).
     task = TimedConnectProbe(
         root=str(tmp_path / "out"),
-        timeout=5.0,
+        timeout=15.0,
         script_args=["--mode", "slow", "--tasks", "2", "--sleep", "300"],
     )
     started = time.monotonic()
@@ -187,8 +245,10 @@ def test_a_timeout_interrupts_the_operation_on_the_server(
         task.run()
     assert time.monotonic() - started < 60
     message = str(info.value)
-    assert "timed out after 5 s" in message, message
-    found = re.search(r"operation\(s\) with tag '(luigi-ufo-[0-9a-f-]+)' on the server", message)
+    assert "timed out after 15 s" in message, message
+    found = re.search(
+        r"session \(tag '(luigi-ufo-[0-9a-f-]+)'\) on the server: interrupted 1 operation", message
+    )
     assert found, message
     # Server side: the UDF job was cancelled and its sleeping tasks killed, long before 300 s.
     jobs = wait_for_jobs(spark_connect, found.group(1), _stopped, timeout=150)
@@ -579,3 +639,45 @@ def test_the_s3_lake_through_s3a_behind_the_connect_server(
         assert b"fs.s3a.endpoint=" + s3_endpoint.encode() in cmdline
     finally:
         server.stop()
+
+
+START_METHOD_DRIVER = """
+import multiprocessing, os, sys
+import luigi
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method(sys.argv[1])
+    from probe_tasks import ConnectPidProbe
+
+    result = luigi.build([ConnectPidProbe(root=sys.argv[2])], workers=2, local_scheduler=True)
+    print("CALLER", os.getpid())
+    sys.exit(0 if result else 1)
+"""
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_connect_mode_under_spawn_and_forkserver_workers(
+    method: str, tmp_path: Path, spark_connect: Any
+) -> None:
+    """The task process luigi starts (a fresh interpreter) forks the script's process itself."""
+    config = tmp_path / "luigi.cfg"
+    config.write_text(
+        f"[spark_script]\nscripts_dir = {SCRIPTS}\nmode = connect\n"
+        f"connect_url = {spark_connect.url}\n"
+    )
+    driver = tmp_path / "driver.py"
+    driver.write_text(START_METHOD_DRIVER)
+    env = {**os.environ, "LUIGI_CONFIG_PATH": str(config), "PYTHONPATH": str(SCRIPTS)}
+    done = subprocess.run(
+        [sys.executable, str(driver), method, str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    assert part_text(tmp_path / "out" / "2026-11-24") == "".join(f'{i},v1,0,""\n' for i in range(3))
+    caller = re.search(r"CALLER (\d+)", done.stdout)
+    assert caller is not None
+    assert (tmp_path / "out" / "task.pid").read_text() != caller.group(1)

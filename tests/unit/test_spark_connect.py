@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
 from luigi_ufo.config import config_overrides
+from luigi_ufo.dated.paths import local_path
 from luigi_ufo.errors import ConfigError, ConnectUnsupportedError
-from luigi_ufo.spark.connect import fresh_module, require_connect_client, session_conf
+from luigi_ufo.spark.connect import (
+    fresh_module,
+    require_connect_client,
+    server_argv,
+    session_conf,
+)
 from luigi_ufo.spark.connect_guard import CLASSIC_ONLY, check_connect_script, find_unsupported
 from luigi_ufo.spark.connect_server import client_url, connect_jar, server_conf
+from luigi_ufo.spark.connect_sessions import (
+    SessionEnd,
+    SessionRecord,
+    end_client_session,
+    read_records,
+    record_path,
+    remove_records,
+    session_url,
+    settle_after,
+    time_s,
+    write_records,
+)
+from luigi_ufo.spark.lease import lease_path
 from luigi_ufo.spark.settings import SparkSettings
 from luigi_ufo.spark.task import ExternalSparkScriptTask
 
@@ -204,3 +226,190 @@ def test_client_url_uses_localhost_when_a_token_travels_without_tls() -> None:
 def test_connect_jar_is_missing_from_a_home_without_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"no jars/spark-connect_\*\.jar"):
         connect_jar(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sc://127.0.0.1:15002", "sc://127.0.0.1:15002/;session_id=S"),
+        ("sc://h:1/", "sc://h:1/;session_id=S"),
+        ("sc://h:1/;use_ssl=true", "sc://h:1/;use_ssl=true;session_id=S"),
+        ("sc://h:1/;session_id=old;user_id=u", "sc://h:1/;user_id=u;session_id=S"),
+    ],
+)
+def test_session_url_joins_the_session_by_id(url: str, expected: str) -> None:
+    assert session_url(url, "S") == expected
+
+
+@pytest.mark.parametrize(
+    ("uri", "path"),
+    [
+        ("data/x.csv", "data/x.csv"),
+        ("/lake/x", "/lake/x"),
+        ("file:///lake/x", "/lake/x"),
+        ("file:data/x", "data/x"),
+        ("s3a://b/k", None),
+        ("hdfs://nn:8020/x", None),
+        ("gs://b/x", None),
+    ],
+)
+def test_local_path_tells_file_system_paths_from_other_schemes(uri: str, path: str | None) -> None:
+    assert local_path(uri) == path
+
+
+def test_relative_target_paths_become_the_worker_s_absolute_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 21: the server resolved relative paths against its own working directory."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["--input", "data/in.csv", "s3a://b/k", "--output", "/abs/out", "--flag", "data/in.csv"]
+    uris = ["data/in.csv", "s3a://b/k", "/abs/out"]
+    expected = str(tmp_path / "data" / "in.csv")
+    assert server_argv(argv, uris, "sc://127.0.0.1:15002") == [
+        "--input", expected, "s3a://b/k", "--output", "/abs/out", "--flag", expected,
+    ]  # fmt: skip
+    # Arguments that are not the task's inputs or outputs are the script's business.
+    assert server_argv(["conf/x.yml"], uris, "sc://localhost:15002") == ["conf/x.yml"]
+
+
+@pytest.mark.parametrize("path", ["data/in.csv", "/data/in.csv"])
+def test_a_local_path_for_a_server_on_another_host_is_refused_with_the_fix(path: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        server_argv(["--input", path], [path], "sc://10.1.2.3:15002")
+    message = str(info.value)
+    assert f"{path!r} is a path on this host" in message
+    assert "sc://10.1.2.3:15002 runs on another host" in message
+    assert "s3://" in message
+    assert "file:///" in message
+    assert "mode = submit" in message
+
+
+def test_a_file_uri_or_a_remote_uri_passes_to_a_server_on_another_host() -> None:
+    uris = ["file:///shared/in.csv", "s3a://b/k"]
+    assert server_argv(uris, uris, "sc://10.1.2.3:15002") == uris
+
+
+def test_session_records_sit_beside_the_leases_and_name_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LUIGI_UFO_RUNTIME_DIR", str(tmp_path / "run"))
+    record = SessionRecord("sc://127.0.0.1:15002", "5c1d-id", "42-1700000000000", 1.5)
+    uris = [str(tmp_path / "a"), str(tmp_path / "b") + "/"]
+    write_records(uris, record)
+    assert read_records([*uris, str(tmp_path / "c")]) == {
+        record: sorted([str(tmp_path / "a"), str(tmp_path / "b")])
+    }
+    files = sorted((tmp_path / "run").iterdir())
+    assert [f.stat().st_mode & 0o777 for f in files] == [0o600, 0o600]
+    assert {f.with_suffix(".lock") for f in files} == {lease_path(u) for u in uris}
+    assert json.loads(files[0].read_text()) == {
+        "url": "sc://127.0.0.1:15002",
+        "session_id": "5c1d-id",
+        "owner": "42-1700000000000",
+        "started_at": 1.5,
+    }
+    record_path(str(tmp_path / "b")).write_text("{not json")  # damaged: names no session
+    assert list(read_records(uris).values()) == [[str(tmp_path / "a")]]
+    remove_records(uris)
+    assert list((tmp_path / "run").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("2s", 2.0), ("500ms", 0.5), ("2000", 2.0), ("1min", 60.0)]
+)
+def test_spark_time_strings(text: str, seconds: float) -> None:
+    assert time_s(text) == seconds
+
+
+def test_the_settle_time_covers_spark_s_kill_of_a_cancelled_python_task() -> None:
+    # Spark looks every 2 s, then waits spark.python.task.killTimeout before killing.
+    assert settle_after("2s") == 2.0 + 2.0 + 3.0
+    assert settle_after("10s") == 15.0
+    assert settle_after("nonsense") == settle_after("2s")
+
+
+class OldClient:
+    """A SparkConnectClient stand-in of a pyspark without GetStatus."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def interrupt_all(self) -> list[str]:
+        self.calls.append("interrupt")
+        return ["op1"]
+
+    def release_session(self) -> None:
+        self.calls.append("release")
+
+    def get_config_with_defaults(self, *pairs: tuple[str, str]) -> tuple[str, ...]:
+        return tuple(default for _, default in pairs)
+
+
+class StatusClient(OldClient):
+    """A SparkConnectClient stand-in whose session's operations end as scripted."""
+
+    def __init__(self, rounds: list[dict[str, int]] | Exception) -> None:
+        super().__init__()
+        self.rounds = rounds
+
+    def _get_operation_statuses(self) -> Any:
+        self.calls.append("status")
+        if isinstance(self.rounds, Exception):
+            raise self.rounds
+        states = self.rounds.pop(0) if len(self.rounds) > 1 else self.rounds[0]
+        ops = [SimpleNamespace(operation_id=k, state=v) for k, v in states.items()]
+        return SimpleNamespace(operation_statuses=ops)
+
+
+RUNNING, TERMINATING, SUCCEEDED, CANCELLED = 2, 3, 4, 6
+
+
+def test_ending_a_session_waits_for_its_operations_then_settles() -> None:
+    client = StatusClient(
+        [{"op1": RUNNING}, {"op1": RUNNING}, {"op1": TERMINATING}, {"op1": CANCELLED}]
+    )
+    ended = end_client_session(client)
+    assert client.calls == ["status", "interrupt", "status", "status", "status", "release"]
+    assert ended == SessionEnd(found=("op1",), interrupted=("op1",), settle_s=settle_after("2s"))
+
+
+def test_the_script_s_own_session_is_not_asked_for_first() -> None:
+    client = StatusClient([{"op1": SUCCEEDED, "op2": SUCCEEDED}])
+    ended = end_client_session(client, own=True)
+    assert client.calls == ["interrupt", "status", "release"]
+    assert ended == SessionEnd(found=("op1", "op2"), interrupted=("op1",), settle_s=0.0)
+
+
+def test_a_session_whose_operations_all_succeeded_needs_no_settling() -> None:
+    client = StatusClient([{"op1": SUCCEEDED}])
+    assert end_client_session(client).settle_s == 0.0
+    assert client.calls[-1] == "release"
+
+
+def test_a_session_the_server_never_had_needs_nothing() -> None:
+    client = StatusClient(RuntimeError("[INVALID_HANDLE.SESSION_NOT_FOUND] ..."))
+    ended = end_client_session(client)
+    assert ended.settle_s == 0.0
+    assert "never started" in ended.note
+    assert client.calls == ["status"]
+
+
+def test_a_session_already_released_is_given_the_settle_time() -> None:
+    client = StatusClient(RuntimeError("[INVALID_HANDLE.SESSION_CLOSED] ..."))
+    ended = end_client_session(client)
+    assert ended.settle_s == settle_after("2s")
+    assert client.calls == ["status"]
+
+
+def test_a_client_without_get_status_interrupts_releases_and_settles() -> None:
+    client = OldClient()
+    ended = end_client_session(client)
+    assert client.calls == ["interrupt", "release"]
+    assert ended.settle_s == settle_after("2s")
+
+
+def test_operations_that_never_end_make_ending_fail() -> None:
+    client = StatusClient([{"op1": RUNNING}])
+    with pytest.raises(RuntimeError, match=r"\['op1'\] of the session still run 0.3 s"):
+        end_client_session(client, wait_s=0.3)
+    assert "release" not in client.calls

@@ -160,3 +160,41 @@ def _record_event(task: luigi.Task, what: str) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(f"{task.task_id} {what.splitlines()[0]}\n")
+
+
+class GatedFrame(ExternalSparkScriptTask):
+    """Run connect_gated.py (DataFrame only); its output is the partition ``root/2026-11-24/``."""
+
+    script = "connect_gated.py"
+    root = luigi.Parameter()
+    script_args = luigi.ListParameter(default=())
+
+    def output(self) -> Any:
+        return DatedTarget(self.root, DATE)
+
+
+class DatedInputProbe(DatedConnectProbe):
+    """DatedConnectProbe reading ``source`` (a luigi.LocalTarget: relative if given so)."""
+
+    source = luigi.Parameter()
+
+    def requires(self) -> Any:
+        return ProbeInput(path=self.source)
+
+    def app_options(self) -> list[str]:
+        return ["--input", *self.input_uris(), *super().app_options()]
+
+
+class DatedEchoProbe(DatedConnectProbe):
+    """DatedConnectProbe whose script writes ``echo_env``'s values on every channel and fails."""
+
+    echo_env = luigi.ListParameter(default=())
+
+    def app_options(self) -> list[str]:
+        return [*super().app_options(), "--mode", "channels", "--echo-env", *self.echo_env]
+
+
+class ConnectPidProbe(PidProbe):
+    """PidProbe with the DataFrame-only connect_probe.py (runs in connect mode too)."""
+
+    script = "connect_probe.py"
