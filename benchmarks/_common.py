@@ -84,7 +84,7 @@ def machine_facts() -> dict[str, Any]:
         except Exception:  # a missing optional package is a fact, not a failure
             facts[module] = None
     try:
-        from luigi_ufo.postgres.server import find_bindir
+        from luigi_ufo.services.postgres import find_bindir
 
         bindir = find_bindir()
         facts["postgres"] = _version([str(bindir / "postgres"), "--version"]) if bindir else None

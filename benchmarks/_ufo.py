@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from luigi_ufo.scripts.aggregate_by_state import US_STATES
+from luigi_ufo.scripts.nuforc import US_STATES
 
 from luigi_ufo.spark.settings import default_spark_submit
 from luigi_ufo.ufo.sample import write_sample
@@ -50,9 +50,18 @@ def spark_env() -> dict[str, str]:
     return {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
 
 
+def py_files(script: Path) -> list[str]:
+    """Return ``--py-files`` of the modules a packaged script imports (its task's script_files)."""
+    from luigi_ufo.ufo.tasks import AggregateUFOsByState, TopTenStates
+
+    tasks = {t.script: t.script_files for t in (AggregateUFOsByState, TopTenStates)}
+    files = tasks.get(script.name, ())
+    return ["--py-files", ",".join(str(script.parent / f) for f in files)] if files else []
+
+
 def spark_submit(script: Path, args: list[str], conf: dict[str, str]) -> tuple[float, float, str]:
     """Run one spark-submit on local[2]; return (wall s, sum of Spark stage times s, stdout)."""
-    argv = [default_spark_submit(), "--master", "local[2]"]
+    argv = [default_spark_submit(), "--master", "local[2]", *py_files(script)]
     for key, value in conf.items():
         argv += ["--conf", f"{key}={value}"]
     start = time.perf_counter()
@@ -99,7 +108,7 @@ def duckdb_r1(path: Path, con: Any = None) -> Counter[str]:
 
 def scripts_run_under_connect() -> bool:
     """Whether both packaged scripts are DataFrame-only, so connect-mode variants can run."""
-    from luigi_ufo.spark.connect_guard import find_unsupported
+    from luigi_ufo.spark.connect.guard import find_unsupported
 
     names = ("aggregate_by_state.py", "top_10.py")
     return not any(find_unsupported((SCRIPTS / name).read_text(encoding="utf-8")) for name in names)

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from benchmarks._common import Row
-from benchmarks._ufo import fresh_dir, remove, sample_file, scripts_run_under_connect
+from benchmarks._ufo import SCRIPTS, fresh_dir, remove, sample_file, scripts_run_under_connect
 from luigi_ufo.dated import DatedTarget
 from luigi_ufo.testing.connect import start_spark_connect
 
@@ -61,11 +61,15 @@ def _fresh(work: Path, raw: Path) -> Path:
     return lake
 
 
-#: A scripts directory whose aggregate_by_state.py has ``main`` but no ``main_batch``.
-PER_DATE_SCRIPT = (
-    '"""aggregate_by_state.py without main_batch: SparkBackfill calls main per date."""\n'
-    "from luigi_ufo.scripts.aggregate_by_state import main  # noqa: F401\n"
-)
+def _per_date_scripts(directory: Path) -> None:
+    """Fill a scripts directory whose aggregate_by_state.py has ``main`` but no ``main_batch``."""
+    directory.mkdir()
+    for name in ("nuforc.py", "local_lake.py"):
+        shutil.copy(SCRIPTS / name, directory / name)
+    source = (SCRIPTS / "aggregate_by_state.py").read_text(encoding="utf-8")
+    (directory / "aggregate_by_state.py").write_text(
+        source + "\n\ndel main_batch  # SparkBackfill calls main per date\n", encoding="utf-8"
+    )
 
 
 def _luigi(
@@ -86,7 +90,7 @@ def _luigi(
     connect = f"mode = connect\nconnect_url = {connect_url}\n" if connect_url else ""
     scripts = f"scripts_dir = {scripts_dir}\n" if scripts_dir else ""
     config.write_text(
-        f"[ufo]\nlake = {lake}\n[spark_script]\nmaster = local[2]\n{connect}{scripts}",
+        f"[lake]\nroot = {lake}\n[spark_script]\nmaster = local[2]\n{connect}{scripts}",
         encoding="utf-8",
     )
     stop = dates[-1] + datetime.timedelta(days=1)
@@ -124,8 +128,7 @@ def _section(days: int, runs: int, with_per_date: bool = True) -> list[Row]:
         raw = work / "raw"
         _raw_lake(raw, dates)
         per_date_scripts = work / "scripts-per-date"
-        per_date_scripts.mkdir()
-        (per_date_scripts / "aggregate_by_state.py").write_text(PER_DATE_SCRIPT, encoding="utf-8")
+        _per_date_scripts(per_date_scripts)
         server = start_spark_connect() if scripts_run_under_connect() else None
         try:
             if server is not None:

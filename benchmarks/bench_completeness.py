@@ -31,11 +31,11 @@ from luigi.tools.range import RangeDaily
 
 from benchmarks._common import Row, repeat
 from luigi_ufo.dated import DatedTarget, DatedTaskMixin
-from luigi_ufo.dated.lineage import expect
 from luigi_ufo.dated.paths import lineage_name
+from luigi_ufo.dated.s3_storage import S3Storage
+from luigi_ufo.lineage import expect
 from luigi_ufo.s3 import S3DatedTarget, S3Settings
 from luigi_ufo.s3.client import make_client
-from luigi_ufo.s3.storage import S3Storage
 
 NAME = "completeness"
 TITLE = "Completeness of N dated S3 partitions (moto): bulk listing vs per-date checks"

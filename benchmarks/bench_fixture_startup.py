@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._common import Row
-from luigi_ufo.postgres.server import PostgresServer
+from luigi_ufo.services.postgres import PostgresServer
 
 NAME = "fixture_startup"
 TITLE = "Test fixture services: start-to-ready and stop wall time (native backend)"

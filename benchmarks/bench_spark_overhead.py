@@ -72,7 +72,7 @@ class _UfoTrivial(ExternalSparkScriptTask):
 class _ConnectTrivial(_UfoTrivial):
     """The same task through a warm Spark Connect server ([spark_script] connect_url)."""
 
-    mode = "connect"
+    spark_overrides = {"mode": "connect"}  # noqa: RUF012 - read-only
 
     def check_outputs(self, result: RunResult) -> None:
         ExternalSparkScriptTask.check_outputs(self, result)

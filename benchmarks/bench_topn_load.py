@@ -1,4 +1,4 @@
-"""Top-N load throughput into a real PostgreSQL (started with luigi_ufo.postgres.server).
+"""Top-N load throughput into a real PostgreSQL (started with luigi_ufo.services.postgres).
 
 Every variant writes the same aggregate rows (all kept: n = number of rows) into an empty table
 with the same columns; the table is emptied before each timed run, outside the timing.
@@ -60,7 +60,7 @@ from luigi_ufo.postgres import (
     transaction,
 )
 from luigi_ufo.postgres import sql as q
-from luigi_ufo.postgres.server import PostgresServer
+from luigi_ufo.services.postgres import PostgresServer
 
 NAME = "topn_load"
 TITLE = "Top-N load into PostgreSQL: rows/s of the task's load path vs raw COPY and CopyToTable"

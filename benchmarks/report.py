@@ -93,6 +93,7 @@ def readme_summary(results_dir: Path = RESULTS_DIR) -> str:
         SUBMIT_PER_DATE,
         SUBMIT_PER_DATE_APPS,
     )
+    from benchmarks.bench_report import REPORT_STEP
 
     results = _results(results_dir)
     bare, task = "bare spark-submit", "ExternalSparkScriptTask"
@@ -133,7 +134,13 @@ def readme_summary(results_dir: Path = RESULTS_DIR) -> str:
     (cold, warm), when = _newest(results, section, cold_label, warm_label)
     lines.append(
         f"- `luigi-ufo run` on the primary NUFORC file takes {cold['median_s']:.1f} s cold on 2 "
-        f"cores, {warm['median_s']:.1f} s with a warm Connect server (measured {when})."
+        f"cores, {warm['median_s']:.1f} s with a warm Connect server (measured {when});"
+    )
+    (report,), when = _newest(results, "report step", REPORT_STEP)
+    lines.append(
+        f"- the HTML report of a run costs {report['cpu_median_s']:.2f} s of CPU on the primary "
+        f"file ({report['median_s']:.1f} s wall on a loaded machine), and the `report` extra "
+        f"installs {report['install_mb']:.0f} MB (measured {when})."
     )
     return "\n".join(lines)
 

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "DatedTarget": "luigi_ufo.dated",
-    "S3DatedTarget": "luigi_ufo.s3",
+    "S3DatedTarget": "luigi_ufo.dated",
     "ExternalSparkScriptTask": "luigi_ufo.spark",
     "PostgresTopNTask": "luigi_ufo.postgres",
     "SparkBackfill": "luigi_ufo.spark",
@@ -29,9 +29,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from luigi_ufo.dated import DatedTarget
+    from luigi_ufo.dated import DatedTarget, S3DatedTarget
     from luigi_ufo.postgres import PostgresTopNTask
-    from luigi_ufo.s3 import S3DatedTarget
     from luigi_ufo.spark import ExternalSparkScriptTask, SparkBackfill
 
 

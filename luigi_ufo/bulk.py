@@ -5,16 +5,45 @@ A target that can be checked together with others of its storage implements :cla
 :class:`~luigi_ufo.postgres.PostgresMarkerTarget`: one query per marker and data table).
 :class:`BulkCompleteMixin` gives a task class the ``bulk_complete`` that ``RangeDaily`` calls:
 a date is complete only when every output of its task is, whatever mix of kinds they are.
+Inside :func:`shared_reads`, the checks share what they read (one listing per dataset range).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import luigi
 from luigi.task import flatten
+
+_SHARED: contextvars.ContextVar[dict[Hashable, Any] | None] = contextvars.ContextVar(
+    "luigi_ufo_shared_reads", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_reads() -> Iterator[None]:
+    """Let bulk checks inside the block reuse what they read (nested blocks share the outer).
+
+    Completeness of a task, of its inputs' identities and of its requirements looks at the same
+    storage; inside the block a storage is read once. Use it only where nothing is written.
+    """
+    if _SHARED.get() is not None:
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def shared_cache() -> dict[Hashable, Any] | None:
+    """Return the cache of the enclosing :func:`shared_reads` block (by storage), or None."""
+    return _SHARED.get()
 
 
 @runtime_checkable

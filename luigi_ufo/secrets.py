@@ -89,11 +89,6 @@ HINTS = {
     "connect_url": f"export {TOKEN_ENV} (a server `luigi-ufo connect start` started writes its "
     "token to a private file that clients of the same user read)",
 }
-_OLD_SECTIONS = {
-    "ufo_postgres": "postgres_topn",
-    "ufo_s3": "s3_endpoint",
-    "ufo_spark": "spark_script",
-}
 
 
 def words(name: str) -> list[str]:
@@ -139,7 +134,6 @@ def credential_shape(text: str) -> str | None:
 
 def hint_for(section: str, setting: str) -> str:
     """Say where the credential of ``[section] setting`` should come from instead."""
-    section = _OLD_SECTIONS.get(section, section)
     if section == "spark_script" and setting in ("env", "connect_url"):
         return HINTS[setting]
     return HINTS.get(

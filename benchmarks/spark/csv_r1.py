@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from luigi_ufo.scripts.aggregate_by_state import US_STATES  # rule R1's one state list
+from luigi_ufo.scripts.nuforc import US_STATES  # rule R1's one state list
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import datetime
 import hashlib
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from luigi_ufo.bulk import shared_cache
 from luigi_ufo.dated.paths import (
     Root,
     is_part_name,
@@ -37,7 +36,7 @@ def check_flag(flag: str) -> str:
 def make_storage(root: Root, client: Any = None) -> Storage:
     """Return the storage backend for ``root`` (S3 is imported only when needed)."""
     if root.scheme == "s3":
-        from luigi_ufo.s3.storage import S3Storage  # boto3 stays optional for local roots
+        from luigi_ufo.dated.s3_storage import S3Storage  # boto3 stays optional for local roots
 
         return S3Storage(root, client=client)
     if client is not None:
@@ -109,29 +108,8 @@ class Scan:
         return "parts:" + hashlib.sha256(listed.encode()).hexdigest()[:16]
 
 
-#: Listings shared while completeness is checked (nothing is written meanwhile), by dataset:
-#: (first date, last date, objects) of each. See :func:`shared_listings`.
-_Listed = list[tuple[datetime.date, datetime.date, list[ObjectInfo]]]
-_LISTINGS: contextvars.ContextVar[dict[Hashable, _Listed] | None] = contextvars.ContextVar(
-    "luigi_ufo_listings", default=None
-)
-
-
-@contextlib.contextmanager
-def shared_listings() -> Iterator[None]:
-    """List each dataset range at most once inside the block (nested blocks share the outer).
-
-    Completeness of a task, of its inputs' identities and of its requirements looks at the same
-    partitions; the block makes that one listing. Use it only where nothing is written.
-    """
-    if _LISTINGS.get() is not None:
-        yield
-        return
-    token = _LISTINGS.set({})
-    try:
-        yield
-    finally:
-        _LISTINGS.reset(token)
+#: A listing shared inside :func:`luigi_ufo.bulk.shared_reads`: (first date, last date, objects).
+_Listed = tuple[datetime.date, datetime.date, list[ObjectInfo]]
 
 
 class DatedDataset:
@@ -149,7 +127,7 @@ class DatedDataset:
         self.flag = check_flag(flag)
         self._client = client
         self._storage = storage
-        # What tells two datasets' listings apart besides the root (see shared_listings).
+        # What tells two datasets' listings apart besides the root (see _listing).
         self._listed_by = (
             id(client) if client is not None else None,
             id(storage) if storage is not None else None,
@@ -199,8 +177,9 @@ class DatedDataset:
         """Return the objects of the dates ``[first, last]`` (and of invalid names among them)."""
         # Keys sort like dates; "<last>0" sorts after every "<last>/..." key, so stop there.
         start, stop = partition_name(first), partition_name(last) + "0"
-        shared = _LISTINGS.get()
-        listed = None if shared is None else shared.setdefault((self.root, self._listed_by), [])
+        shared = shared_cache()
+        key = ("dated", self.root, self._listed_by)
+        listed: list[_Listed] | None = None if shared is None else shared.setdefault(key, [])
         for have_first, have_last, objects in listed or ():
             if have_first <= first and last <= have_last:  # a listing of a wider range serves
                 return [info for info in objects if start < info.key < stop]

@@ -1,51 +1,21 @@
-"""``[lake] root``: where a project's dated datasets live, and targets under it by name."""
+"""Targets by dataset name under ``[lake] root`` (:mod:`luigi_ufo.dated.settings`)."""
 
 from __future__ import annotations
 
 import datetime
-import os
-from dataclasses import dataclass
 from typing import Any
 
-from luigi_ufo.config import config_section, read_section
 from luigi_ufo.dated.dataset import DEFAULT_FLAG
+from luigi_ufo.dated.settings import LakeSettings
 from luigi_ufo.dated.target import DatedTarget
 from luigi_ufo.errors import ConfigError
-from luigi_ufo.setting import setting
-
-SECTION = "lake"
-
-
-@dataclass(frozen=True)
-class LakeSettings:
-    """The ``[lake]`` section."""
-
-    root: str | None = setting(
-        None, "root of the dated datasets: a directory or s3://bucket/prefix"
-    )
-
-    @classmethod
-    def from_config(cls) -> LakeSettings:
-        """Read ``[lake]`` now (command line, luigi.cfg / LUIGI_CONFIG_PATH)."""
-        return cls(**read_section(SECTION))
-
-
-#: ``[lake]``: the luigi.Config section of LakeSettings.
-lake = config_section(SECTION, LakeSettings)
-
-
-def normalize_root(root: str) -> str:
-    """Return ``root`` without trailing slash; a local one absolute (Spark resolves relative
-    paths against its own working directory)."""
-    if "://" not in root:
-        root = os.path.abspath(os.path.expanduser(root))
-    return root.rstrip("/") or "/"
+from luigi_ufo.uris import absolute
 
 
 def lake_root() -> str | None:
-    """Return the configured ``[lake] root``, normalised, or None if unset."""
+    """Return the configured ``[lake] root`` (absolute, no trailing slash), or None if unset."""
     root = LakeSettings.from_config().root
-    return normalize_root(root) if root else None
+    return absolute(root) if root else None
 
 
 def lake_dataset(name: str) -> str:

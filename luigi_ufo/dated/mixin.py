@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from luigi_ufo.bulk import BulkCompleteMixin, instantiate
-from luigi_ufo.dated.lineage import LineageMixin, complete_tasks
+from luigi_ufo.lineage import LineageMixin, complete_tasks
 
 
 class DatedTaskMixin(LineageMixin, BulkCompleteMixin):
@@ -18,7 +18,7 @@ class DatedTaskMixin(LineageMixin, BulkCompleteMixin):
     list S3 and misses gaps. Put the mixin before ``luigi.Task`` in the bases. A date is complete
     when every output is; outputs of other kinds are checked one by one with ``exists()``.
     With a ``rebuild_when``, the same listings also find dates made from other inputs (see
-    :mod:`luigi_ufo.dated.lineage`). See :mod:`luigi_ufo.bulk`.
+    :mod:`luigi_ufo.lineage`). See :mod:`luigi_ufo.bulk`.
 
     Example:
         >>> class Daily(DatedTaskMixin, luigi.Task):

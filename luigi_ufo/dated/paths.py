@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from luigi_ufo.errors import DatedTargetError, InvalidRootError
+from luigi_ufo.uris import S3_SCHEMES, has_scheme, local_path
 
 Scheme = Literal["s3", "local"]
 
@@ -16,8 +17,6 @@ Scheme = Literal["s3", "local"]
 _NAME_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 # S3 bucket naming rules (lowercase, digits, dots, hyphens; 3-63 chars; alnum at both ends).
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-#: URI schemes of S3 (boto3 and Luigi use s3://, Hadoop s3a://, old Hadoop s3n://).
-S3_SCHEMES = ("s3://", "s3a://", "s3n://")
 
 
 @dataclass(frozen=True)
@@ -56,17 +55,13 @@ def parse_root(root: str) -> Root:
     for scheme in S3_SCHEMES:
         if lowered.startswith(scheme):
             return _parse_s3(root, root[len(scheme) :])
-    if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]+:", root) and not lowered.startswith("file:"):
+    if has_scheme(root) and not lowered.startswith("file:"):
         # s3:/x, gs://b, hdfs://... : a scheme we cannot serve must not become a local folder.
         raise InvalidRootError(
             f"dataset root {root!r} has an unsupported or malformed scheme; "
             "use 's3://bucket/prefix' (two slashes) or a local directory path"
         )
-    path = root
-    if lowered.startswith("file://"):
-        path = root[len("file://") :]
-    elif lowered.startswith("file:"):
-        path = root[len("file:") :]
+    path = local_path(root)
     if not path:
         raise InvalidRootError(f"dataset root {root!r} names no directory; give a directory path")
     return Root("local", "", os.path.abspath(os.path.expanduser(path)))
@@ -148,20 +143,8 @@ def is_part_name(rel: str) -> bool:
     return bool(segments[-1]) and not any(s.startswith(("_", ".")) or not s for s in segments)
 
 
-def is_s3_uri(uri: str) -> bool:
-    """Tell whether ``uri`` is on S3 (any of :data:`S3_SCHEMES`, any case)."""
-    return uri.lower().startswith(S3_SCHEMES)
-
-
-def to_s3a(uri: str) -> str:
-    """Return ``uri`` as Spark's s3a reads it: ``s3://`` and ``s3n://`` become ``s3a://``."""
-    if is_s3_uri(uri):
-        return "s3a://" + uri.split("://", 1)[1]
-    return uri
-
-
 #: A lineage record is the object ``_lineage.<stamp>.json`` inside a partition, beside its flag
-#: (see :mod:`luigi_ufo.dated.lineage`): a ``_`` name, so no reader takes it for data.
+#: (see :mod:`luigi_ufo.lineage`): a ``_`` name, so no reader takes it for data.
 LINEAGE_PREFIX = "_lineage."
 LINEAGE_SUFFIX = ".json"
 
@@ -177,19 +160,3 @@ def parse_lineage_name(name: str) -> str | None:
         stamp = name[len(LINEAGE_PREFIX) : -len(LINEAGE_SUFFIX)]
         return stamp or None
     return None
-
-
-def local_path(uri: str) -> str | None:
-    """Return the file-system path ``uri`` names, or None if it has another scheme.
-
-    A plain path (relative or absolute) and ``file:`` / ``file://`` URIs are local; ``s3://``,
-    ``hdfs://``, ``gs://`` and the like are not.
-    """
-    lowered = uri.lower()
-    if lowered.startswith("file://"):
-        return uri[len("file://") :] or None
-    if lowered.startswith("file:"):
-        return uri[len("file:") :] or None
-    if re.match(r"[a-zA-Z][a-zA-Z0-9+.-]+:", uri):
-        return None
-    return uri or None

@@ -1,4 +1,5 @@
-"""DatedTarget: one partition of a dated dataset, complete only when its success flag exists."""
+"""DatedTarget: one partition of a dated dataset, complete only when its success flag exists;
+S3DatedTarget: the class a ``s3://`` root gives."""
 
 from __future__ import annotations
 
@@ -22,16 +23,16 @@ from luigi_ufo.dated.paths import (
     parse_root,
     partition_rel,
     partition_uri,
-    to_s3a,
 )
 from luigi_ufo.dated.storage import Storage
 from luigi_ufo.dated.writer import PartitionWriter
 from luigi_ufo.errors import DatedTargetError, InvalidRootError
+from luigi_ufo.uris import to_s3a
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from luigi_ufo.dated.lineage import Lineage
+    from luigi_ufo.lineage import Lineage
 
 
 class DatedTarget(luigi.Target):
@@ -62,8 +63,6 @@ class DatedTarget(luigi.Target):
         if isinstance(root, str):
             on_s3 = parse_root(root).scheme == "s3"
             if cls is DatedTarget and on_s3:
-                from luigi_ufo.s3.target import S3DatedTarget  # boto3 only when S3 is used
-
                 target_cls = S3DatedTarget
             elif cls.s3_only and not on_s3:
                 raise InvalidRootError(
@@ -256,3 +255,19 @@ class DatedTarget(luigi.Target):
     ) -> Gaps:
         """Return missing and incomplete dates of ``root`` in ``[start, end]`` (inclusive)."""
         return DatedDataset(root, flag=flag, client=client).gaps(start, end)
+
+
+class S3DatedTarget(DatedTarget):
+    """The partition ``s3://bucket/prefix/<YYYY-MM-DD>/``; ``exists()`` is one HEAD of the flag.
+
+    ``DatedTarget(root, date)`` gives this class for an ``s3://`` root; arguments as there.
+    ``s3a://`` roots are accepted and normalised; ``client`` is a boto3 S3 client, a shared one
+    built from ``[s3_endpoint]`` when None (boto3 loads on first use). A local root is refused.
+
+    Example:
+        >>> t = S3DatedTarget("s3://lake/clicks", datetime.date(2024, 1, 15))
+        >>> t.spark_uri
+        's3a://lake/clicks/2024-01-15/'
+    """
+
+    s3_only: ClassVar[bool] = True

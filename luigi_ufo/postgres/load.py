@@ -27,11 +27,12 @@ from typing import Any, cast
 import psycopg2
 import psycopg2.extensions
 
+import luigi_ufo.postgres.sql as q
 from luigi_ufo.errors import InvalidSpecError, LoadError
-from luigi_ufo.postgres import sql as q
-from luigi_ufo.postgres.connection import ConnectionSettings, connect, transaction
+from luigi_ufo.postgres.connection import connect, transaction
+from luigi_ufo.postgres.ranking.rules import Ranked, Ties
+from luigi_ufo.postgres.settings import ConnectionSettings
 from luigi_ufo.postgres.swap import find_swap
-from luigi_ufo.postgres.topn import Ranked, Ties
 
 __all__ = [
     "LoadResult",

@@ -23,7 +23,7 @@ from typing import Any
 from psycopg2 import sql
 
 from luigi_ufo.errors import InvalidSpecError
-from luigi_ufo.postgres.topn import Ties, check_ties
+from luigi_ufo.postgres.ranking.rules import Ties, check_ties
 
 __all__ = [
     "ADVISORY_XACT_LOCK",

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import psycopg2.extensions
 from psycopg2 import sql
 
+import luigi_ufo.postgres.sql as q
 from luigi_ufo.errors import InvalidSpecError, LoadError
-from luigi_ufo.postgres import sql as q
 
 __all__ = ["Swap", "find_swap"]
 

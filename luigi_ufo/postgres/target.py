@@ -7,9 +7,10 @@ from collections.abc import Hashable, Iterable, Sequence
 import luigi
 import psycopg2
 
+import luigi_ufo.postgres.sql as q
 from luigi_ufo.errors import ServiceError
-from luigi_ufo.postgres import sql as q
-from luigi_ufo.postgres.connection import ConnectionSettings, connect, transaction
+from luigi_ufo.postgres.connection import connect, transaction
+from luigi_ufo.postgres.settings import ConnectionSettings
 
 __all__ = ["PostgresMarkerTarget"]
 
@@ -22,7 +23,7 @@ class PostgresMarkerTarget(luigi.Target):
     ``existing_update_ids()`` checks many runs at once (also as a
     :class:`luigi_ufo.bulk.BulkTarget`) and ``remove()`` makes a run due again. A marker row
     also records what its load was made from (``made_from``, see
-    :mod:`luigi_ufo.dated.lineage`), read in bulk by ``bulk_lineage()``.
+    :mod:`luigi_ufo.lineage`), read in bulk by ``bulk_lineage()``.
     """
 
     def __init__(

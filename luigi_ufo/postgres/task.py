@@ -11,13 +11,12 @@ import luigi
 
 from luigi_ufo.bulk import BulkCompleteMixin
 from luigi_ufo.errors import InvalidSpecError
-from luigi_ufo.postgres.columnar import NotColumnar, rank_columnar
-from luigi_ufo.postgres.connection import ConnectionSettings
-from luigi_ufo.postgres.load import LoadResult, LoadSpec, load
-from luigi_ufo.postgres.reader import ReadResult, RecordReader, read_records
-from luigi_ufo.postgres.staged import NeedsPython, csv_parts, rank_in_database
+from luigi_ufo.postgres.load import LoadResult, LoadSpec
+from luigi_ufo.postgres.ranking.engines import rank
+from luigi_ufo.postgres.ranking.reader import ReadResult, RecordReader
+from luigi_ufo.postgres.ranking.rules import Ties, check_n, check_ties
+from luigi_ufo.postgres.settings import ConnectionSettings
 from luigi_ufo.postgres.target import PostgresMarkerTarget
-from luigi_ufo.postgres.topn import Ties, check_n, check_ties, top_n
 
 __all__ = ["PostgresTopNTask"]
 
@@ -104,7 +103,7 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
     partitioned: ClassVar[bool] = True
     marker_table: ClassVar[str | None] = None
     #: With :class:`~luigi_ufo.dated.DatedTaskMixin`: whether a load made from other input is
-    #: incomplete; None follows ``[lineage] rebuild_when`` (see :mod:`luigi_ufo.dated.lineage`).
+    #: incomplete; None follows ``[lineage] rebuild_when`` (see :mod:`luigi_ufo.lineage`).
     rebuild_when: ClassVar[str | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -126,7 +125,7 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
         """Return the marker table (attribute, else ``[postgres_topn] marker_table``)."""
         if self.marker_table is not None:
             return self.marker_table
-        from luigi_ufo.postgres.connection import PostgresTopNSettings
+        from luigi_ufo.postgres.settings import PostgresTopNSettings
 
         return PostgresTopNSettings.from_config().marker_table
 
@@ -196,63 +195,25 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
     def run(self) -> None:
         """Rank the input and load the top rows in one transaction.
 
-        Small, clean CSV input is ranked with pyarrow when the ``columnar`` extra is installed
-        (see :mod:`luigi_ufo.postgres.columnar`); other CSV files are streamed into PostgreSQL
-        and checked and ranked there (see :mod:`luigi_ufo.postgres.staged`); ``rows()``, other
-        targets and CSV that only Python reads exactly (quoted fields, float measures, ...)
-        are read and ranked in Python. All give the same rows, ranks, errors and counts.
+        Small, clean CSV input is ranked with pyarrow when the ``columnar`` extra is installed,
+        other CSV files are streamed into PostgreSQL and checked and ranked there; ``rows()``,
+        other targets and CSV that only Python reads exactly (quoted fields, float measures, ...)
+        are read and ranked in Python. All give the same rows, ranks, errors and counts (see
+        :mod:`luigi_ufo.postgres.ranking.engines`).
         """
         self._require()
-        n = check_n(self.n)
-        ties = check_ties(self.ties)
+        n, ties = check_n(self.n), check_ties(self.ties)
         spec_for = functools.partial(self.load_spec, made_from=self.made_from())
         source = self.rows()
-        if source is None:
-            source = self.input()  # type: ignore[no-untyped-call]
-            parts = csv_parts(source)
-            if parts is not None:
-                reader, settings = self._reader(), self.connection_settings()
-                # Fastest first; each declines (raising) before it writes anything.
-                for rank, declined, fallback in (
-                    (rank_columnar, NotColumnar, "ranks its input in SQL"),
-                    (rank_in_database, NeedsPython, "reads its input in Python"),
-                ):
-                    try:
-                        read, loaded = rank(
-                            parts,
-                            reader=reader,
-                            n=n,
-                            ties=ties,
-                            spec_for=spec_for,
-                            settings=settings,
-                        )
-                    except declined as exc:
-                        logger.info("%s %s: %s", self.task_id, fallback, exc)
-                    else:
-                        self._finish(read, loaded)
-                        return
-        read = read_records(
-            source,
-            rank_by=self.rank_by,
-            key_columns=self.key_columns,
-            group_by=tuple(self.group_by),
-            exclude=(self.rank_column, *self.partition()),
-            skip_bad_rows=self.skip_bad_rows,
+        read, loaded = rank(
+            self.input() if source is None else source,  # type: ignore[no-untyped-call]
+            new_reader=self._reader,
+            n=n,
+            ties=ties,
+            spec_for=spec_for,
+            settings=self.connection_settings(),
+            label=str(self.task_id),
         )
-        spec = spec_for(read.key_columns)
-        ranked = top_n(read.records, n, ties)
-        self._finish(read, load(spec, ranked, settings=self.connection_settings()))
-
-    def _reader(self) -> RecordReader:
-        return RecordReader(
-            self.rank_by,
-            tuple(self.key_columns) if self.key_columns is not None else None,
-            tuple(self.group_by),
-            (self.rank_column, *self.partition()),
-            self.skip_bad_rows,
-        )
-
-    def _finish(self, read: ReadResult, loaded: LoadResult) -> None:
         if read.skipped:
             logger.warning(
                 "%s skipped %d bad input row(s) (%s), e.g. %s",
@@ -267,3 +228,12 @@ class PostgresTopNTask(BulkCompleteMixin, luigi.Task):
                 notify(f"skipped {read.skipped} bad input row(s)")
         self.read_result = read
         self.load_result = loaded
+
+    def _reader(self) -> RecordReader:
+        return RecordReader(
+            self.rank_by,
+            tuple(self.key_columns) if self.key_columns is not None else None,
+            tuple(self.group_by),
+            (self.rank_column, *self.partition()),
+            self.skip_bad_rows,
+        )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from luigi_ufo.config import config_section, read_section
 from luigi_ufo.secrets import hint_for, refuse_credentials
-from luigi_ufo.setting import check_fields, setting
+from luigi_ufo.settings.fields import check_fields, setting
+from luigi_ufo.settings.sections import config_section, read_section
 
 SECTION = "s3_endpoint"
 RETRY_MODES = ("standard", "adaptive", "legacy")
@@ -59,5 +59,5 @@ class S3Settings:
         return cls(**read_section(SECTION))
 
 
-#: ``[s3_endpoint]``: the luigi.Config section of S3Settings (formerly ``[ufo_s3]``).
-s3_endpoint = config_section(SECTION, S3Settings, was="ufo_s3")
+#: ``[s3_endpoint]``: the luigi.Config section of S3Settings.
+s3_endpoint = config_section(SECTION, S3Settings)

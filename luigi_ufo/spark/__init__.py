@@ -8,9 +8,10 @@ Luigi.
 from __future__ import annotations
 
 from luigi_ufo.spark.backfill import SparkBackfill
-from luigi_ufo.spark.command import SubmitSpec, build_argv, mask
-from luigi_ufo.spark.runner import RunResult, SparkSubmitRunner
+from luigi_ufo.spark.run import RunResult
 from luigi_ufo.spark.settings import SparkSettings
+from luigi_ufo.spark.submit.runner import SparkSubmitRunner
+from luigi_ufo.spark.submit.spec import SubmitSpec, build_argv, mask
 from luigi_ufo.spark.task import ExternalSparkScriptTask
 
 __all__ = [

@@ -1,10 +1,11 @@
 """SparkBackfill: every missing date of a dated ExternalSparkScriptTask in one Spark application.
 
 ``RangeDaily --of Task`` starts one ``spark-submit`` (one JVM, one SparkSession) per missing
-date. SparkBackfill submits the packaged ``batch_main.py`` once (or, in connect mode, uses one
-session of the server): it loads the task's script from its file, hands every date to the
-script's optional ``main_batch(runs, spark)`` and calls its ``main(argv, spark)`` for each date
-left, with one shared session and the exact arguments each date's task would have passed.
+date. SparkBackfill makes one run of the task's runner (:meth:`~luigi_ufo.spark.run.Runner.
+run_batch`: the packaged batch driver submitted once, or one session of the Connect server): it
+loads the task's script from its file, hands every date to the script's optional
+``main_batch(runs, spark)`` and calls its ``main(argv, spark)`` for each date left, with one
+shared session and the exact arguments each date's task would have passed.
 """
 
 from __future__ import annotations
@@ -12,37 +13,21 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
-import json
 import logging
-import os
-import tempfile
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import luigi
 from luigi.task import BulkCompleteNotImplementedError
 
-from luigi_ufo.dated.lineage import expect, record_lineage
 from luigi_ufo.errors import BackfillError, ConfigError, SparkSubmitError
-from luigi_ufo.spark.connect import server_argv
-from luigi_ufo.spark.runner import RunResult
-from luigi_ufo.spark.scripts import Script, resolve_script
-from luigi_ufo.spark.settings import SparkSettings
-from luigi_ufo.spark.task import (
-    ExternalSparkScriptTask,
-    any_on_s3,
-    build_spec,
-    connect_runner,
-    connect_secrets,
-    follow_run,
-    remove_flags,
-    submit,
-)
+from luigi_ufo.lineage import expect, record_lineage
+from luigi_ufo.spark.reporting import follow_run
+from luigi_ufo.spark.run import RunResult
+from luigi_ufo.spark.scripts import resolve_script
+from luigi_ufo.spark.task import ExternalSparkScriptTask, make_runner, remove_flags
 
 logger = logging.getLogger("luigi_ufo.spark")
-
-BATCH_MAIN = Path(__file__).with_name("batch_main.py")
 
 
 class SparkBackfill(luigi.Task):
@@ -137,13 +122,32 @@ class SparkBackfill(luigi.Task):
             {"label": d.isoformat(), "argv": t.app_options()}
             for d, t in zip(missing, tasks, strict=True)
         ]
-        uris = [u for t in tasks for u in t.input_uris() + t.output_uris()]
-        secrets = sorted({v for t in tasks for v in t.secret_values()})
+
+        def before_write() -> None:
+            # Once the leases are held (and, in connect mode, a dead run's session ended).
+            for task in tasks:
+                remove_flags(task.output())  # type: ignore[no-untyped-call]
+
+        def run(callbacks: dict[str, Any]) -> RunResult:
+            runner = make_runner(
+                settings,
+                script=script,
+                script_files=tasks[0].script_files_of(settings),
+                name=self.task_id,
+                uris=[u for t in tasks for u in t.input_uris() + t.output_uris()],
+                secrets=sorted({v for t in tasks for v in t.secret_values()}),
+                # Another run of these dates waits; one that died is cleaned up first.
+                leases=[u for t in tasks for u in t.output_uris()],
+                before_write=before_write,
+                **callbacks,
+            )
+            return runner.run_batch(runs)
+
         failure: SparkSubmitError | None = None
-        if settings.connect:
-            failure = self._connect(tasks, settings, runs, secrets)
-        else:
-            failure = self._submit(tasks, settings, script, runs, uris, secrets)
+        try:
+            follow_run(self, run)
+        except SparkSubmitError as exc:
+            failure = exc
         record_lineage(tasks, made)
         attempted = set(missing)
         left = [d for d in self.missing_dates() if d in attempted]
@@ -153,81 +157,6 @@ class SparkBackfill(luigi.Task):
             logger.warning(
                 "%s: every date is complete, but the application failed: %s", self.task_id, failure
             )
-
-    def _connect(
-        self,
-        tasks: list[ExternalSparkScriptTask],
-        settings: SparkSettings,
-        runs: list[dict[str, Any]],
-        secrets: list[str],
-    ) -> SparkSubmitError | None:
-        """Run every date through the Connect server at ``connect_url`` in one remote session."""
-        spec = dataclasses.replace(
-            tasks[0].connect_spec(settings),
-            name=self.task_id,
-            secrets=connect_secrets(settings, secrets),
-        )
-        uris = [u for t in tasks for u in t.input_uris() + t.output_uris()]
-        runs = [{**r, "argv": server_argv(r["argv"], uris, spec.url)} for r in runs]
-
-        def before_write() -> None:
-            # After any session a dead run left on these dates has been ended.
-            for task in tasks:
-                remove_flags(task.output())  # type: ignore[no-untyped-call]
-
-        def run(on_status: Callable[[str], None]) -> RunResult:
-            # The leases: another run of these dates waits, and one that died is cleaned up.
-            return connect_runner(
-                self,
-                spec,
-                settings,
-                on_status=on_status,
-                leases=[u for t in tasks for u in t.output_uris()],
-                before_write=before_write,
-            ).run_batch(runs)
-
-        try:
-            follow_run(self, run)
-        except SparkSubmitError as exc:
-            return exc
-        return None
-
-    def _submit(
-        self,
-        tasks: list[ExternalSparkScriptTask],
-        settings: SparkSettings,
-        script: Script,
-        runs: list[dict[str, Any]],
-        uris: list[str],
-        secrets: list[str],
-    ) -> SparkSubmitError | None:
-        """Submit batch_main.py once for ``runs``; return its failure, if any."""
-        with tempfile.TemporaryDirectory(prefix="luigi-ufo-backfill-") as tmp:
-            manifest = Path(tmp) / f"{self.of.get_task_family()}-manifest.json"
-            # Written 0600 in a 0700 directory: the arguments may name private locations.
-            fd = os.open(manifest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"runs": runs}, fh)
-            files = [str(script.path), str(manifest)]
-            if settings.deploy_mode == "cluster":
-                # The driver runs elsewhere: ship both files; batch_main finds them by basename.
-                settings = dataclasses.replace(settings, files=(*settings.files, *files))
-                files = [os.path.basename(f) for f in files]
-            spec = build_spec(
-                settings=settings,
-                script=Script(path=BATCH_MAIN, sha256=""),
-                name=self.task_id,
-                app_args=["--script", files[0], "--manifest", files[1]],
-                uses_s3=any_on_s3(uris),
-                secrets=secrets,
-            )
-            for task in tasks:
-                remove_flags(task.output())  # type: ignore[no-untyped-call]
-            try:
-                submit(self, spec, settings, leases=[u for t in tasks for u in t.output_uris()])
-            except SparkSubmitError as exc:
-                return exc
-        return None
 
 
 def _incomplete_message(
@@ -247,9 +176,9 @@ def _incomplete_message(
         lines.append(str(failure))
     else:
         lines.append(
-            "spark-submit exited 0, so the script returned 0 for these dates without writing "
-            "every output and its success flag: make main() write every --output and return "
-            "non-zero on error"
+            "the run succeeded, so the script returned 0 for these dates without writing every "
+            "output and its success flag: make main() write every --output and return non-zero "
+            "on error"
         )
     return "\n".join(lines)
 

@@ -26,10 +26,10 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from luigi_ufo.dated.paths import to_s3a
 from luigi_ufo.errors import LeaseError
-from luigi_ufo.spark.runtime import runtime_dir
-from luigi_ufo.spark.supervisor import kill_now, marked
+from luigi_ufo.paths import runtime_dir
+from luigi_ufo.services.process import kill_now, marked
+from luigi_ufo.uris import absolute, to_s3a
 
 logger = logging.getLogger("luigi_ufo.spark")
 
@@ -41,10 +41,7 @@ LEASE_ENV = "LUIGI_UFO_LEASES"
 
 def lease_key(uri: str) -> str:
     """Return the partition URI a lease is keyed by (``s3://`` and ``s3a://`` are one key)."""
-    uri = uri.rstrip("/") or uri
-    if "://" not in uri:
-        return os.path.abspath(uri)
-    return to_s3a(uri)  # the one s3/s3n -> s3a rewrite (dated.paths)
+    return to_s3a(absolute(uri))
 
 
 def lease_path(uri: str) -> Path:

@@ -15,7 +15,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+from luigi_ufo.spark.logs import follow_luigi_console
 
 logger = logging.getLogger("luigi_ufo.spark")
 
@@ -28,6 +30,54 @@ CALLBACKS = {
 _NAMES = {"percent": "progress", "status": "status message", "tracking_url": "tracking URL"}
 #: Spark redraws its progress bar every 200 ms: the scheduler does not need every frame.
 MIN_INTERVAL_S = 0.5
+
+
+class Finished(Protocol):
+    """What a run returns: it says how it ended (:class:`~luigi_ufo.spark.run.RunResult`)."""
+
+    @property
+    def done(self) -> str: ...
+
+
+R = TypeVar("R", bound=Finished)
+
+
+def task_callback(task: Any, kind: str) -> Callable[[Any], None] | None:
+    """The Luigi task's callback of ``kind`` (:data:`CALLBACKS`), or None outside a worker."""
+    # Luigi sets these only while a worker runs the task; task.run() by hand has none.
+    value = getattr(task, CALLBACKS[kind], None)
+    return value if callable(value) else None
+
+
+def follow_run(task: Any, run: Callable[[dict[str, Any]], R]) -> R:
+    """Return ``run(callbacks)``, reporting to ``task`` and to Luigi's console, in either mode.
+
+    ``callbacks`` are a runner's ``on_percent``, ``on_status`` and ``on_tracking_url``: the
+    task's own, plus logging of each status change (on Luigi's console under its default
+    logging). A report the scheduler cannot take is logged, never raised. The last status
+    message says ``done: ...`` or ``failed ...``.
+    """
+    set_status = task_callback(task, "status")
+
+    def on_status(message: str) -> None:
+        logger.info("%s: %s", task.task_id, message)
+        report_safely(set_status, "status", message)
+
+    callbacks = {
+        "on_percent": task_callback(task, "percent"),
+        "on_status": on_status,
+        "on_tracking_url": task_callback(task, "tracking_url"),
+    }
+    started = time.monotonic()
+    with follow_luigi_console():
+        try:
+            result = run(callbacks)
+        except Exception as exc:
+            first_line = str(exc).split("\n", 1)[0]
+            on_status(f"failed after {time.monotonic() - started:.0f} s: {first_line}")
+            raise
+        on_status(f"done: {result.done}")
+    return result
 
 
 def report_safely(

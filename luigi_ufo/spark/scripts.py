@@ -7,6 +7,7 @@ import hashlib
 import importlib.resources
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 
@@ -37,8 +38,13 @@ def scripts_root(scripts_dir: str | None) -> Path:
     return root.resolve()
 
 
-def resolve_script(name: str, scripts_dir: str | None = None) -> Script:
-    """Return the script ``name`` under the scripts directory, refusing anything outside it."""
+def resolve_script(
+    name: str, scripts_dir: str | None = None, *, attribute: str = "script"
+) -> Script:
+    """Return the script ``name`` under the scripts directory, refusing anything outside it.
+
+    ``attribute`` names the task attribute that gave ``name``, for the error messages.
+    """
     if not name:
         raise ScriptNotFoundError(
             'the task\'s script is empty; set `script = "name.py"` on the task class'
@@ -55,13 +61,35 @@ def resolve_script(name: str, scripts_dir: str | None = None) -> Script:
             f"script {name!r} resolves to {str(path)!r}, outside the scripts directory "
             f"{str(root)!r}; use a name inside it (no '..', no symlink leading out)"
         )
-    data = _read_regular(name, path, root, scripts_dir)
+    data = _read_regular(name, path, root, scripts_dir, attribute)
     return Script(path=path, sha256=hashlib.sha256(data).hexdigest())
 
 
-def _read_regular(name: str, path: Path, root: Path, scripts_dir: str | None) -> bytes:
+def resolve_script_files(
+    names: Sequence[str], scripts_dir: str | None = None
+) -> tuple[Script, ...]:
+    """Return the files ``names`` (``script_files``: modules the script imports) like the script."""
+    for name in names:
+        if PurePath(name).suffix != ".py":
+            raise ScriptNotFoundError(
+                f"script_files entry {name!r} is not a Python module; list the .py files of "
+                "the scripts directory that the script imports"
+            )
+    return tuple(resolve_script(n, scripts_dir, attribute="script_files") for n in names)
+
+
+def code_sha256(script: Script, files: Sequence[Script]) -> str:
+    """Return the identity of a script's code: its sha256, or with files, one over all of them."""
+    if not files:
+        return script.sha256
+    return hashlib.sha256(" ".join(s.sha256 for s in (script, *files)).encode()).hexdigest()
+
+
+def _read_regular(
+    name: str, path: Path, root: Path, scripts_dir: str | None, attribute: str
+) -> bytes:
     """Read ``path`` if it is a regular file; never open a FIFO, socket or device."""
-    not_found = ScriptNotFoundError(_not_found(name, root, scripts_dir))
+    not_found = ScriptNotFoundError(_not_found(name, root, scripts_dir, attribute))
     try:
         mode = path.stat().st_mode
     except (FileNotFoundError, NotADirectoryError):
@@ -96,7 +124,7 @@ def _kind(mode: int) -> str:
     return next((label for test, label in kinds if test(mode)), f"mode {mode:o}")
 
 
-def _not_found(name: str, root: Path, scripts_dir: str | None) -> str:
+def _not_found(name: str, root: Path, scripts_dir: str | None, attribute: str) -> str:
     # The package's own directory is no place for a user's script: never suggest it.
     where = (
         f"in [spark_script] scripts_dir {str(root)!r}"
@@ -107,6 +135,6 @@ def _not_found(name: str, root: Path, scripts_dir: str | None) -> str:
     match = difflib.get_close_matches(name, existing, n=1, cutoff=0.6)
     hint = f"; did you mean {match[0]!r}?" if match else ""
     return (
-        f"script {name!r} not found {where}{hint} Fix the task's `script`, or set "
+        f"script {name!r} not found {where}{hint} Fix the task's `{attribute}`, or set "
         "[spark_script] scripts_dir in luigi.cfg to the directory that holds your scripts"
     )

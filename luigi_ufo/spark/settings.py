@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from luigi_ufo.config import config_section, read_section
 from luigi_ufo.errors import ConfigError
 from luigi_ufo.secrets import TOKEN_ENV, hint_for, refuse_credentials
-from luigi_ufo.setting import apply_overrides, check_fields, setting
-from luigi_ufo.spark.command import SparkOptions
+from luigi_ufo.settings.fields import apply_overrides, check_fields, setting
+from luigi_ufo.settings.sections import config_section, read_section
+from luigi_ufo.spark.submit.spec import SparkOptions
 
 SECTION = "spark_script"
 #: How a task's script runs: spark-submit per run, or main(argv, spark) on a Connect server.
@@ -126,8 +126,8 @@ class SparkSettings(SparkOptions):
         return settings
 
 
-#: ``[spark_script]``: the luigi.Config section of SparkSettings (formerly ``[ufo_spark]``).
-spark_script = config_section(SECTION, SparkSettings, was="ufo_spark")
+#: ``[spark_script]``: the luigi.Config section of SparkSettings.
+spark_script = config_section(SECTION, SparkSettings)
 
 
 def default_spark_submit() -> str:

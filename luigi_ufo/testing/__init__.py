@@ -8,8 +8,8 @@ test that lacks something, or fails it under ``LUIGI_UFO_TEST_STRICT=1``. See do
 
 from __future__ import annotations
 
+from luigi_ufo.services.spark_home import find_s3a_jars
 from luigi_ufo.testing.backend import Backend, choose_backend, docker_reachable
-from luigi_ufo.testing.jars import find_s3a_jars
 from luigi_ufo.testing.strict import missing
 
 __all__ = ["Backend", "choose_backend", "docker_reachable", "find_s3a_jars", "missing"]

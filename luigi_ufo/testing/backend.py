@@ -1,4 +1,4 @@
-"""Pick where a fixture's service comes from: a user's env var, Docker, or native processes.
+"""Pick where a fixture's service comes from (a user's env var, Docker, native) and what it offers.
 
 The choice is a pure function of values (:func:`choose_backend`); only :func:`docker_reachable`
 does I/O, a ~2 s ping of the Docker engine's ``/_ping`` endpoint.
@@ -12,6 +12,7 @@ import socket
 from collections.abc import Mapping
 from enum import Enum
 from functools import cache
+from typing import Protocol
 
 from luigi_ufo.errors import ConfigError
 
@@ -20,6 +21,7 @@ __all__ = [
     "ENV_VARS",
     "IMAGE_ENV_VARS",
     "Backend",
+    "Service",
     "choose_backend",
     "docker_address",
     "docker_reachable",
@@ -52,6 +54,21 @@ class Backend(str, Enum):
     ENV = "env"
     DOCKER = "docker"
     NATIVE = "native"
+
+
+class Service(Protocol):
+    """A running service started (or merely found) by a fixture."""
+
+    name: str
+    backend: Backend
+
+    def log_tail(self, lines: int = 40) -> str:
+        """Return the last lines of the service's log."""
+        ...
+
+    def stop(self) -> None:
+        """Stop what this object started; a no-op for a service the user runs."""
+        ...
 
 
 def choose_backend(

@@ -1,6 +1,6 @@
 """The Spark Connect server behind the ``spark_connect`` fixture.
 
-The product's own :func:`luigi_ufo.spark.connect_server.start_server` on ``local[2]``, free
+The product's own :func:`luigi_ufo.spark.connect.server.start_server` on ``local[2]``, free
 loopback ports for gRPC and the web UI (whose REST API lets tests see server-side jobs), and a
 private state directory, also its working directory, removed at stop.
 """
@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from luigi_ufo.net import free_ports
-from luigi_ufo.spark.connect_server import HOST, ConnectServer, start_server, stop_server
+from luigi_ufo.services.ports import free_ports
+from luigi_ufo.services.readiness import http_get
+from luigi_ufo.services.spark_connect import HOST, ConnectServer, stop_server
+from luigi_ufo.spark.connect.server import start_server
 from luigi_ufo.spark.settings import SparkSettings
-from luigi_ufo.testing._service import http_get
 from luigi_ufo.testing.backend import Backend
 
 __all__ = ["TEST_SERVER_CONF", "SparkConnectService", "start_spark_connect"]

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from luigi_ufo.testing.plugin import fake_aws_while
+from luigi_ufo.testing.fake_aws import fake_aws_while
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -21,18 +21,17 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Generator, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
-from luigi_ufo.testing.jars import find_s3a_jars
+from luigi_ufo.services.spark_home import find_s3a_jars
+from luigi_ufo.testing.fake_aws import fake_aws, fake_aws_while
 from luigi_ufo.testing.luigi_cfg import MARKER, PLUGIN_FIXTURES, isolated_luigi_config
-from luigi_ufo.testing.s3 import FAKE_AWS_ENV
 from luigi_ufo.testing.strict import missing
 
 if TYPE_CHECKING:
-    from luigi_ufo.testing._service import Service
+    from luigi_ufo.testing.backend import Service
     from luigi_ufo.testing.connect import SparkConnectService
     from luigi_ufo.testing.luigid import LuigidService
     from luigi_ufo.testing.spark import SparkCluster
@@ -55,39 +54,6 @@ __all__ = [
 #: pytest config, so a nested session (pytester) cannot unregister the outer session's services.
 _SERVICES = pytest.StashKey[dict[str, "Service"]]()
 _S = TypeVar("_S", bound="Service")
-
-_UNSET_AWS = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-)
-#: Keys for an S3 server of your own (``LUIGI_UFO_TEST_S3_ENDPOINT``) that rejects "testing".
-_KEY_OVERRIDES = {
-    "AWS_ACCESS_KEY_ID": "LUIGI_UFO_TEST_AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY": "LUIGI_UFO_TEST_AWS_SECRET_ACCESS_KEY",
-}
-
-
-def _fake_aws(mp: pytest.MonkeyPatch, empty_dir_factory: Callable[[], str]) -> dict[str, str]:
-    directory = empty_dir_factory()
-    env = {
-        **FAKE_AWS_ENV,
-        **{var: os.environ[src] for var, src in _KEY_OVERRIDES.items() if os.environ.get(src)},
-        # Empty files, so no profile of the developer's ~/.aws can leak in.
-        "AWS_CONFIG_FILE": f"{directory}/config",
-        "AWS_SHARED_CREDENTIALS_FILE": f"{directory}/credentials",
-    }
-    for path in (env["AWS_CONFIG_FILE"], env["AWS_SHARED_CREDENTIALS_FILE"]):
-        Path(path).touch()
-    for key, value in env.items():
-        mp.setenv(key, value)
-    for key in _UNSET_AWS:
-        mp.delenv(key, raising=False)
-    return env
-
 
 #: The ini option by which a project fakes AWS for every test and the whole session.
 OPT_IN = "luigi_ufo_fake_aws"
@@ -117,29 +83,19 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(fake_aws_everywhere, "luigi_ufo.testing.fake_aws_everywhere")
 
 
-@contextlib.contextmanager
-def fake_aws_while(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """Fake AWS in this process's environment while the block runs (for session-level use)."""
-    mp = pytest.MonkeyPatch()
-    try:
-        yield _fake_aws(mp, lambda: str(tmp_path_factory.mktemp("aws-session")))
-    finally:
-        mp.undo()
-
-
 @pytest.fixture
 def aws_credentials(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, str]:
     """Set fake AWS credentials and empty AWS config files for this test; return them."""
-    return _fake_aws(monkeypatch, lambda: str(tmp_path_factory.mktemp("aws")))
+    return fake_aws(monkeypatch, lambda: str(tmp_path_factory.mktemp("aws")))
 
 
 @pytest.fixture
 def luigi_config() -> Iterator[Callable[[str, str, str], None]]:
     """Return ``set(section, option, value)`` for luigi's config, undone after the test."""
     # Imported here: importing luigi warns (autoload_range), which only a user of luigi should see.
-    from luigi_ufo.config import config_overrides
+    from luigi_ufo.settings.sections import config_overrides
 
     with config_overrides() as set_option:
         yield set_option
@@ -301,7 +257,7 @@ def spark_connect(
     instead under ``LUIGI_UFO_TEST_STRICT=1``.
     """
     from luigi_ufo.errors import ConfigError
-    from luigi_ufo.spark.connect import require_connect_client
+    from luigi_ufo.spark.connect.runner import require_connect_client
     from luigi_ufo.testing.connect import start_spark_connect
 
     try:

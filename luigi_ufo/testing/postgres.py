@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from luigi_ufo.postgres.server import PostgresServer
+from luigi_ufo.services.postgres import PostgresServer
 from luigi_ufo.testing import _docker
 from luigi_ufo.testing.backend import ENV_VARS, Backend, select_backend
 

@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import collections
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from luigi_ufo.net import free_port
+from luigi_ufo.services.moto import ThreadedMoto
+from luigi_ufo.services.readiness import http_get, wait_until
 from luigi_ufo.testing import _docker
-from luigi_ufo.testing._service import http_get, wait_until
 from luigi_ufo.testing.backend import ENV_VARS, Backend, select_backend
 
-__all__ = ["DOCKER_IMAGE", "FAKE_AWS_ENV", "S3Service", "start_s3"]
+__all__ = ["DOCKER_IMAGE", "S3Service", "start_s3"]
 
 DOCKER_IMAGE = "motoserver/moto:5.1.0"
 READY_TIMEOUT = 60.0
-
-#: Credentials every test sees, so that nothing can reach real AWS with a developer's keys.
-FAKE_AWS_ENV: dict[str, str] = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
-
-
-class _RingHandler(logging.Handler):
-    """Keep the last log records of moto's HTTP server for failure reports."""
-
-    def __init__(self, capacity: int = 200) -> None:
-        super().__init__(logging.INFO)
-        self.records: collections.deque[str] = collections.deque(maxlen=capacity)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record.getMessage())
 
 
 @dataclass
@@ -45,24 +24,22 @@ class S3Service:
     endpoint: str
     backend: Backend
     name: str = "s3"
-    _server: Any = field(default=None, repr=False)
+    _native: ThreadedMoto | None = field(default=None, repr=False)
     _container: Any = field(default=None, repr=False)
-    _ring: _RingHandler | None = field(default=None, repr=False)
 
     def log_tail(self, lines: int = 40) -> str:
         """Return the last request log lines."""
-        if self._ring is not None:
-            return "\n".join(list(self._ring.records)[-lines:])
+        if self._native is not None:
+            return self._native.log_tail(lines)
         if self._container is not None:
             return _docker.log_tail(self._container, lines)
         return f"(endpoint from ${ENV_VARS['s3']}: no log available)"
 
     def stop(self) -> None:
         """Stop moto's thread or container."""
-        if self._server is not None:
-            self._server.stop()
-        if self._ring is not None:
-            logging.getLogger("werkzeug").removeHandler(self._ring)
+        if self._native is not None:
+            self._native.stop()
+            self._native = None
         if self._container is not None:
             _docker.remove(self._container)
             self._container = None
@@ -97,12 +74,5 @@ def start_s3() -> S3Service:
         return S3Service(endpoint=os.environ[ENV_VARS["s3"]].rstrip("/"), backend=backend)
     if backend is Backend.DOCKER:
         return _start_docker()
-    from moto.server import ThreadedMotoServer
-
-    ring = _RingHandler()
-    logging.getLogger("werkzeug").addHandler(ring)
-    host = "127.0.0.1"
-    server = ThreadedMotoServer(ip_address=host, port=free_port(host), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    return S3Service(endpoint=f"http://{host}:{port}", backend=backend, _server=server, _ring=ring)
+    moto = ThreadedMoto()
+    return S3Service(endpoint=moto.endpoint, backend=backend, _native=moto)

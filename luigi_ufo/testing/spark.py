@@ -1,137 +1,57 @@
 """The Spark standalone cluster behind the ``spark_master`` fixture.
 
-Native backend: a Master and one Worker started from the installed pyspark's ``bin/spark-class``
-(``SPARK_HOME`` = the pyspark package directory), each in its own process group, on free
-loopback ports. Ready when the master's ``/json/`` lists an ALIVE worker. Executors run
-``sys.executable``, so Python code on executors imports what the tests import.
+Native backend: :class:`luigi_ufo.services.spark_standalone.StandaloneCluster` with one worker in
+a temporary directory, on free loopback ports. Docker backend: a master and a worker in one
+container on the host network (test-only). Either way, ready when the master's ``/json/`` lists an
+ALIVE worker; executors run ``sys.executable``'s Python, so they import what the tests import.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import json
 import os
 import shlex
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from luigi_ufo.errors import ServiceError
-from luigi_ufo.net import free_ports
+from luigi_ufo.services.ports import free_ports
+from luigi_ufo.services.readiness import http_get, wait_until
+from luigi_ufo.services.spark_standalone import (
+    DAEMON_MEMORY,
+    HOST,
+    READY_TIMEOUT,
+    StandaloneCluster,
+    alive_workers,
+    master_argv,
+    worker_argv,
+)
 from luigi_ufo.testing import _docker
-from luigi_ufo.testing._process import ServiceProcess
-from luigi_ufo.testing._service import http_get, wait_until
 from luigi_ufo.testing.backend import ENV_VARS, IMAGE_ENV_VARS, Backend, select_backend
 
 __all__ = [
     "DOCKER_REPOSITORY",
     "SparkCluster",
-    "alive_workers",
-    "daemon_env",
     "docker_image",
     "docker_script",
     "hidden_environments",
     "image_mismatch",
-    "master_argv",
     "release",
-    "spark_home",
     "start_spark",
-    "worker_argv",
 ]
 
 DOCKER_REPOSITORY = "apache/spark"
-HOST = "127.0.0.1"
-#: Small enough for a 2-core CI machine; one executor of spark-submit's default 1g fits.
-WORKER_CORES = 2
-WORKER_MEMORY = "2g"
-DAEMON_MEMORY = "512m"
-READY_TIMEOUT = 120.0
-
-
-def spark_home() -> Path:
-    """Return the installed pyspark package directory, which is a complete SPARK_HOME."""
-    spec = importlib.util.find_spec("pyspark")
-    if spec is None or spec.origin is None:
-        raise ServiceError(
-            "pyspark is not installed, so no Spark cluster can start; "
-            "pip install 'luigi-ufo[spark]' or set LUIGI_UFO_TEST_SPARK_MASTER"
-        )
-    return Path(spec.origin).parent
 
 
 def docker_image(pyspark_version: str) -> str:
     """Return the ``apache/spark`` tag matching the client: the RPC protocol needs one version."""
     return f"{DOCKER_REPOSITORY}:{release(pyspark_version)}"
-
-
-def master_argv(home: Path, *, host: str, port: int, webui_port: int) -> list[str]:
-    """Return the argv of a standalone Master."""
-    return [
-        str(home / "bin" / "spark-class"),
-        "org.apache.spark.deploy.master.Master",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--webui-port",
-        str(webui_port),
-    ]
-
-
-def worker_argv(
-    home: Path,
-    *,
-    master_url: str,
-    host: str,
-    port: int,
-    webui_port: int,
-    work_dir: Path,
-    cores: int = WORKER_CORES,
-    memory: str = WORKER_MEMORY,
-) -> list[str]:
-    """Return the argv of a standalone Worker registering with ``master_url``."""
-    return [
-        str(home / "bin" / "spark-class"),
-        "org.apache.spark.deploy.worker.Worker",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--webui-port",
-        str(webui_port),
-        "--cores",
-        str(cores),
-        "--memory",
-        memory,
-        "--work-dir",
-        str(work_dir),
-        master_url,
-    ]
-
-
-def alive_workers(master_json: Mapping[str, Any]) -> int:
-    """Return how many workers the master's ``/json/`` document reports ALIVE."""
-    return sum(1 for w in master_json.get("workers", []) if w.get("state") == "ALIVE")
-
-
-def daemon_env(home: Path, base: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """Return the environment of the Spark daemons (and so of their executors)."""
-    return {
-        **environ,
-        "SPARK_HOME": str(home),
-        "SPARK_LOCAL_IP": HOST,
-        "SPARK_LOG_DIR": str(base / "logs"),
-        "SPARK_LOCAL_DIRS": str(base / "local"),
-        "SPARK_DAEMON_MEMORY": DAEMON_MEMORY,
-        # Executors must run the tests' interpreter, or their imports fail.
-        "PYSPARK_PYTHON": sys.executable,
-        "PYSPARK_DRIVER_PYTHON": sys.executable,
-    }
 
 
 @dataclass
@@ -143,7 +63,7 @@ class SparkCluster:
     backend: Backend
     name: str = "spark"
     startup_seconds: float = 0.0
-    _processes: list[ServiceProcess] = field(default_factory=list, repr=False)
+    _native: StandaloneCluster | None = field(default=None, repr=False)
     _base: Path | None = field(default=None, repr=False)
     _container: Any = field(default=None, repr=False)
 
@@ -161,18 +81,15 @@ class SparkCluster:
         """Return the last lines of the master's and the worker's logs."""
         if self._container is not None:
             return _docker.log_tail(self._container, lines)
-        if not self._processes:
+        if self._native is None:
             return f"(cluster from ${ENV_VARS['spark']}: no log available)"
-        return "\n".join(f"--- {p.log.name} ---\n{p.log_tail(lines)}" for p in self._processes)
+        return self._native.log_tail(lines)
 
     def stop(self) -> None:
-        """Stop worker (with its executors) and master by process group; remove temp files."""
-        # Signal both first: their JVM shutdowns then overlap instead of queueing.
-        for process in self._processes:
-            process.terminate()
-        for process in reversed(self._processes):
-            process.stop()
-        self._processes.clear()
+        """Stop worker (with its executors) and master; remove temp files."""
+        if self._native is not None:
+            self._native.stop()
+            self._native = None
         if self._container is not None:
             _docker.remove(self._container)
             self._container = None
@@ -182,48 +99,13 @@ class SparkCluster:
 
 
 def _start_native() -> SparkCluster:
-    home = spark_home()
     base = Path(tempfile.mkdtemp(prefix="luigi-ufo-spark-"))
-    for sub in ("logs", "local", "work"):
-        (base / sub).mkdir()
-    env = daemon_env(home, base, os.environ)
-    # All four at once: the worker's ports must not be the master's, which it binds seconds later.
-    port, webui, worker_port, worker_webui = free_ports(4, HOST)
-    cluster = SparkCluster(
-        master_url=f"spark://{HOST}:{port}",
-        web_url=f"http://{HOST}:{webui}",
-        backend=Backend.NATIVE,
-        _base=base,
-    )
+    cluster = SparkCluster(master_url="", web_url=None, backend=Backend.NATIVE, _base=base)
     try:
-        master = ServiceProcess(
-            master_argv(home, host=HOST, port=port, webui_port=webui),
-            log=base / "master.log",
-            env=env,
-            cwd=base,
-        )
-        cluster._processes.append(master)
-        worker = ServiceProcess(
-            worker_argv(
-                home,
-                master_url=cluster.master_url,
-                host=HOST,
-                port=worker_port,
-                webui_port=worker_webui,
-                work_dir=base / "work",
-            ),
-            log=base / "worker.log",
-            env=env,
-            cwd=base,
-        )
-        cluster._processes.append(worker)
-        cluster.startup_seconds = wait_until(
-            lambda: alive_workers(cluster.status()) >= 1,
-            what=f"Spark standalone cluster {cluster.master_url!r}",
-            timeout=READY_TIMEOUT,
-            alive=lambda: master.running() and worker.running(),
-            log_tail=cluster.log_tail,
-        )
+        # All four at once: the worker's ports must not be the master's, which it binds later.
+        cluster._native = StandaloneCluster(base, free_ports(4, HOST))
+        cluster.master_url, cluster.web_url = cluster._native.master_url, cluster._native.web_url
+        cluster.startup_seconds = cluster._native.wait_ready(READY_TIMEOUT)
     except BaseException:
         cluster.stop()
         raise

@@ -9,12 +9,20 @@ import io
 import os
 
 from luigi_ufo.errors import InputFormatError
-from luigi_ufo.scripts import aggregate_by_state as rules
+from luigi_ufo.scripts import nuforc as rules
 from luigi_ufo.ufo.settings import UfoSettings
 
 
-def check_export(path: str, *, encoding: str, delimiter: str, decode_errors: str = "strict") -> str:
-    """Return the layout name of the export at ``path``, or raise InputFormatError.
+def check_export(
+    path: str,
+    *,
+    encoding: str,
+    delimiter: str,
+    decode_errors: str = "strict",
+    state_column: str = "",
+    country_column: str = "",
+) -> rules.Layout:
+    """Return the layout of the export at ``path``, or raise InputFormatError.
 
     The whole file is decoded (about 1 GB/s) so a wrong encoding fails here, with its byte
     offset, instead of inside a Spark job. Fields of any size are read: only the header is parsed.
@@ -24,6 +32,9 @@ def check_export(path: str, *, encoding: str, delimiter: str, decode_errors: str
         sep = rules.parse_delimiter(delimiter)
     except (rules.InputError, argparse.ArgumentTypeError) as exc:
         raise InputFormatError(str(exc)) from None
+    options = rules.Options(
+        encoding=encoding, delimiter=sep, state_column=state_column, country_column=country_column
+    )
     if not os.path.isfile(path):
         raise InputFormatError(f"input {path!r} is not a file; give the path of a NUFORC export")
     try:
@@ -33,7 +44,7 @@ def check_export(path: str, *, encoding: str, delimiter: str, decode_errors: str
             with open(path, "rb") as raw, rules.maybe_gunzip(raw) as data:
                 found = rules.find_decode_error(data, encoding)
             if found is not None:
-                hint = rules.suggest_encoding(head, encoding, sep)
+                hint = rules.suggest_encoding(head, encoding, sep, options)
                 raise InputFormatError(rules.decode_error_message(path, *found, encoding, hint))
         with open(path, "rb") as raw, rules.maybe_gunzip(raw) as data, rules.unlimited_fields():
             text = io.TextIOWrapper(data, encoding=codec, errors="replace", newline="")
@@ -43,9 +54,10 @@ def check_export(path: str, *, encoding: str, delimiter: str, decode_errors: str
     if header is None:
         raise InputFormatError(f"{path}: file is empty; expected a NUFORC export with a header")
     try:
-        return str(rules.detect_layout(header, source=path).name)
+        return rules.detect_layout(
+            header, source=path, state_column=state_column, country_column=country_column
+        )
     except rules.InputError as exc:
-        options = rules.Options(encoding=encoding, delimiter=sep)
         raise InputFormatError(f"{exc}{rules.encoding_hint(head, options)}") from None
 
 
@@ -64,6 +76,8 @@ def refusal(path: str, settings: UfoSettings) -> str | None:
             country_rule=settings.country_rule,
             decode_errors=settings.decode_errors,
             max_rejected_fraction=settings.max_rejected_fraction,
+            state_column=settings.state_column,
+            country_column=settings.country_column,
         )
         opener = lambda: open(path, "rb")  # noqa: E731, SIM115 - count_stream closes it
         counts = rules.count_stream(opener, options, source=path)

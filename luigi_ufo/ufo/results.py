@@ -12,6 +12,7 @@ from psycopg2 import sql
 from luigi_ufo.dated import DatedTarget
 from luigi_ufo.errors import InputFormatError
 from luigi_ufo.postgres import connect, parse_table_name, transaction
+from luigi_ufo.postgres.ranking.rules import Record, top_n
 from luigi_ufo.ufo.tasks import AggregateUFOsByState, TopStatesToDatabase, TopTenStates
 
 
@@ -23,6 +24,8 @@ class RunSummary:
     top: list[tuple[int, str, int]]
     counted: int
     rejected: dict[str, int] = field(default_factory=dict)
+    #: States with the N-th row's count that the cut left out (count desc, then code).
+    tied_beyond_cut: list[tuple[str, int]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """Return the ``--json`` document of ``luigi-ufo run``."""
@@ -31,6 +34,7 @@ class RunSummary:
             "top": [{"rank": r, "state": s, "sightings": n} for r, s, n in self.top],
             "rejected": self.rejected,
             "counted": self.counted,
+            "tied_beyond_cut": [{"state": s, "sightings": n} for s, n in self.tied_beyond_cut],
         }
 
 
@@ -54,7 +58,8 @@ def _rows(target: DatedTarget, header: tuple[str, str]) -> list[tuple[str, int]]
 def read_summary(date: datetime.date) -> RunSummary:
     """Return the date's top table (read from PostgreSQL) and its counted and rejected rows."""
     outputs = AggregateUFOsByState(date=date).output()  # type: ignore[no-untyped-call]
-    counted = sum(n for _, n in _rows(outputs["states"], ("state", "sightings")))
+    states = _rows(outputs["states"], ("state", "sightings"))
+    counted = sum(n for _, n in states)
     rejected = dict(_rows(outputs["rejected"], ("reason", "records")))
     task = TopStatesToDatabase(date=date)
     table = parse_table_name(task.table)
@@ -65,7 +70,22 @@ def read_summary(date: datetime.date) -> RunSummary:
     with connect(task.connection_settings()) as conn, transaction(conn) as cur:
         cur.execute(query)
         top = [(int(r), str(s), int(n)) for r, s, n in cur.fetchall()]
-    return RunSummary(date=date, top=top, counted=counted, rejected=rejected)
+    return RunSummary(date, top, counted, rejected, tied_beyond_cut(states, top))
+
+
+def tied_beyond_cut(
+    states: list[tuple[str, int]], top: list[tuple[int, str, int]]
+) -> list[tuple[str, int]]:
+    """Return the states tied with the last row of ``top`` that ``top`` left out.
+
+    The ranking's own ``with_ties`` rule over every state, less the rows kept.
+    """
+    if not top:
+        return []
+    records = [Record((), (state,), n) for state, n in states]
+    kept = {state for _, state, _ in top}
+    tied = top_n(records, len(top), "with_ties")
+    return [(r.key[0], int(r.measure)) for r in tied if r.key[0] not in kept]
 
 
 def invalidate(date: datetime.date) -> None:

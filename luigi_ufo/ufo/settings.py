@@ -1,31 +1,16 @@
-"""Where the reference pipeline keeps its data: the ``[ufo]`` section and per-user defaults."""
+"""The reference pipeline's ``[ufo]`` section; its lake is ``[lake] root``, else the data dir's."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from luigi_ufo.config import config_section, read_section
-from luigi_ufo.setting import check_fields, setting
+from luigi_ufo.dated.lake import lake_root
+from luigi_ufo.paths import data_dir
+from luigi_ufo.settings.fields import check_fields, setting
+from luigi_ufo.settings.sections import config_section, read_section
+from luigi_ufo.uris import absolute
 
-DATA_DIR_ENV = "LUIGI_UFO_DATA_DIR"
 SECTION = "ufo"
-
-
-def data_dir() -> Path:
-    """Return the per-user data directory: ``$LUIGI_UFO_DATA_DIR``, else the XDG data home.
-
-    Root gets ``/var/lib/luigi-ufo``: the embedded PostgreSQL runs as an unprivileged user that
-    cannot enter ``/root``.
-    """
-    explicit = os.environ.get(DATA_DIR_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    if os.geteuid() == 0:
-        return Path("/var/lib/luigi-ufo")
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(xdg) / "luigi-ufo"
 
 
 def _fraction(value: float) -> str | None:
@@ -40,12 +25,12 @@ def _at_least_one(value: int) -> str | None:
 
 @dataclass(frozen=True)
 class UfoSettings:
-    """Resolved ``[ufo]`` values (the reference pipeline's own section)."""
+    """Resolved ``[ufo]`` values (the reference pipeline's own section).
 
-    lake: str = setting(
-        "",
-        "lake root, a directory or s3://bucket/prefix; default: [lake] root, else <data dir>/lake",
-    )
+    ``lake`` is no setting of ``[ufo]``: :meth:`from_config` resolves it from ``[lake] root``,
+    else ``<data dir>/lake``.
+    """
+
     encoding: str = setting("utf-8", "export encoding, e.g. cp1252")
     delimiter: str = setting(",", "export delimiter: ',' or 'tab'")
     country_rule: str = setting(
@@ -58,25 +43,34 @@ class UfoSettings:
         "strict: fail on undecodable bytes; replace: count them as rejected",
         choices=("strict", "replace"),
     )
+    state_column: str = setting("", "state column name (case and spaces ignored); default 'state'")
+    country_column: str = setting(
+        "", "country column name; default 'country' or 'country_code' if present, else none"
+    )
     top: int = setting(10, "N of the top-N states", check=_at_least_one)
+    ties: str = setting(
+        "cut",
+        "cut: exactly N states (count desc, then code), those tied at the cut listed as left "
+        "out; include: every state tied at the N-th count, with equal ranks "
+        "(table ufo_top_states_with_ties)",
+        choices=("cut", "include"),
+    )
     max_rejected_fraction: float = setting(
         1.0,
         "fail, loading nothing, when more than this share of the records is rejected; "
         "1.0: only when all are",
         check=_fraction,
     )
+    lake: str = field(default="")
 
     def __post_init__(self) -> None:
         check_fields(self, f"[{SECTION}]")
 
     @classmethod
     def from_config(cls) -> UfoSettings:
-        """Read ``[ufo]`` now; an unset lake is ``[lake] root``, else ``<data dir>/lake``."""
-        from luigi_ufo.dated.lake import lake_root, normalize_root
-
-        values = read_section(SECTION)
-        lake = values["lake"] or lake_root() or str(data_dir() / "lake")
-        return cls(**{**values, "lake": normalize_root(lake)})
+        """Read ``[ufo]`` now, and the lake: ``[lake] root``, else ``<data dir>/lake``."""
+        lake = lake_root() or absolute(str(data_dir() / "lake"))
+        return cls(**read_section(SECTION), lake=lake)
 
     def dataset(self, name: str) -> str:
         """Return the root URI of dataset ``name`` (``raw``, ``by_state``, ...) in the lake."""

@@ -5,13 +5,15 @@
     <lake>/ufo/raw/<date>/        ReadUFOs (external) or ImportUFOExport (copies a local file)
     <lake>/ufo/by_state/<date>/   AggregateUFOsByState: state,sightings
     <lake>/ufo/rejected/<date>/   AggregateUFOsByState: reason,records (rows it did not count)
+    <lake>/ufo/rejected_samples/<date>/ AggregateUFOsByState: reason,sample (first of each)
     <lake>/ufo/top_states/<date>/ TopTenStates: rank,state,sightings
     table ufo_top_states          TopStatesToDatabase: (date, rank, state, sightings)
+                                  ([ufo] ties = include: ufo_top_states_with_ties)
 
 Every output records what it was made from (the export's size and sha256, then each upstream
 partition's record) and every task is ``rebuild_when = "inputs"``: a date imported from another
 export is incomplete all the way down, so a rerun rebuilds and reloads it (see
-:mod:`luigi_ufo.dated.lineage`).
+:mod:`luigi_ufo.lineage`).
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import luigi
 from luigi_ufo.dated import DatedTarget, DatedTaskMixin, LocalFile
 from luigi_ufo.errors import InputFormatError
 from luigi_ufo.postgres import ConnectionSettings, PostgresTopNTask
+from luigi_ufo.postgres.ranking.rules import Ties
 from luigi_ufo.spark import ExternalSparkScriptTask
-from luigi_ufo.ufo.embedded import top_n_database
+from luigi_ufo.ufo.database import top_n_database
 from luigi_ufo.ufo.settings import UfoSettings
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -87,6 +90,7 @@ class AggregateUFOsByState(DatedTaskMixin, ExternalSparkScriptTask):
 
     date = luigi.DateParameter()
     script = "aggregate_by_state.py"
+    script_files = ("nuforc.py", "local_lake.py")
     spark_overrides = {"conf": SMALL_JOB_CONF}  # noqa: RUF012 - read-only spec
     rebuild_when = "inputs"
 
@@ -97,6 +101,7 @@ class AggregateUFOsByState(DatedTaskMixin, ExternalSparkScriptTask):
         return {
             "states": ufo_target("by_state", self.date),
             "rejected": ufo_target("rejected", self.date),
+            "samples": ufo_target("rejected_samples", self.date),
         }
 
     def app_options(self) -> list[str]:
@@ -106,11 +111,14 @@ class AggregateUFOsByState(DatedTaskMixin, ExternalSparkScriptTask):
             *("--input", *self.input_uris()),
             *("--output", out["states"]),
             *("--rejected-output", out["rejected"]),
+            *("--samples-output", out["samples"]),
             *("--encoding", settings.encoding),
             *("--delimiter", settings.delimiter),
             *("--country-rule", settings.country_rule),
             *("--decode-errors", settings.decode_errors),
             *("--max-rejected-fraction", repr(settings.max_rejected_fraction)),
+            *(("--state-column", settings.state_column) if settings.state_column else ()),
+            *(("--country-column", settings.country_column) if settings.country_column else ()),
         ]
 
 
@@ -119,6 +127,7 @@ class TopTenStates(DatedTaskMixin, ExternalSparkScriptTask):
 
     date = luigi.DateParameter()
     script = "top_10.py"
+    script_files = ("local_lake.py",)
     spark_overrides = {"conf": SMALL_JOB_CONF}  # noqa: RUF012 - read-only spec
     rebuild_when = "inputs"
 
@@ -130,19 +139,24 @@ class TopTenStates(DatedTaskMixin, ExternalSparkScriptTask):
 
     def app_options(self) -> list[str]:
         states = self.input()["states"]  # type: ignore[no-untyped-call]
+        settings = UfoSettings.from_config()
         return [
             *("--input", states.spark_uri),
             *("--output", self.output().spark_uri),
-            *("--top", str(UfoSettings.from_config().top)),
+            *("--top", str(settings.top)),
+            *(("--ties", settings.ties) if settings.ties != "cut" else ()),
         ]
 
 
 class TopStatesToDatabase(DatedTaskMixin, PostgresTopNTask):
-    """Load a date's top states into ``ufo_top_states`` (date, rank, state, sightings)."""
+    """Load a date's top states into ``ufo_top_states`` (date, rank, state, sightings).
+
+    With ``[ufo] ties = include`` the rows tied at the N-th count share a rank (PostgresTopNTask's
+    ``with_ties``) in ``ufo_top_states_with_ties``: its primary key holds the state too.
+    """
 
     date = luigi.DateParameter()
     rebuild_when = "inputs"  # the marker row records which top_states partition was loaded
-    table = "ufo_top_states"
     rank_by = "sightings"
     key_columns = ("state",)
     column_types = {"state": "text", "sightings": "bigint"}  # noqa: RUF012 - read-only spec
@@ -151,6 +165,16 @@ class TopStatesToDatabase(DatedTaskMixin, PostgresTopNTask):
     def n(self) -> int:
         """Return ``[ufo] top``, read when asked, like TopTenStates' ``--top``."""
         return UfoSettings.from_config().top
+
+    @property
+    def ties(self) -> Ties:  # type: ignore[override]
+        """Return the tie rule of ``[ufo] ties``: ``stable`` (cut) or ``with_ties`` (include)."""
+        return "with_ties" if UfoSettings.from_config().ties == "include" else "stable"
+
+    @property
+    def table(self) -> str:
+        """Return ``ufo_top_states``, or ``ufo_top_states_with_ties`` under ``[ufo] ties``."""
+        return "ufo_top_states" if self.ties == "stable" else "ufo_top_states_with_ties"
 
     def requires(self) -> TopTenStates:
         return TopTenStates(date=self.date)  # type: ignore[no-untyped-call]

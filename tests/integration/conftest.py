@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from luigi_ufo._pause import PAUSE_ENV
+from luigi_ufo.pause_points import PAUSE_ENV
 from luigi_ufo.testing.strict import missing
 
 REPO = Path(__file__).resolve().parents[2]

@@ -25,7 +25,7 @@ import psutil
 import psycopg2
 import pytest
 
-from luigi_ufo._pause import PAUSE_ENV
+from luigi_ufo.pause_points import PAUSE_ENV
 from tests.other_account import other_account
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -406,6 +406,10 @@ def test_a_stopped_database_is_exit_3_saying_db_start(
     cli(env, "db", "start")
     url = cli(env, "db", "url").stdout.strip()
     cli(env, "db", "stop")
+    # Stopped, its URL is still printed (the next start's), with exit 3.
+    again = cli(env, "db", "url", check=False)
+    assert (again.returncode, again.stdout.strip()) == (3, url), again.stderr
+    assert "PostgreSQL is not running" in again.stderr
     Path(env["LUIGI_CONFIG_PATH"]).write_text(f"[postgres_topn]\ndsn = {url}\n", encoding="utf-8")
     run = cli(env, "demo", "--rows", ROWS, "--date", "2024-01-15", check=False)
     assert run.returncode == 3, run.stderr[-3000:]

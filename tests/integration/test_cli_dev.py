@@ -28,9 +28,9 @@ import psycopg2
 import pyspark
 import pytest
 
-from luigi_ufo.dev.state import start_time
-from luigi_ufo.testing._service import http_get
-from luigi_ufo.testing.luigid import task_list_url
+from luigi_ufo.services.luigid import task_list_url
+from luigi_ufo.services.process import ProcessRef
+from luigi_ufo.services.readiness import http_get
 from luigi_ufo.ufo.sample import write_sample
 from tests import ufo_exports
 from tests.other_account import other_account
@@ -204,7 +204,7 @@ def test_dev_runs_the_tutorial_cluster_commands_and_stops_clean(
     print(f"dev start + tutorial cluster commands + stop: {time.monotonic() - began:.0f} s")
     assert luigi_ufo(env, work, "dev", "status").returncode == 3
     for name, (_, pid) in started.items():  # (a zombie not reaped yet by its new parent is gone)
-        assert (start_time(pid) is not None) == (name == "postgres"), name  # `db start` kept it
+        assert (ProcessRef.of(pid) is not None) == (name == "postgres"), name  # `db start` kept it
     assert luigi_ufo(env, work, "db", "status").returncode == 0
     assert luigi_ufo(env, work, "db", "stop").returncode == 0
     assert_clean(mark, data)
@@ -249,7 +249,7 @@ def test_ctrl_c_on_the_foreground_dev_stops_everything_with_s3_and_connect_exit_
         config = configparser.ConfigParser(interpolation=None)
         config.read(config_path)
         assert config["s3_endpoint"]["endpoint_url"] == running["s3"][0]
-        assert config["ufo"]["lake"].startswith("s3://")
+        assert config["lake"]["root"].startswith("s3://")
         if connect:
             assert config["spark_script"]["mode"] == "connect"
             assert config["spark_script"]["connect_url"] == running["spark-connect"][0]
@@ -269,7 +269,7 @@ def test_ctrl_c_on_the_foreground_dev_stops_everything_with_s3_and_connect_exit_
             aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
         )
-        bucket = config["ufo"]["lake"].split("/")[2]
+        bucket = config["lake"]["root"].split("/")[2]
         assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
         values = [v for section in config.sections() for v in config[section].values()]
         assert keys["AWS_SECRET_ACCESS_KEY"] not in values
@@ -376,13 +376,13 @@ def test_a_new_dev_finishes_what_a_sigkilled_foreground_dev_left_running(
     assert {"luigid", "spark-master", "spark-worker-1", "postgres"} <= set(left), status.stdout
     assert "(detached)" not in status.stdout
     assert "killed before it could stop what it started" in status.stdout
-    assert all(start_time(pid) is not None for _, pid in left.values())
+    assert all(ProcessRef.of(pid) is not None for _, pid in left.values())
 
     again = luigi_ufo(env, tmp_path, "dev", "--detach")
     assert again.returncode == 0, again.stderr
     assert f"luigi-ufo dev (pid {proc.pid}) was killed and left" in again.stderr
     for name, (_, pid) in left.items():
-        assert start_time(pid) is None, f"{name} (pid {pid}) of the killed dev still runs"
+        assert ProcessRef.of(pid) is None, f"{name} (pid {pid}) of the killed dev still runs"
     assert "(detached)" in luigi_ufo(env, tmp_path, "dev", "status").stdout
     assert luigi_ufo(env, tmp_path, "dev", "stop").returncode == 0
     assert_clean(mark, data)

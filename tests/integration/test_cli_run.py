@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from luigi_ufo.cli import build_parser
+from luigi_ufo.cli.main import build_parser
 from luigi_ufo.ufo.sample import write_sample
 from tests import ufo_exports
 from tests.real_nuforc import PRIMARY, PRIMARY_COUNTED, PRIMARY_RECORDS, PRIMARY_TOP, real_file
@@ -139,7 +139,7 @@ def test_a_full_disk_during_the_import_names_the_path_and_exits_2(
     assert export.stat().st_size > 64 * 1024
     # A configured server: none is started, and the import fails before any connection.
     Path(home["LUIGI_CONFIG_PATH"]).write_text(
-        f"[ufo]\nlake = {full_disk / 'lake'}\n\n[postgres_topn]\ndsn = postgresql://127.0.0.1:9/x\n",
+        f"[lake]\nroot = {full_disk / 'lake'}\n\n[postgres_topn]\ndsn = postgresql://127.0.0.1:9/x\n",
         encoding="utf-8",
     )
     result = run_status(home, tmp_path, "run", "--input", str(export), "--date", "2024-03-01")

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from luigi_ufo.errors import ConfigError
-from luigi_ufo.spark.connect import ConnectRunner, ConnectSpec, require_connect_client
+from luigi_ufo.spark.connect.runner import ConnectRunner, ConnectSpec, require_connect_client
 from luigi_ufo.spark.scripts import Script
 from tests.other_account import other_account
 

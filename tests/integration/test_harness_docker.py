@@ -16,11 +16,12 @@ from typing import Any
 import psycopg2
 import pytest
 
+from luigi_ufo.services.spark_home import spark_home
 from luigi_ufo.testing import missing
 from luigi_ufo.testing.backend import IMAGE_ENV_VARS, Backend, select_backend
 from luigi_ufo.testing.postgres import DOCKER_IMAGE as POSTGRES_IMAGE
 from luigi_ufo.testing.s3 import DOCKER_IMAGE as S3_IMAGE
-from luigi_ufo.testing.spark import SparkCluster, docker_image, spark_home
+from luigi_ufo.testing.spark import SparkCluster, docker_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 

@@ -13,7 +13,7 @@ import pytest
 from psycopg2 import sql
 
 from luigi_ufo.errors import ServiceError
-from luigi_ufo.postgres.server import PostgresServer
+from luigi_ufo.services.postgres import PostgresServer
 from luigi_ufo.testing import missing
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from luigi_ufo.testing.spark import SparkCluster, spark_home
+from luigi_ufo.services.spark_home import spark_home
+from luigi_ufo.testing.spark import SparkCluster
 
 pytestmark = pytest.mark.integration
 

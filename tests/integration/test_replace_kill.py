@@ -7,8 +7,10 @@ through a FIFO; the test then kills the whole spark-submit process tree.
 
 These are kill tests of the scripts' DataFrame path: a session whose ``file:`` is not Hadoop's
 plain local file system (here the pausing one) must see every write, so the scripts do not take
-their classic fast path, whose Python writer has its own kill tests
-(tests/unit/test_local_replace_kill.py).
+their local-lake path, whose Python writer has its own kill tests
+(tests/unit/test_local_replace_kill.py). The scripts keep no flag logic of their own: each test
+first removes the output flags, as their task does before it launches them, and so does a plain
+DataFrame script's (the last test, with the control that shows the flag lying without it).
 """
 
 from __future__ import annotations
@@ -30,10 +32,13 @@ from typing import Any
 import psutil
 import pytest
 
+from luigi_ufo.dated import DatedTarget
 from luigi_ufo.errors import SparkSubmitError
+from luigi_ufo.services.spark_home import spark_home
 from luigi_ufo.spark.settings import default_spark_submit
+from luigi_ufo.spark.task import remove_flags
 from luigi_ufo.testing import missing
-from luigi_ufo.testing.spark import spark_home
+from luigi_ufo.ufo.tasks import AggregateUFOsByState, TopTenStates
 
 # Three cold spark-submits per test: minutes each on a loaded 2-core machine.
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -96,6 +101,14 @@ def assert_dataframe_writer(directory: Path) -> None:
     assert part.name.endswith("-c000.csv"), part.name
 
 
+def py_files(script: str) -> list[str]:
+    """Return ``--py-files`` of the modules ``script`` imports (its task's ``script_files``),
+    as the docs run the packaged scripts by hand."""
+    tasks = {t.script: t.script_files for t in (AggregateUFOsByState, TopTenStates)}
+    files = tasks.get(script, ())
+    return ["--py-files", ",".join(str(SCRIPTS / f) for f in files)] if files else []
+
+
 def spark_submit(
     script: str, args: list[str], pause: dict[str, str] | None, fs_dir: Path
 ) -> subprocess.Popen[str]:
@@ -115,6 +128,7 @@ def spark_submit(
         "spark.ui.enabled=false",
         "--conf",
         "spark.driver.extraJavaOptions=-XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+        *py_files(script),
         str(SCRIPTS / script),
         *args,
     ]
@@ -171,15 +185,9 @@ def run_and_kill_at(
             kill_tree(proc)
 
 
-def aggregate_args(raw: Path, lake: Path) -> list[str]:
-    return [
-        "--input",
-        str(raw),
-        "--output",
-        str(lake / "by_state"),
-        "--rejected-output",
-        str(lake / "rejected"),
-    ]
+def aggregate_args(raw: Path, outputs: list[DatedTarget]) -> list[str]:
+    states, rejected = (t.path for t in outputs)
+    return ["--input", str(raw), "--output", states, "--rejected-output", rejected]
 
 
 @pytest.mark.parametrize("point", ["delete", "write"])
@@ -188,24 +196,25 @@ def test_aggregate_killed_while_replacing_leaves_no_lying_flag(
 ) -> None:
     raw, lake = tmp_path / "raw", tmp_path / "lake"
     raw.mkdir()
+    outputs = [DatedTarget(str(lake / name), DATE) for name in ("by_state", "rejected")]
+    states, rejected = (Path(t.path) for t in outputs)
+    args = aggregate_args(raw, outputs)
     old, new = {"CA": 3, "NV": 1}, {"TX": 2, "WA": 5, "OR": 1}
     (raw / "export.csv").write_bytes(export(old))
-    run_to_end("aggregate_by_state.py", aggregate_args(raw, lake), pausing_fs)
-    assert read_dataset(lake / "by_state") == old
+    run_to_end("aggregate_by_state.py", args, pausing_fs)
+    assert read_dataset(states) == old
 
     (raw / "export.csv").write_bytes(export(new))
-    states = lake / "by_state"
-    run_and_kill_at(
-        "aggregate_by_state.py", aggregate_args(raw, lake), point, states, pausing_fs, tmp_path
-    )
+    remove_flags(outputs)  # what AggregateUFOsByState does before launching the script
+    run_and_kill_at("aggregate_by_state.py", args, point, states, pausing_fs, tmp_path)
     # The old complete partition, or no flag: never a flag over missing or partial data.
     assert read_dataset(states) in (old, None)
     assert not (states / "_SUCCESS").exists()
 
-    run_to_end("aggregate_by_state.py", aggregate_args(raw, lake), pausing_fs)
+    run_to_end("aggregate_by_state.py", args, pausing_fs)
     assert read_dataset(states) == new
     assert_dataframe_writer(states)
-    assert read_dataset(lake / "rejected") == {
+    assert read_dataset(rejected) == {
         reason: 0
         for reason in (
             "repeated_header", "blank_state", "not_us_state", "foreign_country",
@@ -218,7 +227,8 @@ def test_aggregate_killed_while_replacing_leaves_no_lying_flag(
 def test_top_10_killed_while_replacing_leaves_no_lying_flag(
     pausing_fs: Path, tmp_path: Path, point: str
 ) -> None:
-    states, top = tmp_path / "by_state", tmp_path / "top"
+    states, output = tmp_path / "by_state", DatedTarget(str(tmp_path / "top"), DATE)
+    top = Path(output.path)
     states.mkdir()
     counts = Counter({"CA": 9, "TX": 4, "NY": 4, "WA": 1})
     (states / "part-00000.csv").write_text(
@@ -230,6 +240,7 @@ def test_top_10_killed_while_replacing_leaves_no_lying_flag(
     assert (top / "_SUCCESS").exists()
 
     args[-1] = "2"
+    remove_flags([output])  # what TopTenStates does before launching the script
     run_and_kill_at("top_10.py", args, point, top, pausing_fs, tmp_path)
     assert not (top / "_SUCCESS").exists()
 
@@ -257,3 +268,55 @@ def test_task_removes_its_output_flags_before_the_application_starts(
     # The application died before writing: the old data stays, but no longer counts as done.
     assert not task.output().exists()
     assert (partition / "part-00000.csv").read_text(encoding="utf-8") == "old\n"
+
+
+#: A user's own script, written the way docs/spark-task.md shows: no writer of its own.
+PLAIN_SCRIPT = """
+import argparse, sys
+from pyspark.sql import SparkSession
+
+def main(argv=None, spark=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--input", nargs="+", required=True)
+    parser.add_argument("--output", nargs="+", required=True)
+    args = parser.parse_args(argv)
+    spark = spark or SparkSession.builder.getOrCreate()
+    counts = spark.read.csv(args.input, header=True).groupBy("State").count()
+    counts.coalesce(1).write.mode("overwrite").csv(args.output[0], header=True)
+    return 0
+
+if __name__ == "__main__":
+    sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("point", ["delete", "write"])
+def test_a_plain_dataframe_script_gets_a_flag_only_with_complete_data_from_the_task(
+    pausing_fs: Path, tmp_path: Path, point: str
+) -> None:
+    """Item 6 of issue 23: the task's flag removal alone makes a plain overwrite crash safe."""
+    script = tmp_path / "plain.py"
+    script.write_text(PLAIN_SCRIPT, encoding="utf-8")
+    raw, target = tmp_path / "raw.csv", DatedTarget(str(tmp_path / "out"), DATE)
+    out = Path(target.path)
+    args = ["--input", str(raw), "--output", str(out)]
+    old, new = {"CA": 3, "NV": 1}, {"TX": 2, "WA": 5, "OR": 1}
+    raw.write_bytes(export(old))
+    run_to_end(str(script), args, pausing_fs)
+    assert read_dataset(out) == old
+
+    raw.write_bytes(export(new))
+    if point == "delete":
+        # Without the task, Spark's overwrite deletes the parts before the flag: a lying flag.
+        (tmp_path / "bare").mkdir()
+        run_and_kill_at(str(script), args, point, out, pausing_fs, tmp_path / "bare")
+        assert (out / "_SUCCESS").exists()
+        assert not list(out.glob("part-*"))
+        run_to_end(str(script), args, pausing_fs)
+        raw.write_bytes(export(old))
+    expected = new if point == "write" else old
+    remove_flags([target])  # what ExternalSparkScriptTask.run does before launching
+    run_and_kill_at(str(script), args, point, out, pausing_fs, tmp_path)
+    assert not (out / "_SUCCESS").exists()
+    run_to_end(str(script), args, pausing_fs)
+    assert read_dataset(out) == expected

@@ -96,7 +96,7 @@ def test_ufo_dates_in_one_application_a_bad_date_fails_alone_and_a_rerun_finishe
     tmp_path: Path, luigi_config: SetConfig, spark_local_master: str
 ) -> None:
     lake = tmp_path / "lake"
-    luigi_config("ufo", "lake", str(lake))
+    luigi_config("lake", "root", str(lake))
     luigi_config("spark_script", "master", spark_local_master)
     samples = raw_lake_with_a_bad_date(lake, tmp_path, DAYS, 400, DAYS[1])
     task = SparkBackfill(
@@ -163,7 +163,7 @@ def test_dates_on_s3_through_s3a_in_one_application(
 ) -> None:
     import boto3
 
-    luigi_config("ufo", "lake", f"s3://{s3_bucket}/lake")
+    luigi_config("lake", "root", f"s3://{s3_bucket}/lake")
     luigi_config("s3_endpoint", "endpoint_url", s3_endpoint)
     luigi_config("s3_endpoint", "path_style", "true")
     luigi_config("spark_script", "master", spark_local_master)

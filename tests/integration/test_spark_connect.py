@@ -32,6 +32,7 @@ from probe_tasks import (  # noqa: E402
     ConnectProbe,
     DatedConnectProbe,
     DatedInputProbe,
+    HelperProbe,
     Probe,
     TimedConnectProbe,
 )
@@ -330,7 +331,7 @@ def test_a_ufo_backfill_is_one_job_on_the_server_and_a_rerun_does_the_rest(
     from luigi_ufo.ufo.tasks import AggregateUFOsByState
 
     lake = tmp_path / "lake"
-    luigi_config("ufo", "lake", str(lake))
+    luigi_config("lake", "root", str(lake))
     luigi_config("spark_script", "mode", "connect")
     luigi_config("spark_script", "connect_url", spark_connect.url)
     days = [datetime.date(2024, 6, 1) + datetime.timedelta(days=i) for i in range(12)]
@@ -385,7 +386,7 @@ def test_a_backfill_stopped_mid_way_keeps_only_complete_dates_and_a_rerun_does_t
         (partition / "_SUCCESS").touch()
     config = tmp_path / "luigi.cfg"
     config.write_text(
-        f"[ufo]\nlake = {lake}\n[spark_script]\nmode = connect\n"
+        f"[lake]\nroot = {lake}\n[spark_script]\nmode = connect\n"
         f"connect_url = {spark_connect.url}\n",
         encoding="utf-8",
     )
@@ -416,7 +417,7 @@ def test_a_backfill_stopped_mid_way_keeps_only_complete_dates_and_a_rerun_does_t
         assert reasons_of(lake, day) == expected
     kept = {d: (lake / "ufo" / "by_state" / str(d) / "_SUCCESS").stat().st_mtime_ns for d in done}
 
-    luigi_config("ufo", "lake", str(lake))
+    luigi_config("lake", "root", str(lake))
     luigi_config("spark_script", "mode", "connect")
     luigi_config("spark_script", "connect_url", spark_connect.url)
     rerun = SparkBackfill(of=AggregateUFOsByState, start=days[0], stop=datetime.date(2023, 5, 1))
@@ -443,14 +444,13 @@ def test_the_dataframe_path_under_connect_gives_the_reference_answer(
     tmp_path: Path, spark_connect: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The packaged scripts' DataFrame path (the one s3a:// takes) on the primary file."""
-    from luigi_ufo.scripts import aggregate_by_state, top_10
-
-    from luigi_ufo.spark.connect import ConnectRunner, ConnectSpec
+    from luigi_ufo.spark.connect.runner import ConnectRunner, ConnectSpec
     from luigi_ufo.spark.scripts import Script
+    from tests.reference_scripts import aggregate_by_state, local_lake, top_10
 
     primary = real_file(PRIMARY)
-    monkeypatch.setattr(aggregate_by_state, "one_job_fits", lambda spark, uris: False)
-    monkeypatch.setattr(top_10, "one_job_fits", lambda spark, uris: False)
+    # Not a local lake, as far as the scripts can tell: they take their DataFrame path.
+    monkeypatch.setattr(local_lake, "absolute_local", lambda uris: False)
     out, rejected, ranked = (str(tmp_path / name) for name in ("s", "r", "t"))
     spec = ConnectSpec(
         url=spark_connect.url,
@@ -475,13 +475,18 @@ def test_the_dataframe_path_under_connect_gives_the_reference_answer(
     assert top == [("CA", 13_513), ("FL", 6_498), ("WA", 5_884)]
 
 
-def test_connect_gives_the_submit_answer(
-    tmp_path: Path, luigi_config: SetConfig, spark_connect: Any, spark_local_master: str
-) -> None:
+@pytest.fixture
+def either_mode(luigi_config: SetConfig, spark_connect: Any, spark_local_master: str) -> None:
+    """The probes' settings for a run in either mode: ``[spark_script] mode`` picks it."""
     luigi_config("spark_script", "scripts_dir", str(SCRIPTS))
     luigi_config("spark_script", "master", spark_local_master)
     luigi_config("spark_script", "conf", json.dumps(FAST_CONF))
     luigi_config("spark_script", "connect_url", spark_connect.url)
+
+
+def test_connect_gives_the_submit_answer(
+    tmp_path: Path, luigi_config: SetConfig, either_mode: None
+) -> None:
     source = tmp_path / "in.txt"
     source.write_text("".join(f"line {i}\n" for i in range(17)))
     answers = {}
@@ -494,6 +499,19 @@ def test_connect_gives_the_submit_answer(
     assert answers["connect"] == answers["submit"] == "".join(f'{i},v1,17,""\n' for i in range(3))
 
 
+def test_script_files_reach_the_python_workers_in_both_modes(
+    tmp_path: Path, luigi_config: SetConfig, either_mode: None
+) -> None:
+    """A UDF calling a ``script_files`` module: --py-files in submit mode, by value in Connect."""
+    source = tmp_path / "in.txt"
+    source.write_text("b\na\n")
+    for mode in ("connect", "submit"):
+        luigi_config("spark_script", "mode", mode)
+        task = HelperProbe(root=str(tmp_path / mode), source=str(source))
+        assert build(task).status == luigi.LuigiStatusCode.SUCCESS, mode
+        assert part_text(tmp_path / mode / "2026-11-24") == "A!\nB!\n", mode
+
+
 def test_the_reference_pipeline_in_connect_mode_gives_the_reference_answer(
     tmp_path: Path, luigi_config: SetConfig, spark_connect: Any
 ) -> None:
@@ -502,7 +520,7 @@ def test_the_reference_pipeline_in_connect_mode_gives_the_reference_answer(
 
     primary = real_file(PRIMARY)
     lake = tmp_path / "lake"
-    luigi_config("ufo", "lake", str(lake))
+    luigi_config("lake", "root", str(lake))
     luigi_config("ufo", "top", "11")
     luigi_config("spark_script", "mode", "connect")
     luigi_config("spark_script", "connect_url", spark_connect.url)
@@ -539,7 +557,7 @@ def test_the_kaggle_file_in_connect_mode_gives_the_submit_answer(
 
     kaggle = real_file(KAGGLE)
     lake = tmp_path / "lake"
-    luigi_config("ufo", "lake", str(lake))
+    luigi_config("lake", "root", str(lake))
     luigi_config("spark_script", "mode", "connect")
     luigi_config("spark_script", "connect_url", spark_connect.url)
     date = datetime.date(2024, 1, 16)

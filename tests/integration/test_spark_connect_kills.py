@@ -206,7 +206,7 @@ def test_an_unreachable_server_fails_the_task_in_bounded_time_without_a_timeout(
     scripts: None, tmp_path: Path, luigi_config: SetConfig
 ) -> None:
     """No timeout: the client's retries are bounded (pyspark's own default: 10 min per call)."""
-    from luigi_ufo.net import free_port
+    from luigi_ufo.services.ports import free_port
 
     url = f"sc://127.0.0.1:{free_port('127.0.0.1')}"  # nobody listens there
     luigi_config("spark_script", "connect_url", url)

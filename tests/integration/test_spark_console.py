@@ -22,7 +22,7 @@ sys.path.insert(0, str(SCRIPTS))  # probe_tasks computes the task ids the worker
 
 from probe_tasks import EVENTS_ENV, FAST_CONF, DriverWrites, Probe  # noqa: E402
 
-from luigi_ufo._pause import PAUSE_ENV  # noqa: E402
+from luigi_ufo.pause_points import PAUSE_ENV  # noqa: E402
 from luigi_ufo.testing.luigid import start_luigid  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -3,7 +3,7 @@ application goes with it, and its retry runs alone.
 
 Real spark-submit (local[2] and a standalone cluster), real Luigi workers in their own processes.
 The kill is deterministic: the script blocks mid-write on a gate file, or its driver at a pause
-point (``luigi_ufo._pause``), until the test has killed what it kills.
+point (``luigi_ufo.pause_points``), until the test has killed what it kills.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any
 import psutil
 import pytest
 
-from luigi_ufo._pause import PAUSE_ENV
-from luigi_ufo.spark.properties import PREFIX
+from luigi_ufo.pause_points import PAUSE_ENV
+from luigi_ufo.spark.submit.properties import PREFIX
 
 SCRIPTS = Path(__file__).parent / "spark_scripts"
 sys.path.insert(0, str(SCRIPTS))  # probe_tasks must be importable by name
@@ -261,8 +261,8 @@ def test_whatever_dies_takes_the_application_along_and_the_retry_writes_exactly_
 
 RUNNER = """
 import sys
-from luigi_ufo.spark.command import SubmitSpec
-from luigi_ufo.spark.runner import SparkSubmitRunner
+from luigi_ufo.spark.submit.spec import SubmitSpec
+from luigi_ufo.spark.submit.runner import SparkSubmitRunner
 import json
 spec = SubmitSpec(**json.loads(sys.argv[1]))
 SparkSubmitRunner(spec, kill_grace_s=5.0).run()
@@ -365,8 +365,8 @@ def test_properties_file_left_by_a_killed_worker_and_supervisor_is_swept_next_ru
     assert secret_file.name.startswith(PREFIX)
 
     # The next run that writes a properties file sweeps the dead run's one first.
-    from luigi_ufo.spark.command import SubmitSpec
-    from luigi_ufo.spark.properties import private_properties_file
+    from luigi_ufo.spark.submit.properties import private_properties_file
+    from luigi_ufo.spark.submit.spec import SubmitSpec
 
     monkeypatch.setenv("LUIGI_UFO_RUNTIME_DIR", str(tmp_path / "run"))
     spec = SubmitSpec(

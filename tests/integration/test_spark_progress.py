@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from luigi_ufo._pause import PAUSE_ENV
+from luigi_ufo.pause_points import PAUSE_ENV
 
 SCRIPTS = Path(__file__).parent / "spark_scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 WORKER = """
 import json, sys
 import luigi
-from luigi_ufo.cli_progress import reporting
+from luigi_ufo.cli.progress import reporting
 from probe_tasks import Stages
 
 

@@ -17,16 +17,16 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from tests.real_nuforc import PRIMARY, real_file
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
-PRIMARY = REPO / ".." / "shared" / "data" / "ufo" / "ufon_raw_2019-03-21.csv.gz"
 LUIGI_UFO = Path(sys.executable).with_name("luigi-ufo")
 DATE = "2024-02-01"
 
 
 def r1_count(path: Path, state: str) -> int:
-    """Count US state ``state`` by rule R1 with the csv module alone (../shared/data/ufo)."""
+    """Count US state ``state`` by rule R1 with the csv module alone."""
     with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
         rows = csv.reader(fh)
         header = next(rows)
@@ -62,8 +62,7 @@ def top(dsn: str) -> list[tuple[int, str, int]]:
 def test_the_tutorials_import_after_a_run_of_another_export_ends_with_the_reference_top(
     home: dict[str, str], tmp_path: Path
 ) -> None:
-    if not PRIMARY.exists():
-        pytest.skip(f"real NUFORC data {str(PRIMARY)!r} is absent (a checkout without ../shared)")
+    real_file(PRIMARY)
     truncated = tmp_path / "truncated.csv.gz"
     with gzip.open(PRIMARY, "rt", encoding="utf-8", newline="") as fh:
         head = "".join(next(fh) for _ in range(2000))
@@ -72,7 +71,7 @@ def test_the_tutorials_import_after_a_run_of_another_export_ends_with_the_refere
     dsn = run(home, tmp_path, str(LUIGI_UFO), "db", "start").stdout.strip()
     try:
         Path(home["LUIGI_CONFIG_PATH"]).write_text(
-            f"[ufo]\nlake = {tmp_path / 'lake'}\n\n[postgres_topn]\ndsn = {dsn}\n",
+            f"[lake]\nroot = {tmp_path / 'lake'}\n\n[postgres_topn]\ndsn = {dsn}\n",
             encoding="utf-8",
         )
         cli = run(home, tmp_path, str(LUIGI_UFO), "run", "--input", str(truncated), "--date", DATE)

@@ -68,7 +68,7 @@ def test_two_dates_through_luigid_with_two_workers_on_a_spark_cluster(
     config = write_config(
         tmp_path / "luigi.cfg",
         {
-            "ufo": {"lake": str(tmp_path / "lake")},
+            "lake": {"root": str(tmp_path / "lake")},
             "spark_script": {"master": spark_master.master_url, "total_executor_cores": "1"},
             "postgres_topn": {"dsn": postgres_dsn},
         },
@@ -113,7 +113,7 @@ def test_lake_on_s3_with_spark_on_s3a(
     config = write_config(
         tmp_path / "luigi.cfg",
         {
-            "ufo": {"lake": f"s3://{s3_bucket}/lake"},
+            "lake": {"root": f"s3://{s3_bucket}/lake"},
             "s3_endpoint": {"endpoint_url": s3_endpoint, "path_style": "true"},
             "spark_script": {"master": "local[2]", "jars": json.dumps(s3a_jars)},
             "postgres_topn": {"dsn": postgres_dsn},

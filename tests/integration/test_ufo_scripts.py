@@ -1,8 +1,14 @@
-"""The pipeline's Spark scripts on real Spark: real NUFORC data and the bad-input catalogue."""
+"""The pipeline's Spark scripts on real Spark: real NUFORC data and the bad-input catalogue.
+
+Both paths of each script run: the local lake's (a classic session and local paths: what the
+pipeline runs, see local_lake.py) and the DataFrame path (called directly here; what runs on S3,
+on a replaced ``file:`` file system, and under Spark Connect with relative paths).
+"""
 
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import sys
 import tempfile
@@ -13,10 +19,10 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from luigi_ufo.scripts import aggregate_by_state, top_10
 
 from tests import ufo_exports
 from tests.real_nuforc import KAGGLE, PRIMARY, real_file
+from tests.reference_scripts import aggregate_by_state, local_lake, top_10
 
 pytestmark = pytest.mark.integration
 
@@ -51,28 +57,40 @@ def aggregate_argv(source: Path, out: Path, rejected: Path, *args: str) -> list[
 
 
 def aggregate(
-    spark: Any, tmp_path: Path, source: Path, *args: str
+    spark: Any, tmp_path: Path, source: Path, *args: str, path: str = "local"
 ) -> tuple[dict[str, int], dict[str, int]]:
     out, rejected = tmp_path / "by_state", tmp_path / "rejected"
     argv = aggregate_argv(source, out, rejected, *args)
-    assert aggregate_by_state.main(argv, spark=spark) == 0
+    if path == "local":
+        assert aggregate_by_state.main(argv, spark=spark) == 0
+        assert (out / "part-00000.csv").is_file()  # the local lake's writer wrote it
+    else:
+        parsed = aggregate_by_state.parse(argv)
+        counted = aggregate_by_state.count_with_spark(spark, parsed)
+        write = functools.partial(aggregate_by_state.write_with_spark, spark)
+        aggregate_by_state.aggregate(parsed, counted, write)
+        assert not (out / "part-00000.csv").exists()  # Spark's writer: part-00000-<uuid>...
     states = {s: int(n) for s, n in read_csv(out)[1:]}
     reasons = {r: int(n) for r, n in read_csv(rejected)[1:]}
     return states, reasons
 
 
-def top(spark: Any, tmp_path: Path, n: int = 10) -> list[tuple[str, int]]:
+def top(spark: Any, tmp_path: Path, n: int = 10, path: str = "local") -> list[tuple[str, int]]:
     out = tmp_path / "top"
     argv = ["--input", str(tmp_path / "by_state"), "--output", str(out), "--top", str(n)]
-    assert top_10.main(argv, spark=spark) == 0
+    if path == "local":
+        assert top_10.main(argv, spark=spark) == 0
+    else:
+        top_10.rank_with_spark(spark, top_10.build_parser().parse_args(argv))
     rows = read_csv(out)
     assert rows[0] == ["rank", "state", "sightings"]
     assert [int(r) for r, _, _ in rows[1:]] == list(range(1, len(rows)))
     return [(s, int(c)) for _, s, c in rows[1:]]
 
 
-def test_primary_file_gives_the_reference_top_ten(spark: Any, tmp_path: Path) -> None:
-    states, reasons = aggregate(spark, tmp_path, real_file(PRIMARY))
+@pytest.mark.parametrize("path", ["local", "dataframe"])
+def test_primary_file_gives_the_reference_top_ten(spark: Any, tmp_path: Path, path: str) -> None:
+    states, reasons = aggregate(spark, tmp_path, real_file(PRIMARY), path=path)
     assert sum(states.values()) == 105_193
     assert len(states) == 51
     assert sum(states.values()) + sum(reasons.values()) == 119_727
@@ -80,9 +98,7 @@ def test_primary_file_gives_the_reference_top_ten(spark: Any, tmp_path: Path) ->
         "repeated_header": 930, "blank_state": 8_638, "not_us_state": 4_966,
         "foreign_country": 0, "malformed_record": 0, "blank_line": 0, "undecodable_bytes": 0,
     }  # fmt: skip
-    # A classic session and a local lake: the fast path wrote these (its part name).
-    assert (tmp_path / "by_state" / "part-00000.csv").is_file()
-    assert top(spark, tmp_path, 11) == [
+    assert top(spark, tmp_path, 11, path=path) == [
         ("CA", 13_513), ("FL", 6_498), ("WA", 5_884), ("TX", 4_945), ("NY", 4_679),
         ("AZ", 4_009), ("PA", 3_873), ("IL", 3_601), ("OH", 3_553), ("MI", 2_990),
         ("NC", 2_942),
@@ -187,13 +203,14 @@ CASES: dict[str, tuple[bytes, dict[str, int], dict[str, int]]] = {
 }
 
 
+@pytest.mark.parametrize("path", ["local", "dataframe"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_bad_input_catalogue(spark: Any, tmp_path: Path, case: str) -> None:
+def test_bad_input_catalogue(spark: Any, tmp_path: Path, case: str, path: str) -> None:
     data, expected_states, expected_rejected = CASES[case]
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "export.csv").write_bytes(data)
-    states, reasons = aggregate(spark, tmp_path, raw)
+    states, reasons = aggregate(spark, tmp_path, raw, path=path)
     assert states == expected_states
     assert {k: v for k, v in reasons.items() if v} == expected_rejected
 
@@ -304,23 +321,59 @@ def test_generated_exports_through_spark_match_an_independent_r1_count(
 
 
 @pytest.mark.parametrize("rows", [[("CA", 13_513), ("TX", 4_945), ("DC", 7)], []])
-def test_the_fast_path_writes_and_reads_what_the_dataframe_path_does(
+def test_the_local_lake_writes_and_reads_what_the_dataframe_path_does(
     spark: Any, tmp_path: Path, rows: list[tuple[str, int]]
 ) -> None:
     header = aggregate_by_state.STATE_HEADER
-    aggregate_by_state.replace_dataset(spark, str(tmp_path / "df"), header, rows)
-    aggregate_by_state.replace_local_dataset(str(tmp_path / "py"), header, rows)
+    aggregate_by_state.write_with_spark(spark, str(tmp_path / "df"), header, rows)
+    local_lake.replace_dataset(str(tmp_path / "py"), header, rows)
     (df_part,) = (tmp_path / "df").glob("part-*.csv")
     assert df_part.name.endswith("-c000.csv")
     assert sorted(p.name for p in (tmp_path / "py").iterdir()) == ["_SUCCESS", "part-00000.csv"]
     assert (tmp_path / "py" / "part-00000.csv").read_bytes() == df_part.read_bytes()
-    ranked = top_10.top_n(dict(rows), 2)
-    top_10.replace_dataset(spark, str(tmp_path / "top_df"), ranked)
-    top_10.replace_local_dataset(str(tmp_path / "top_py"), top_10.OUTPUT_HEADER, ranked)
-    (top_part,) = (tmp_path / "top_df").glob("part-*.csv")
-    assert (tmp_path / "top_py" / "part-00000.csv").read_bytes() == top_part.read_bytes()
-    # Both readers see the same texts in a dataset either writer wrote.
-    for name in ("df", "py"):
-        uri = str(tmp_path / name)
-        by_spark = [text for _, text in top_10.read_parts(spark, uri)]
-        assert [text for _, text in top_10.read_local_parts(uri)] == by_spark
+    # Each path of top_10 reads the dataset either path wrote, and both write the same bytes.
+    written = {}
+    for source in ("df", "py"):
+        for path in ("local", "dataframe"):
+            out = tmp_path / f"top-{source}-{path}"
+            argv = ["--input", str(tmp_path / source), "--output", str(out), "--top", "2"]
+            args = top_10.build_parser().parse_args(argv)
+            if path == "local":
+                top_10.rank_locally(args, local_lake.in_process)
+            else:
+                top_10.rank_with_spark(spark, args)
+            (part,) = out.glob("part-*.csv")
+            written[source, path] = part.read_bytes()
+    assert len(set(written.values())) == 1, written
+    expected = "".join(
+        f"{r},{s},{n}\n"
+        for r, (s, n) in enumerate(sorted(rows, key=lambda x: (-x[1], x[0]))[:2], 1)
+    )
+    assert written["py", "local"].decode() == "rank,state,sightings\n" + expected
+
+
+def test_top_10_refuses_a_dataset_that_is_not_state_counts_on_both_paths(
+    spark: Any, tmp_path: Path
+) -> None:
+    wrong = tmp_path / "rejected"
+    local_lake.replace_dataset(str(wrong), ("reason", "records"), [("blank_state", 3)])
+    bad_row = tmp_path / "bad"
+    bad_row.mkdir()
+    (bad_row / "part-00000.csv").write_text("state,sightings\nCA,many\n", encoding="utf-8")
+    for source, local_says in (
+        (wrong, "is not 'state,sightings'"),
+        (bad_row, "is not 'STATE,COUNT'"),
+    ):
+        args = top_10.build_parser().parse_args(
+            ["--input", str(source), "--output", str(tmp_path / "o")]
+        )
+        with pytest.raises(top_10.InputError, match=local_says):
+            top_10.rank_locally(args, local_lake.in_process)
+        with pytest.raises(top_10.InputError, match="is not a state,sightings CSV"):
+            top_10.rank_with_spark(spark, args)
+    missing = top_10.build_parser().parse_args(
+        ["--input", str(tmp_path / "none"), "--output", str(tmp_path / "o")]
+    )
+    with pytest.raises(top_10.InputError, match="does not exist; run AggregateUFOsByState first"):
+        top_10.rank_with_spark(spark, missing)
+    assert not (tmp_path / "o").exists()

@@ -13,7 +13,7 @@ import luigi
 import pytest
 
 from luigi_ufo.bulk import BulkCompleteMixin, BulkTarget, bulk_exists
-from luigi_ufo.dated import DatedTarget, DatedTaskMixin, dated_target
+from luigi_ufo.dated import DatedTarget, DatedTaskMixin
 from luigi_ufo.postgres import ConnectionSettings, PostgresMarkerTarget, PostgresTopNTask
 from luigi_ufo.s3 import S3DatedTarget
 from tests.listings import count_listings
@@ -153,9 +153,3 @@ def test_one_class_per_storage() -> None:
         pass
 
     assert type(Own("s3://lake/clicks", DAYS[0])) is Own  # a user's subclass stays itself
-
-
-def test_dated_target_is_a_deprecated_alias() -> None:
-    with pytest.warns(DeprecationWarning, match=r"DatedTarget\(root, date\)"):
-        target = dated_target("s3://lake/clicks", DAYS[0])
-    assert type(target) is S3DatedTarget

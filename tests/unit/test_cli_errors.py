@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import luigi.configuration
 import pytest
 
-from luigi_ufo import cli
-from luigi_ufo.config import config_overrides
+from luigi_ufo.cli import main as cli
+from luigi_ufo.cli import pipeline
 from luigi_ufo.errors import ConfigError, InputFormatError, JavaNotFoundError
-from luigi_ufo.ufo import embedded
+from luigi_ufo.services.spark_home import find_java
+from luigi_ufo.settings.sections import config_overrides
 from luigi_ufo.ufo.inputs import check_export
 
 HEADER = "Date / Time,City,State,Shape,Duration,Summary,Posted\n"
@@ -64,6 +68,13 @@ def test_wrong_encoding_names_the_byte_offset_and_suggests_cp1252(
             "[postgres_topn] has key 'password', which looks like a credential",
         ),
         ("ufo", "top", "ten", "[ufo] top = 'ten' is invalid: expected a whole number"),
+        # No task of the run reads [s3_endpoint] before PostgreSQL starts: the CLI checks it.
+        (
+            "s3_endpoint",
+            "max_attempts",
+            "many",
+            "[s3_endpoint] max_attempts = 'many' is invalid: expected a whole number",
+        ),
     ],
 )
 def test_bad_config_exits_2_before_any_service(
@@ -85,13 +96,40 @@ def test_bad_config_exits_2_before_any_service(
     assert not (tmp_path / "data" / "postgres").exists()
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[s3_endpoint]\nmax_attempts = 0\n", "[s3_endpoint] max_attempts = '0' is invalid"),
+        ("[lineage]\nrebuild_when = always\n", "[lineage] rebuild_when = 'always' is invalid"),
+        ("[lake]\nroots = /data\n", "[lake] roots is not a setting; did you mean 'root'?"),
+        ("[ufo]\nlake = /data\n", "[ufo] lake is not a setting"),
+    ],
+)
+def test_a_fresh_cli_checks_every_section_a_run_reads(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    # A process of its own: a section is checked only if what the CLI imports registered it.
+    path = tmp_path / "export.csv"
+    path.write_text(HEADER + "1/1/19,Reno,NV,,,,1/1/19\n", encoding="utf-8")
+    (tmp_path / "luigi.cfg").write_text(text, encoding="utf-8")
+    env = {
+        **os.environ,
+        "LUIGI_CONFIG_PATH": str(tmp_path / "luigi.cfg"),
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+    }
+    run = [sys.executable, "-m", "luigi_ufo.cli.main", "run", "--input", str(path)]
+    done = subprocess.run(run, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert (done.returncode, message in done.stderr) == (2, True), done.stderr
+    assert not (tmp_path / "data" / "postgres").exists()
+
+
 def test_check_export_accepts_each_layout_and_gzip(tmp_path: Path) -> None:
     plain = tmp_path / "a.csv"
     plain.write_text(HEADER + "1/1/19,Reno,NV,,,,1/1/19\n", encoding="utf-8")
     zipped = tmp_path / "b.csv.gz"
     zipped.write_bytes(gzip.compress(b"state,country,shape,latitude,longitude \ntx,us,,1,2\n"))
-    assert check_export(str(plain), encoding="utf-8", delimiter=",") == "nuforc"
-    assert check_export(str(zipped), encoding="utf-8", delimiter=",") == "kaggle"
+    assert check_export(str(plain), encoding="utf-8", delimiter=",").name == "nuforc"
+    assert check_export(str(zipped), encoding="utf-8", delimiter=",").name == "kaggle"
 
 
 @pytest.mark.parametrize(
@@ -136,7 +174,7 @@ def test_missing_java_is_reported_with_the_fix(
 def test_java_home_without_java(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     with pytest.raises(JavaNotFoundError, match="has no bin/java"):
-        embedded.find_java()
+        find_java()
 
 
 def test_overrides_are_undone_after_a_run(
@@ -163,7 +201,7 @@ def test_render_table_lists_nonzero_reasons() -> None:
         "rejected": {"repeated_header": 930, "blank_line": 0},
         "counted": 13513,
     }
-    text = cli.render_table(doc)
+    text = pipeline.render_table(doc)
     assert "   1  CA        13,513" in text
     assert "records 14,443: counted 13,513, rejected 930" in text
     assert "blank_line" not in text
@@ -198,7 +236,7 @@ def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_a_yyyy_mm_dd_date_is_accepted() -> None:
-    assert cli.parse_date("2024-01-15").isoformat() == "2024-01-15"
+    assert pipeline.parse_date("2024-01-15").isoformat() == "2024-01-15"
 
 
 @pytest.mark.parametrize(
@@ -231,7 +269,7 @@ def test_an_encoding_from_luigi_cfg_is_checked_too(
     with config_overrides() as set_option:
         set_option("ufo", "encoding", "rot13")
         with pytest.raises(ConfigError, match=r"\[ufo\] encoding 'rot13' is not a text"):
-            cli.run_pipeline(str(path), cli.parse_date("2024-01-15"), set_option)
+            pipeline.run_pipeline(str(path), pipeline.parse_date("2024-01-15"), set_option)
 
 
 def test_quiet_and_verbose_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:

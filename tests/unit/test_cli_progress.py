@@ -8,7 +8,7 @@ from typing import Any
 import luigi
 from rich.console import Console
 
-from luigi_ufo.cli_progress import (
+from luigi_ufo.cli.progress import (
     LiveDisplay,
     PlainLines,
     Quiet,
@@ -154,13 +154,14 @@ def test_luigi_events_and_scheduler_calls_reach_the_sink() -> None:
 
 
 def test_verbose_shows_sparks_info_lines_too() -> None:
-    from luigi_ufo import cli
+    from luigi_ufo.cli import main as cli
+    from luigi_ufo.cli import pipeline
 
     options: list[tuple[str, str, str]] = []
     args = cli.build_parser().parse_args(["run", "--input", "x.csv", "--verbose"])
-    cli._apply_overrides(args, lambda *option: options.append(option))
+    pipeline._apply_overrides(args, lambda *option: options.append(option))
     assert ("spark_script", "spark_log_level", "INFO") in options
     args = cli.build_parser().parse_args(["run", "--input", "x.csv"])
     options.clear()
-    cli._apply_overrides(args, lambda *option: options.append(option))
+    pipeline._apply_overrides(args, lambda *option: options.append(option))
     assert not any(section == "spark_script" for section, _, _ in options)

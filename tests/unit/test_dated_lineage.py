@@ -22,8 +22,8 @@ from luigi_ufo.dated import (
     lineage_status,
     record_lineage,
 )
-from luigi_ufo.dated.lineage import rebuild_mode
 from luigi_ufo.errors import ConfigError
+from luigi_ufo.lineage import rebuild_mode
 from tests.listings import count_listings
 
 DAY = datetime.date(2024, 2, 1)

@@ -180,6 +180,6 @@ def test_gaps_to_run_merges_missing_and_incomplete_in_order() -> None:
     ],
 )
 def test_one_s3_to_s3a_rewrite(uri: str, s3a: str, on_s3: bool) -> None:
-    from luigi_ufo.dated.paths import is_s3_uri, to_s3a
+    from luigi_ufo.uris import is_s3_uri, to_s3a
 
     assert (to_s3a(uri), is_s3_uri(uri)) == (s3a, on_s3)

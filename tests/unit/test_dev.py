@@ -13,11 +13,12 @@ from pathlib import Path
 import pyspark
 import pytest
 
-from luigi_ufo import cli
-from luigi_ufo.config import check_all_sections, config_overrides
-from luigi_ufo.dev import cfg
-from luigi_ufo.dev.state import DevState, Service, new_state, read_state, start_time, write_state
+from luigi_ufo.cli import dev_config as cfg
+from luigi_ufo.cli import main as cli
 from luigi_ufo.errors import ConfigError, ServiceError
+from luigi_ufo.services.process import ProcessRef
+from luigi_ufo.services.stack_state import DevState, Service, new_state, read_state, write_state
+from luigi_ufo.settings.sections import check_all_sections, config_overrides
 
 REPO = Path(__file__).resolve().parents[2]
 PLAIN = cfg.Topology(
@@ -46,7 +47,7 @@ def parse(text: str) -> configparser.ConfigParser:
 def test_the_config_points_every_section_at_the_topology() -> None:
     parsed = parse(cfg.render(PLAIN))
     assert parsed["core"]["default_scheduler_url"] == "http://127.0.0.1:8082"
-    assert parsed["ufo"]["lake"] == "/data/lake"
+    assert parsed["lake"]["root"] == "/data/lake"
     assert parsed["spark_script"]["master"] == "spark://127.0.0.1:7077"
     assert parsed["postgres_topn"]["dsn"] == "postgresql://postgres@127.0.0.1:5432/postgres"
     assert "s3_endpoint" not in parsed
@@ -116,8 +117,7 @@ def test_the_state_round_trips_and_knows_which_processes_are_alive(tmp_path: Pat
     path = tmp_path / "dev" / "state.json"
     assert read_state(path) is None
     me = os.getpid()
-    mine = start_time(me)
-    assert mine is not None
+    mine = ProcessRef.current().started
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     zombie = subprocess.Popen([sys.executable, "-c", "pass"])

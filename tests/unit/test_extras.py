@@ -8,7 +8,7 @@ from pathlib import Path
 
 SETUP_CFG = Path(__file__).resolve().parents[2] / "setup.cfg"
 #: The extras a user's pipeline runs on; [all] must cover each ([test], [lint], ... are for us).
-RUNTIME = ("spark", "connect", "s3", "postgres", "columnar", "embedded")
+RUNTIME = ("spark", "connect", "s3", "postgres", "columnar", "embedded", "report")
 
 
 def extras() -> dict[str, set[str]]:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 
 from luigi_ufo.errors import ConfigError, ServiceError
-from luigi_ufo.postgres.connection import ConnectionSettings, connect
+from luigi_ufo.postgres.connection import connect
+from luigi_ufo.postgres.settings import ConnectionSettings
 
 
 def test_fields_become_libpq_keywords() -> None:

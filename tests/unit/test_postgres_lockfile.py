@@ -1,15 +1,17 @@
-"""A data directory's postmaster.pid is trusted only if its pid is a postgres serving that dir."""
+"""A data directory's postmaster.pid is trusted only while its pid is the process that wrote it."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import psycopg2.extensions
 import pytest
 
-from luigi_ufo.postgres.server import find_postmaster, serves
-from luigi_ufo.postgres.shared import SharedServer, url_for
+from luigi_ufo.services.postgres import find_postmaster
+from luigi_ufo.services.process import ProcessRef
+from luigi_ufo.services.shared_postgres import SharedServer, url_for
 
 
 @pytest.mark.parametrize(
@@ -29,16 +31,26 @@ def test_a_lock_file_without_a_live_postgres_of_the_dir_is_stale(
     assert find_postmaster(tmp_path) is None
 
 
-def test_this_process_is_not_a_postgres() -> None:
-    assert not serves(os.getpid(), Path.cwd())
+def lock_file(pid: int, started: float) -> str:
+    return f"{pid}\n/data\n{int(started)}\n5433\n/tmp\n\n  1 2\nready   \n"
 
 
-def test_a_pid_that_no_longer_exists_is_not_a_postgres() -> None:
+def test_a_lock_file_names_its_postmaster_by_pid_and_start_time(tmp_path: Path) -> None:
+    me = ProcessRef.current()  # a live process standing in for the postmaster
+    (tmp_path / "postmaster.pid").write_text(lock_file(me.pid, me.started), encoding="utf-8")
+    found = find_postmaster(tmp_path)
+    assert found is not None
+    assert (found.pid, found.port, found.status) == (me.pid, 5433, "ready")
+
+
+def test_a_pid_that_no_longer_exists_is_no_postmaster(tmp_path: Path) -> None:
     pid = os.fork()
     if pid == 0:
         os._exit(0)
+    started = time.time()  # about when it started
     os.waitpid(pid, 0)
-    assert not serves(pid, Path.cwd())
+    (tmp_path / "postmaster.pid").write_text(lock_file(pid, started), encoding="utf-8")
+    assert find_postmaster(tmp_path) is None
 
 
 def test_a_never_started_shared_server_reports_nothing(tmp_path: Path) -> None:

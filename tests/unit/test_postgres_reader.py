@@ -12,7 +12,7 @@ import pytest
 
 from luigi_ufo.dated import DatedTarget
 from luigi_ufo.errors import BadInputError
-from luigi_ufo.postgres.reader import parse_measure, read_records
+from luigi_ufo.postgres.ranking.reader import parse_measure, read_records
 
 DAY = datetime.date(2024, 2, 29)
 

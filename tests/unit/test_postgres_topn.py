@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from luigi_ufo.errors import BadInputError, InvalidSpecError
-from luigi_ufo.postgres.topn import TIES, Ranked, Record, top_n
+from luigi_ufo.postgres.ranking.rules import TIES, Ranked, Record, top_n
 
 
 def rec(key: str, measure: Any, group: tuple[Any, ...] = ()) -> Record:

@@ -19,11 +19,11 @@ import luigi.configuration
 import pytest
 
 from luigi_ufo.errors import ConfigError
-from luigi_ufo.postgres.connection import ConnectionSettings
+from luigi_ufo.postgres.settings import ConnectionSettings
 from luigi_ufo.s3.s3a import s3a_conf
 from luigi_ufo.s3.settings import S3Settings
 from luigi_ufo.spark import ExternalSparkScriptTask, SparkSettings
-from luigi_ufo.spark.command import SubmitSpec, build_argv, mask, mask_argv
+from luigi_ufo.spark.submit.spec import SubmitSpec, build_argv, mask, mask_argv
 
 CANARY = "CANARY-4f9e1c"
 UseConfig = Callable[[str], None]

@@ -1,4 +1,4 @@
-"""Settings declared once: sections, old names, config-time validation, credentials, overrides."""
+"""Settings declared once: sections, config-time validation, credentials, overrides."""
 
 from __future__ import annotations
 
@@ -13,15 +13,14 @@ import luigi.configuration
 import pytest
 from luigi.cmdline_parser import CmdlineParser
 
-from luigi_ufo.config import SECTIONS
-from luigi_ufo.dated import DatedTarget, LakeSettings, lake_dataset, lake_target
+from luigi_ufo.dated import DatedTarget, LakeSettings, S3DatedTarget, lake_dataset, lake_target
 from luigi_ufo.errors import ConfigError, ConfigWarning
-from luigi_ufo.postgres.connection import ConnectionSettings, PostgresTopNSettings, postgres_topn
+from luigi_ufo.postgres.settings import ConnectionSettings, PostgresTopNSettings, postgres_topn
 from luigi_ufo.s3.settings import S3Settings
-from luigi_ufo.s3.target import S3DatedTarget
-from luigi_ufo.setting import settings_of
+from luigi_ufo.settings.fields import settings_of
+from luigi_ufo.settings.sections import SECTIONS
 from luigi_ufo.spark import ExternalSparkScriptTask, SparkSettings
-from luigi_ufo.spark.command import SparkOptions, SubmitSpec, build_argv
+from luigi_ufo.spark.submit.spec import SparkOptions, SubmitSpec, build_argv
 from luigi_ufo.ufo.settings import UfoSettings
 
 UseConfig = Callable[[str], None]
@@ -40,39 +39,7 @@ def cfg(monkeypatch: pytest.MonkeyPatch) -> UseConfig:
     return use
 
 
-# --- sections named for what they configure; old names still read ----------------------------
-
-
-@pytest.mark.parametrize(
-    ("old", "new", "key", "value", "read"),
-    [
-        ("ufo_spark", "spark_script", "master", "yarn", lambda: SparkSettings.from_config().master),
-        ("ufo_s3", "s3_endpoint", "region", "eu-west-1", lambda: S3Settings.from_config().region),
-        (
-            "ufo_postgres",
-            "postgres_topn",
-            "port",
-            "5433",
-            lambda: ConnectionSettings.from_config().port,
-        ),
-    ],
-)
-def test_old_section_is_read_with_a_deprecation_warning_naming_the_new(
-    cfg: UseConfig, old: str, new: str, key: str, value: str, read: Callable[[], Any]
-) -> None:
-    cfg(f"[{old}]\n{key} = {value}\n")
-    with pytest.warns(
-        DeprecationWarning, match=rf"\[{old}\] {key} is deprecated. Please use \[{new}\] {key}"
-    ):
-        got = read()
-    assert str(got) == value
-
-
-def test_new_section_wins_over_the_old_key_by_key(cfg: UseConfig) -> None:
-    cfg("[spark_script]\nmaster = yarn\n[ufo_spark]\nmaster = local[1]\ndriver_memory = 3g\n")
-    with pytest.warns(DeprecationWarning, match=r"Please use \[spark_script\] driver_memory"):
-        settings = SparkSettings.from_config()
-    assert (settings.master, settings.driver_memory) == ("yarn", "3g")
+# --- sections named for what they configure ----------------------------------------------------
 
 
 def test_new_sections_read_without_warning(cfg: UseConfig) -> None:
@@ -189,7 +156,6 @@ def test_defaults_are_written_once() -> None:
             "[postgres_topn]\nport = 99999\n",
             r"\[postgres_topn\] port = '99999' is invalid: expected a TCP port",
         ),
-        ("[ufo_spark]\nmaster = locl\n", r"\[ufo_spark\] master = 'locl' is invalid"),
     ],
 )
 def test_bad_values_name_section_key_value_and_form(
@@ -251,8 +217,8 @@ def test_valid_master_urls(cfg: UseConfig, master: str) -> None:
             r"endpoint is not a setting; did you mean 'endpoint_url'\?",
         ),
         (
-            "[ufo_postgres]\ndatabse = d\n",
-            r"\[ufo_postgres\] databse is not a setting; did you mean 'database'\?",
+            "[postgres_topn]\ndatabse = d\n",
+            r"\[postgres_topn\] databse is not a setting; did you mean 'database'\?",
         ),
     ],
 )
@@ -270,7 +236,7 @@ def test_unknown_keys_are_refused_with_the_closest_valid_key(
 @pytest.mark.parametrize(
     ("section", "suggested"),
     [
-        ("ufo_sprak", "spark_script"),
+        ("sprak_script", "spark_script"),
         ("spark_scrpit", "spark_script"),
         ("s3_endpiont", "s3_endpoint"),
         ("postgres_topm", "postgres_topn"),
@@ -309,7 +275,6 @@ ENV_HINT = "name it in [spark_script] secret_env"
     ("text", "hint"),
     [
         ("[postgres_topn]\npassword = hunter2-secret\n", PG_HINT),
-        ("[ufo_postgres]\npassword = hunter2-secret\n", PG_HINT),
         ("[s3_endpoint]\naws_secret_access_key = hunter2-secret\n", AWS_HINT),
         ("[s3_endpoint]\naws_session_token = hunter2-secret\n", AWS_HINT),
         (
@@ -404,7 +369,7 @@ def test_lake_target_without_a_root_says_how_to_set_it(cfg: UseConfig) -> None:
         lake_dataset("clicks")
 
 
-def test_ufo_lake_defaults_to_the_lake_root_then_the_data_dir(
+def test_the_ufo_lake_is_the_lake_root_then_the_data_dir(
     cfg: UseConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LUIGI_UFO_DATA_DIR", str(tmp_path / "data"))
@@ -412,8 +377,14 @@ def test_ufo_lake_defaults_to_the_lake_root_then_the_data_dir(
     assert UfoSettings.from_config().lake == str(tmp_path / "data" / "lake")
     cfg(f"[lake]\nroot = {tmp_path}/shared\n")
     assert UfoSettings.from_config().dataset("raw") == f"{tmp_path}/shared/ufo/raw"
-    cfg(f"[lake]\nroot = {tmp_path}/shared\n[ufo]\nlake = s3://b/p\n")
+    cfg("[lake]\nroot = s3://b/p/\n")
     assert UfoSettings.from_config().lake == "s3://b/p"
+
+
+def test_the_lake_has_one_setting_so_ufo_lake_is_refused(cfg: UseConfig) -> None:
+    cfg("[ufo]\nlake = /data/lake\n")
+    with pytest.raises(ConfigError, match=r"\[ufo\] lake is not a setting"):
+        UfoSettings.from_config()
 
 
 # --- per-task overrides in their own namespace ---------------------------------------------
@@ -441,22 +412,6 @@ def test_user_parameters_named_like_settings_stay_the_users(cfg: UseConfig, tmp_
     spec = task.submit_spec()
     assert "--files" not in build_argv(spec)
     assert "staging" not in spec.env.values()
-
-
-def test_old_style_setting_attributes_are_deprecated_but_honoured() -> None:
-    with pytest.warns(
-        DeprecationWarning,
-        match=r"OldStyle: setting attribute\(s\) conf = \.\.\., driver_memory = \.\.\. are "
-        r"deprecated; write spark_overrides = \{'conf': \.\.\., 'driver_memory': \.\.\.\}",
-    ):
-
-        class OldStyle(ExternalSparkScriptTask):
-            script = "job.py"
-            conf = {"spark.a": "1"}  # noqa: RUF012
-            driver_memory = "1g"
-
-    assert OldStyle.spark_overrides == {"conf": {"spark.a": "1"}, "driver_memory": "1g"}
-    assert "conf" not in vars(OldStyle)
 
 
 def test_misspelt_or_ill_typed_override_fails_at_class_definition() -> None:

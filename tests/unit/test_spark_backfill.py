@@ -1,10 +1,12 @@
-"""SparkBackfill's date logic and submit wiring, and batch_main's run loop (no Spark here)."""
+"""SparkBackfill's date logic and submit wiring, and the batch driver's run loop (no Spark here)."""
 
 from __future__ import annotations
 
 import datetime
 import json
+import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,11 @@ import pytest
 
 from luigi_ufo.dated import DatedTarget, DatedTaskMixin
 from luigi_ufo.errors import BackfillError, ConfigError, SparkSubmitError
-from luigi_ufo.spark import ExternalSparkScriptTask, SparkBackfill, backfill, batch_main
+from luigi_ufo.spark import ExternalSparkScriptTask, SparkBackfill, driver
+from luigi_ufo.spark.run import RunResult
+from luigi_ufo.spark.submit.runner import BATCH_DRIVER, SparkSubmitRunner
+
+DONE = RunResult(returncode=0, command="spark-submit ...", duration_s=1.0)
 
 DAYS = [datetime.date(2024, 3, 1) + datetime.timedelta(days=i) for i in range(4)]
 
@@ -105,19 +111,22 @@ def test_one_submission_carries_each_dates_own_arguments(
     flag(tmp_path, "out", DAYS[1])
     seen: dict[str, Any] = {}
 
-    def fake_submit(task: Any, spec: Any, settings: Any, leases: Any = ()) -> None:
+    def fake_submit(runner: SparkSubmitRunner, spec: Any) -> RunResult:
         args = dict(zip(spec.app_args[::2], spec.app_args[1::2], strict=True))
         manifest = Path(args["--manifest"])
-        seen.update(spec=spec, args=args, mode=manifest.stat().st_mode & 0o777, leases=leases)
+        seen.update(
+            spec=spec, args=args, mode=manifest.stat().st_mode & 0o777, leases=runner.leases
+        )
         seen["runs"] = json.loads(manifest.read_text())["runs"]
         for day in (DAYS[0], DAYS[2], DAYS[3]):
             flag(tmp_path, "out", day)
+        return DONE
 
-    monkeypatch.setattr(backfill, "submit", fake_submit)
+    monkeypatch.setattr(SparkSubmitRunner, "submit", fake_submit)
     task = backfill_of(tmp_path)
     task.run()
     spec = seen["spec"]
-    assert spec.app == str(backfill.BATCH_MAIN)
+    assert spec.app == str(BATCH_DRIVER)
     assert seen["args"]["--script"] == str(scripts_dir / "daily.py")
     assert seen["mode"] == 0o600
     assert spec.conf["spark.sql.shuffle.partitions"] == "1"  # the task's own settings
@@ -125,11 +134,11 @@ def test_one_submission_carries_each_dates_own_arguments(
     expected = Daily(day=DAYS[2], root=str(tmp_path)).app_options()
     assert seen["runs"][1]["argv"] == expected
     # Each missing date's output partition is leased for the application's whole life.
-    assert seen["leases"] == [
+    assert seen["leases"] == tuple(
         u
         for d in (DAYS[0], DAYS[2], DAYS[3])
         for u in Daily(day=d, root=str(tmp_path)).output_uris()
-    ]
+    )
     assert not Path(seen["args"]["--manifest"]).exists()  # removed after the run
     assert task.complete()
 
@@ -141,27 +150,28 @@ def test_cluster_mode_ships_the_script_and_manifest(
     luigi_config("spark_script", "deploy_mode", "cluster")
     seen: dict[str, Any] = {}
 
-    def fake_submit(task: Any, spec: Any, settings: Any, leases: Any = ()) -> None:
+    def fake_submit(runner: SparkSubmitRunner, spec: Any) -> RunResult:
         seen["spec"] = spec
         for day in DAYS:
             flag(tmp_path, "out", day)
+        return DONE
 
-    monkeypatch.setattr(backfill, "submit", fake_submit)
+    monkeypatch.setattr(SparkSubmitRunner, "submit", fake_submit)
     backfill_of(tmp_path).run()
     spec = seen["spec"]
-    assert [Path(f).name for f in spec.files] == ["daily.py", "Daily-manifest.json"]
-    assert spec.app_args == ("--script", "daily.py", "--manifest", "Daily-manifest.json")
+    assert [Path(f).name for f in spec.files] == ["daily.py", "daily-manifest.json"]
+    assert spec.app_args == ("--script", "daily.py", "--manifest", "daily-manifest.json")
 
 
 def test_a_failed_application_names_the_incomplete_dates_and_keeps_the_rest(
     tmp_path: Path, scripts_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fake_submit(task: Any, spec: Any, settings: Any, leases: Any = ()) -> None:
+    def fake_submit(runner: SparkSubmitRunner, spec: Any) -> RunResult:
         flag(tmp_path, "out", DAYS[0])
         flag(tmp_path, "out", DAYS[3])
         raise SparkSubmitError("Spark application failed: spark-submit exited with code 1")
 
-    monkeypatch.setattr(backfill, "submit", fake_submit)
+    monkeypatch.setattr(SparkSubmitRunner, "submit", fake_submit)
     task = backfill_of(tmp_path)
     with pytest.raises(BackfillError) as info:
         task.run()
@@ -190,7 +200,7 @@ def test_run_all_runs_every_entry_and_collects_the_reasons(
         return 0
 
     runs = [{"label": name, "argv": [name]} for name in ("ok", "bad-code", "raises", "argparse")]
-    failed = batch_main.run_all(main, runs, "SESSION", lambda: True)
+    failed = driver.run_all(main, runs, "SESSION", lambda: True)
     assert [c[0] for c in calls] == [["ok"], ["bad-code"], ["raises"], ["argparse"]]
     assert all(c[1] == "SESSION" for c in calls)
     assert failed == {
@@ -219,7 +229,7 @@ def test_run_all_gives_main_batch_every_run_then_main_the_rest(
         return 0
 
     runs = [{"label": name, "argv": [f"--{name}"]} for name in ("a", "b", "c", "d")]
-    failed = batch_main.run_all(main, runs, "SESSION", lambda: True, main_batch)
+    failed = driver.run_all(main, runs, "SESSION", lambda: True, main_batch)
     assert batched == [
         ([("a", ["--a"]), ("b", ["--b"]), ("c", ["--c"]), ("d", ["--d"])], "SESSION")
     ]
@@ -238,7 +248,7 @@ def test_run_all_gives_main_batch_every_run_then_main_the_rest(
 def test_run_all_refuses_what_main_batch_cannot_have_meant(returned: Any, error: str) -> None:
     runs = [{"label": "a", "argv": []}]
     with pytest.raises((TypeError, ValueError), match=error):
-        batch_main.run_all(lambda argv, spark: 0, runs, None, lambda: True, lambda r, s: returned)
+        driver.run_all(lambda argv, spark: 0, runs, None, lambda: True, lambda r, s: returned)
 
 
 def test_run_all_stops_calling_once_the_session_is_dead() -> None:
@@ -249,19 +259,35 @@ def test_run_all_stops_calling_once_the_session_is_dead() -> None:
         return 0
 
     runs = [{"label": f"d{i}", "argv": []} for i in range(3)]
-    failed = batch_main.run_all(main, runs, None, lambda: state["alive"])
+    failed = driver.run_all(main, runs, None, lambda: state["alive"])
     assert list(failed) == ["d1", "d2"]
     assert "Spark session had stopped" in failed["d1"]
 
 
-def test_load_script_needs_a_main(tmp_path: Path) -> None:
+def test_loaded_script_needs_a_main(tmp_path: Path) -> None:
     good = tmp_path / "good.py"
     good.write_text("def main(argv=None, spark=None):\n    return 7\n")
-    assert batch_main.load_script(str(good)).main([]) == 7
+    with driver.loaded_script(good) as module:
+        assert module.main([]) == 7
     bad = tmp_path / "nomain.py"
     bad.write_text("x = 1\n")
-    with pytest.raises(ImportError, match="has no main"):
-        batch_main.load_script(str(bad))
+    with (
+        pytest.raises(ImportError, match=r"has no main\(argv, spark\) function"),
+        driver.loaded_script(bad),
+    ):
+        pass
+
+
+def test_loaded_script_executes_the_file_anew_each_time(tmp_path: Path) -> None:
+    script = tmp_path / "s.py"
+    script.write_text("VALUE = 1\ndef main(argv, spark=None):\n    return VALUE\n")
+    with driver.loaded_script(script) as first:
+        assert first.main([]) == 1
+    script.write_text("VALUE = 2\ndef main(argv, spark=None):\n    return VALUE\n")
+    with driver.loaded_script(script) as second:
+        assert second.main([]) == 2
+    assert first.__name__ not in sys.modules
+    assert second.__name__ not in sys.modules
 
 
 def test_find_file_falls_back_to_the_shipped_basename(
@@ -269,9 +295,9 @@ def test_find_file_falls_back_to_the_shipped_basename(
 ) -> None:
     (tmp_path / "m.json").write_text("{}")
     monkeypatch.chdir(tmp_path)
-    assert batch_main.find_file("/elsewhere/m.json") == "m.json"
+    assert driver.find_file("/elsewhere/m.json") == "m.json"
     with pytest.raises(FileNotFoundError, match="not found"):
-        batch_main.find_file("/elsewhere/none.json")
+        driver.find_file("/elsewhere/none.json")
 
 
 def test_the_timeout_is_per_date(
@@ -280,12 +306,13 @@ def test_the_timeout_is_per_date(
     luigi_config("spark_script", "timeout", "90")
     seen: dict[str, Any] = {}
 
-    def fake_submit(task: Any, spec: Any, settings: Any, leases: Any = ()) -> None:
-        seen["timeout"] = settings.timeout
+    def fake_submit(runner: SparkSubmitRunner, spec: Any) -> RunResult:
+        seen["timeout"] = runner.timeout
         for day in DAYS:
             flag(tmp_path, "out", day)
+        return DONE
 
-    monkeypatch.setattr(backfill, "submit", fake_submit)
+    monkeypatch.setattr(SparkSubmitRunner, "submit", fake_submit)
     flag(tmp_path, "out", DAYS[0])
     backfill_of(tmp_path).run()
     assert seen["timeout"] == 270  # three missing dates
@@ -294,6 +321,37 @@ def test_the_timeout_is_per_date(
 def test_a_script_that_exits_0_without_writing_is_named(
     tmp_path: Path, scripts_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(backfill, "submit", lambda task, spec, settings, leases=(): None)
+    monkeypatch.setattr(SparkSubmitRunner, "submit", lambda runner, spec: DONE)
     with pytest.raises(BackfillError, match=r"(?s)4 of 4 date.*returned 0 for these dates"):
         backfill_of(tmp_path).run()
+
+
+def test_loaded_script_imports_script_files_from_source_and_ships_them_by_value(
+    tmp_path: Path,
+) -> None:
+    from pyspark import cloudpickle
+
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "rules.py").write_text("import helper\ndef rule(x):\n    return helper.K * x\n")
+    (scripts / "helper.py").write_text("K = 2\n")
+    script = scripts / "job.py"
+    script.write_text("import rules\ndef main(argv, spark=None):\n    return rules.rule\n")
+    files = [scripts / "rules.py", scripts / "helper.py"]
+    stale = sys.modules["helper"] = types.ModuleType("helper")  # e.g. the worker's own
+    path_before, finders_before = list(sys.path), list(sys.meta_path)
+    with driver.loaded_script(script, files) as first:
+        shipped = cloudpickle.dumps(first.main([]))
+    # Edited, same size: read again from the source (no stale bytecode, no module cache).
+    (scripts / "helper.py").write_text("K = 3\n")
+    with driver.loaded_script(script, files) as second:
+        assert second.main([])(5) == 15
+    assert (sys.path, sys.meta_path, sys.modules["helper"]) == (path_before, finders_before, stale)
+    del sys.modules["helper"]
+    assert "rules" not in sys.modules
+    # By value: a process that cannot import rules or helper runs the shipped function.
+    run = "import pickle, sys; print(pickle.loads(sys.stdin.buffer.read())(5))"
+    out = subprocess.run(
+        [sys.executable, "-c", run], input=shipped, capture_output=True, check=True, cwd=tmp_path
+    )
+    assert out.stdout.strip() == b"10"

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from luigi_ufo.errors import ConfigError
-from luigi_ufo.spark.command import (
+from luigi_ufo.spark.submit.spec import (
     MASK,
     SubmitSpec,
     build_argv,

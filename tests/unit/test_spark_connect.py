@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from luigi_ufo.config import config_overrides
-from luigi_ufo.dated.paths import local_path
 from luigi_ufo.errors import ConfigError, ConnectUnsupportedError
-from luigi_ufo.spark.connect import (
-    fresh_module,
+from luigi_ufo.services.spark_connect import client_url, connect_jar, server_conf
+from luigi_ufo.settings.sections import config_overrides
+from luigi_ufo.spark.connect.guard import CLASSIC_ONLY, check_connect_script, find_unsupported
+from luigi_ufo.spark.connect.runner import (
     require_connect_client,
     server_argv,
     session_conf,
 )
-from luigi_ufo.spark.connect_guard import CLASSIC_ONLY, check_connect_script, find_unsupported
-from luigi_ufo.spark.connect_server import client_url, connect_jar, server_conf
-from luigi_ufo.spark.connect_sessions import (
+from luigi_ufo.spark.connect.sessions import (
     SessionEnd,
     SessionRecord,
     end_client_session,
@@ -36,6 +33,7 @@ from luigi_ufo.spark.connect_sessions import (
 from luigi_ufo.spark.lease import lease_path
 from luigi_ufo.spark.settings import SparkSettings
 from luigi_ufo.spark.task import ExternalSparkScriptTask
+from luigi_ufo.uris import local_path
 
 PACKAGED = Path(__file__).parents[2] / "src" / "spark"
 PROBES = Path(__file__).parents[1] / "integration" / "spark_scripts"
@@ -57,12 +55,19 @@ def test_pyspark_4_passes_the_version_check() -> None:
     require_connect_client("4.3.0.dev1")
 
 
-def test_mode_and_url_come_from_the_spark_section_and_task_overrides() -> None:
-    with pytest.warns(DeprecationWarning, match="spark_overrides"):
+def test_a_class_attribute_named_like_a_setting_is_refused_naming_spark_overrides() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"OldStyle: class attribute\(s\) mode, connect_url .*"
+        r"spark_overrides = \{'mode': \.\.\., 'connect_url': \.\.\.\}",
+    ):
 
         class OldStyle(ExternalSparkScriptTask):
+            mode = "connect"
             connect_url = "sc://10.0.0.9:15002"
 
+
+def test_mode_and_url_come_from_the_spark_section_and_task_overrides() -> None:
     class Task(ExternalSparkScriptTask):
         spark_overrides = {"connect_url": "sc://10.0.0.5:15002"}  # noqa: RUF012
 
@@ -75,14 +80,6 @@ def test_mode_and_url_come_from_the_spark_section_and_task_overrides() -> None:
         settings = Task().spark_settings()
         assert settings.connect
         assert settings.connect_url == "sc://10.0.0.5:15002"
-        assert OldStyle().spark_settings().connect_url == "sc://10.0.0.9:15002"
-
-
-def test_the_former_section_still_sets_the_mode_with_a_deprecation_warning() -> None:
-    with config_overrides() as set_option:
-        set_option("ufo_spark", "mode", "connect")
-        with pytest.warns(DeprecationWarning, match="spark_script"):
-            assert SparkSettings.from_config().connect
 
 
 def test_unknown_mode_and_bad_url_are_refused_with_the_fix() -> None:
@@ -158,15 +155,14 @@ def test_guard_accepts_only_the_lines_marked_classic_only(tmp_path: Path) -> Non
     assert "  line 4: `spark.sparkContext` (SparkContext)" in lines
 
 
-@pytest.mark.parametrize("name", ["aggregate_by_state.py", "top_10.py"])
-def test_packaged_scripts_pass_the_guard_through_their_marked_classic_only_lines(
-    name: str,
-) -> None:
-    source = (PACKAGED / name).read_text(encoding="utf-8")
-    assert find_unsupported(source) == []
-    check_connect_script(PACKAGED / name)
-    # Without their pragmas the classic fast path's lines would be refused.
-    unmarked = find_unsupported(CLASSIC_ONLY.sub("", source))
+def test_packaged_scripts_are_dataframe_only_and_their_classic_path_is_in_local_lake() -> None:
+    for name in ("aggregate_by_state.py", "top_10.py", "nuforc.py"):
+        source = (PACKAGED / name).read_text(encoding="utf-8")
+        assert find_unsupported(CLASSIC_ONLY.sub("", source)) == [], name
+    # The one module with classic-only lines passes the guard through their marks.
+    helper = PACKAGED / "local_lake.py"
+    check_connect_script(helper)
+    unmarked = find_unsupported(CLASSIC_ONLY.sub("", helper.read_text(encoding="utf-8")))
     assert {f.what for f in unmarked} >= {"SparkContext"}
 
 
@@ -181,28 +177,6 @@ def test_guard_refuses_the_rdd_probe_saying_use_submit_mode() -> None:
     assert "spark.sparkContext" in message
     assert "line " in message
     assert "mode = submit" in message
-
-
-def test_fresh_module_executes_the_file_anew_each_time(tmp_path: Path) -> None:
-    script = tmp_path / "s.py"
-    script.write_text("VALUE = 1\ndef main(argv, spark=None):\n    return VALUE\n")
-    with fresh_module(script) as first:
-        assert first.main([]) == 1
-    script.write_text("VALUE = 2\ndef main(argv, spark=None):\n    return VALUE\n")
-    with fresh_module(script) as second:
-        assert second.main([]) == 2
-    assert first.__name__ not in sys.modules
-    assert second.__name__ not in sys.modules
-
-
-def test_fresh_module_requires_main(tmp_path: Path) -> None:
-    script = tmp_path / "nomain.py"
-    script.write_text("x = 1\n")
-    with (
-        pytest.raises(ConfigError, match=r"has no main\(argv, spark\) function"),
-        fresh_module(script),
-    ):
-        pass
 
 
 def test_session_conf_keeps_only_runtime_sql_settings() -> None:

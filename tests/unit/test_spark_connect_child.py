@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -17,10 +18,10 @@ from typing import Any
 import pytest
 
 from luigi_ufo.errors import SparkConnectError
-from luigi_ufo.spark import connect
-from luigi_ufo.spark.connect import ConnectRunner, ConnectSpec
-from luigi_ufo.spark.connect_child import Child, describe_exit, fork_child
-from luigi_ufo.spark.connect_sessions import SessionEnd
+from luigi_ufo.spark.connect import runner as connect
+from luigi_ufo.spark.connect.child import Child, describe_exit, fork_child
+from luigi_ufo.spark.connect.runner import ConnectRunner, ConnectSpec
+from luigi_ufo.spark.connect.sessions import SessionEnd
 from luigi_ufo.spark.scripts import Script
 
 URL = "sc://127.0.0.1:15002"
@@ -159,17 +160,44 @@ def test_a_timeout_kills_a_script_asleep_in_c_that_ignores_sigterm(
         os.killpg(runner.pid or 0, 0)  # its whole process group is gone
 
 
-def test_a_failing_progress_callback_stops_the_run(calls: Path, tmp_path: Path) -> None:
-    def body(session: Any) -> None:
+def test_a_failing_progress_callback_neither_fails_nor_stops_the_run(
+    calls: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As in submit mode: the reports go through the shared Reporter (luigid gone: logged)."""
+
+    def body(session: Any) -> int:
         session.progress(stages=[], inflight_tasks=0, operation_id="op", done=True)
-        time.sleep(3600)
+        return 7
 
     def unreachable(value: int) -> None:
         raise ConnectionError("luigid is gone")
 
     runner = ConnectRunner(spec(tmp_path), on_percent=unreachable, kill_grace_s=0.5)
-    with pytest.raises(ConnectionError, match="luigid is gone"):
-        runner.run(body)
+    with caplog.at_level(logging.WARNING, logger="luigi_ufo.spark"):
+        assert runner.run(body) == 7
+    assert "could not report the progress to the Luigi scheduler" in caplog.text
+    assert "luigid is gone" in caplog.text
+
+
+def test_a_hanging_progress_callback_does_not_hold_up_the_timeout(
+    calls: Path, tmp_path: Path
+) -> None:
+    release = threading.Event()
+
+    def body(session: Any) -> None:
+        session.progress(stages=[], inflight_tasks=0, operation_id="op", done=False)
+        time.sleep(3600)
+
+    runner = ConnectRunner(
+        spec(tmp_path), timeout=2.0, kill_grace_s=0.5, on_status=lambda m: release.wait()
+    )
+    started = time.monotonic()
+    try:
+        with pytest.raises(SparkConnectError, match="timed out after 2 s"):
+            runner.run(body)
+        assert time.monotonic() - started < 20
+    finally:
+        release.set()
     with pytest.raises(ProcessLookupError):
         os.killpg(runner.pid or 0, 0)
 
@@ -263,7 +291,7 @@ def test_a_session_end_says_what_it_did() -> None:
 def test_a_session_left_on_a_partition_is_ended_before_anything_is_written(
     calls: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from luigi_ufo.spark.connect_sessions import SessionRecord, record_path, write_records
+    from luigi_ufo.spark.connect.sessions import SessionRecord, record_path, write_records
 
     out = str(tmp_path / "out" / "2026-11-24")
     left = SessionRecord("sc://127.0.0.1:15002", "dead-run-session", "4242-1")
@@ -295,7 +323,7 @@ def test_a_session_left_on_a_partition_is_ended_before_anything_is_written(
 def test_a_left_session_that_cannot_be_ended_stops_the_run_before_it_writes(
     calls: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from luigi_ufo.spark.connect_sessions import SessionRecord, record_path, write_records
+    from luigi_ufo.spark.connect.sessions import SessionRecord, record_path, write_records
 
     out = str(tmp_path / "out" / "2026-11-24")
     write_records([out], SessionRecord("sc://10.9.9.9:15002", "dead-run-session", "4242-1"))

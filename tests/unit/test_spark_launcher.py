@@ -13,9 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from luigi_ufo.spark.launcher import DRIVER_ENV, driver_environment, driver_launcher
-from luigi_ufo.spark.runtime import RUNTIME_DIR_ENV
-from luigi_ufo.spark.supervisor import SUPERVISOR_ENV
+from luigi_ufo.paths import RUNTIME_DIR_ENV
+from luigi_ufo.spark.submit.launcher import DRIVER_ENV, driver_environment, driver_launcher
+from luigi_ufo.spark.submit.supervisor import SUPERVISOR_ENV
 
 linux = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only"

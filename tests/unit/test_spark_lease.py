@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from luigi_ufo.errors import ConfigError, LeaseError
-from luigi_ufo.spark import properties
-from luigi_ufo.spark.command import SubmitSpec
+from luigi_ufo.paths import RUNTIME_DIR_ENV, runtime_dir
+from luigi_ufo.services.process import ProcessRef
 from luigi_ufo.spark.lease import (
     LEASE_ENV,
     lease_key,
@@ -21,7 +21,8 @@ from luigi_ufo.spark.lease import (
     partition_leases,
     release_unused,
 )
-from luigi_ufo.spark.runtime import RUNTIME_DIR_ENV, owner_alive, owner_tag, runtime_dir
+from luigi_ufo.spark.submit import properties
+from luigi_ufo.spark.submit.spec import SubmitSpec
 
 HOLD = """
 import fcntl, os, sys, time
@@ -181,23 +182,18 @@ def test_release_unused_deletes_only_free_lock_files() -> None:
 
 def dead_tag() -> str:
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    tag = owner_tag(proc.pid)
+    ref = ProcessRef.of(proc.pid)
+    assert ref is not None
     proc.kill()
     proc.wait()
-    return tag
-
-
-def test_owner_tags_tell_live_from_dead() -> None:
-    assert owner_alive(owner_tag())
-    assert not owner_alive(dead_tag())
-    assert not owner_alive("garbage")
+    return ref.tag
 
 
 def test_properties_file_of_a_dead_run_is_swept_by_the_next(private_runtime: Path) -> None:
     private_runtime.mkdir(mode=0o700)
     left = private_runtime / f"{properties.PREFIX}{dead_tag()}-abc.properties"
     left.write_text("spark.hadoop.fs.s3a.secret.key=s3cr3t\n")
-    mine = private_runtime / f"{properties.PREFIX}{owner_tag()}-def.properties"
+    mine = private_runtime / f"{properties.PREFIX}{ProcessRef.current().tag}-def.properties"
     mine.write_text("in use by a live run\n")
     spec = SubmitSpec(
         app="/s/job.py",

@@ -10,14 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from luigi_ufo.errors import ConfigError
-from luigi_ufo.spark.command import SubmitSpec, build_argv, credential_route
-from luigi_ufo.spark.properties import (
+from luigi_ufo.spark.submit.properties import (
     default_properties_path,
     escape,
     merged_properties,
     private_properties_file,
     properties_text,
 )
+from luigi_ufo.spark.submit.spec import SubmitSpec, build_argv, credential_route
 
 SECRET = {"spark.hadoop.fs.s3a.secret.key": "s3cr3t/+=", "spark.hadoop.fs.s3a.access.key": "AK"}
 

@@ -20,9 +20,9 @@ import psutil
 import pytest
 
 from luigi_ufo.errors import LeaseError, SparkSubmitError
-from luigi_ufo.spark.command import SubmitSpec
 from luigi_ufo.spark.lease import partition_leases
-from luigi_ufo.spark.runner import SparkSubmitRunner
+from luigi_ufo.spark.submit.runner import SparkSubmitRunner
+from luigi_ufo.spark.submit.spec import SubmitSpec
 
 FAKE = r"""
 import json, os, subprocess, sys, time

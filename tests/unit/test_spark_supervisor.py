@@ -19,8 +19,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from luigi_ufo.spark.runner import SUPERVISOR
-from luigi_ufo.spark.supervisor import APP_ENV, parse_killed
+from luigi_ufo.spark.submit.runner import SUPERVISOR
+from luigi_ufo.spark.submit.supervisor import APP_ENV, parse_killed
 
 CHILD = "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(300)"
 
@@ -140,8 +140,8 @@ time.sleep(300)
 WORKER = """
 import sys
 from pathlib import Path
-from luigi_ufo.spark.command import SubmitSpec
-from luigi_ufo.spark.runner import SparkSubmitRunner
+from luigi_ufo.spark.submit.spec import SubmitSpec
+from luigi_ufo.spark.submit.runner import SparkSubmitRunner
 spec = SubmitSpec(app="/s/job.jar", main_class="Job", spark_submit=sys.argv[1],
                   master="spark://m:7077", deploy_mode="cluster")
 # on_status runs right after the runner has sent the supervisor the kill command.

@@ -10,9 +10,10 @@ from typing import Any
 import luigi
 import pytest
 
-from luigi_ufo.errors import ConfigError
+from luigi_ufo.errors import ConfigError, ScriptNotFoundError
 from luigi_ufo.s3.s3a import SIMPLE_CREDENTIALS_PROVIDER
 from luigi_ufo.spark import ExternalSparkScriptTask, SparkSettings
+from luigi_ufo.spark.connect.runner import ConnectRunner
 from luigi_ufo.spark.task import spark_uri
 
 SetConfig = Callable[[str, str, str], None]
@@ -185,7 +186,7 @@ def test_s3_on_a_cluster_puts_credentials_in_private_conf(
 
 
 def test_every_setting_reaches_the_spec_or_the_runner() -> None:
-    from luigi_ufo.spark.task import PASSED_THROUGH
+    from luigi_ufo.spark.submit.build import PASSED_THROUGH
 
     assert PASSED_THROUGH == (
         "master",
@@ -204,3 +205,51 @@ def test_every_setting_reaches_the_spec_or_the_runner() -> None:
         "supervise",
         "extra_args",
     )
+
+
+class JobWithModules(Job):
+    script_files = ("rules.py", "io_helpers.py")
+
+
+def test_script_files_are_resolved_like_the_script_and_passed_as_py_files(
+    scripts: Path, luigi_config: SetConfig
+) -> None:
+    (scripts / "rules.py").write_text("R = 1\n")
+    (scripts / "io_helpers.py").write_text("H = 1\n")
+    luigi_config("spark_script", "py_files", "/shared/dep.zip")
+    spec = JobWithModules().submit_spec()
+    root = scripts.resolve()
+    assert spec.py_files == ("/shared/dep.zip", str(root / "rules.py"), str(root / "io_helpers.py"))
+    assert Job().submit_spec().py_files == ("/shared/dep.zip",)
+    luigi_config("spark_script", "mode", "connect")
+    task = JobWithModules()
+    connect = task.spark_runner(task.spark_settings())
+    assert isinstance(connect, ConnectRunner)
+    assert [f.path for f in connect.spec.script_files] == [
+        root / "rules.py",
+        root / "io_helpers.py",
+    ]
+
+
+def test_a_missing_script_file_names_the_attribute(scripts: Path) -> None:
+    (scripts / "rules.py").write_text("R = 1\n")
+    with pytest.raises(ScriptNotFoundError, match=r"'io_helpers\.py' not found") as info:
+        JobWithModules().submit_spec()
+    assert "Fix the task's `script_files`" in str(info.value)
+
+    class NotAModule(Job):
+        script_files = ("data.json",)
+
+    (scripts / "data.json").write_text("{}")
+    with pytest.raises(ScriptNotFoundError, match=r"'data\.json' is not a Python module"):
+        NotAModule().submit_spec()
+
+
+def test_the_lineage_code_covers_the_script_files(scripts: Path) -> None:
+    (scripts / "rules.py").write_text("R = 1\n")
+    (scripts / "io_helpers.py").write_text("H = 1\n")
+    task = JobWithModules()
+    before = task.lineage_code()
+    assert before != Job().lineage_code()  # the script's own sha256, as without files
+    (scripts / "rules.py").write_text("R = 2\n")
+    assert task.lineage_code() != before

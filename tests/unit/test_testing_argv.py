@@ -8,15 +8,10 @@ from pathlib import Path
 import pytest
 
 from luigi_ufo.errors import ServiceError
-from luigi_ufo.postgres.server import find_bindir, order_bindirs, privilege_drop_argv
-from luigi_ufo.testing.luigid import luigid_argv, task_list_url
-from luigi_ufo.testing.spark import (
-    alive_workers,
-    daemon_env,
-    docker_image,
-    master_argv,
-    worker_argv,
-)
+from luigi_ufo.services.luigid import luigid_argv, task_list_url
+from luigi_ufo.services.postgres import find_bindir, order_bindirs, privilege_drop_argv
+from luigi_ufo.services.spark_standalone import alive_workers, daemon_env, master_argv, worker_argv
+from luigi_ufo.testing.spark import docker_image
 
 HOME = Path("/opt/pyspark")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import socket
 
-from luigi_ufo.net import free_port, free_ports
+from luigi_ufo.services.ports import free_port, free_ports
 
 
 def test_free_port_is_bindable_on_loopback() -> None:

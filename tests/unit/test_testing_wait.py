@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from luigi_ufo.errors import ServiceError
-from luigi_ufo.testing._service import wait_until
+from luigi_ufo.services.readiness import wait_until
 
 
 def ready_after(seconds: float) -> Callable[[], bool]:

@@ -1,4 +1,4 @@
-"""Rule R1 and the bad-input catalogue on small synthetic excerpts, without Spark."""
+"""Rule R1 (nuforc.py) and the bad-input catalogue on small synthetic excerpts, without Spark."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import gzip
 import io
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from luigi_ufo.scripts import aggregate_by_state as agg
-from luigi_ufo.scripts import top_10
+from luigi_ufo.scripts import nuforc as agg
 
 from tests import ufo_exports
+from tests.reference_scripts import local_lake, top_10
 
 HEADER = "Date / Time,City,State,Shape,Duration,Summary,Posted\n"
 NUFORC = agg.detect_layout(HEADER.strip().split(","))
@@ -206,9 +207,9 @@ def test_outputs_list_every_reason_and_sort_states() -> None:
     counts = count(
         HEADER + "".join(f"1/1/19,x,{s},,,,1/1/19\n" for s in ["NY", "CA", "NY", "ON", ""])
     )
-    assert agg.state_rows(counts) == [("NY", 2), ("CA", 1)]
-    assert [r for r, _ in agg.rejected_rows(counts)] == list(agg.REASONS)
-    assert dict(agg.rejected_rows(counts)) | {} == {
+    assert counts.state_rows() == [("NY", 2), ("CA", 1)]
+    assert [r for r, _ in counts.rejected_rows()] == list(agg.REASONS)
+    assert dict(counts.rejected_rows()) == {
         **dict.fromkeys(agg.REASONS, 0),
         "not_us_state": 1,
         "blank_state": 1,
@@ -236,10 +237,20 @@ def test_every_record_is_counted_or_rejected(rows: list[tuple[str, str, bool]]) 
     assert counts.counted == expected_us
 
 
-def test_top_n_orders_by_count_then_code() -> None:
-    counts = top_10.parse_counts("state,sightings\nWA,5\nCA,9\nAZ,5\nNY,1\n")
-    assert top_10.top_n(counts, 3) == [(1, "CA", 9), (2, "AZ", 5), (3, "WA", 5)]
-    assert top_10.top_n(counts, 1) == [(1, "CA", 9)]
+def rank(tmp_path: Path, text: str, top: int) -> str:
+    """Run top_10's local run on a dataset holding ``text``; return its output part."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "part-00000.csv").write_text(text, encoding="utf-8")
+    args = top_10.build_parser().parse_args(
+        ["--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--top", str(top)]
+    )
+    top_10.rank_locally(args, local_lake.in_process)
+    return (tmp_path / "out" / "part-00000.csv").read_text(encoding="utf-8")
+
+
+def test_top_n_orders_by_count_then_code(tmp_path: Path) -> None:
+    text = "state,sightings\nWA,5\nCA,9\nAZ,5\nNY,1\n"
+    assert rank(tmp_path, text, 3) == "rank,state,sightings\n1,CA,9\n2,AZ,5\n3,WA,5\n"
 
 
 def test_top_10_rejects_other_inputs() -> None:
@@ -351,15 +362,17 @@ def test_parse_fraction_rejects(text: str) -> None:
         agg.parse_fraction(text)
 
 
-def test_count_rows_round_trip_and_errors() -> None:
-    counts = count(HEADER + "1/1/19,x,NY,,,,1/1/19\n1/1/19,x,ON,,,,1/1/19\n\n")
-    merged = agg.merge_rows(agg.count_rows(counts) + agg.count_rows(counts))
-    assert (merged.states, merged.records) == (Counter({"NY": 2}), 6)
-    assert merged.rejected == Counter({"not_us_state": 2, "blank_line": 2})
-    assert merged.samples == counts.samples
-    rows = agg.count_rows(counts) + agg.count_rows("b.csv: bad") + agg.count_rows("a.csv: bad")
-    with pytest.raises(agg.InputError, match=r"^a\.csv: bad$"):
-        agg.merge_rows(rows)
+def test_counts_of_files_add_up_keeping_the_first_sample_of_each_reason() -> None:
+    first = count(HEADER + "1/1/19,x,NY,,,,1/1/19\n1/1/19,x,ON,,,,1/1/19\n\n")
+    second = agg.count_stream(
+        opener(b"Date / Time,City,State,Shape,Duration,Summary,Posted\n1/1/19,y,QC,,,,1/1/19\n"),
+        source="b.csv",
+    )
+    total = agg.FileCounts().add(first).add(second).add(first)
+    assert (total.states, total.records) == (Counter({"NY": 2}), 7)
+    assert total.rejected == Counter({"not_us_state": 3, "blank_line": 2})
+    assert total.samples == first.samples
+    assert second.samples["not_us_state"].startswith("b.csv, line 2: ")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from luigi_ufo.config import config_overrides
+from luigi_ufo.cli.pipeline import use_local_scheduler
 from luigi_ufo.errors import ConfigError
-from luigi_ufo.ufo import embedded
-from luigi_ufo.ufo.settings import UfoSettings, data_dir
+from luigi_ufo.paths import data_dir
+from luigi_ufo.settings.sections import config_overrides, configured
+from luigi_ufo.ufo.database import postgres_configured
+from luigi_ufo.ufo.settings import UfoSettings
 from luigi_ufo.ufo.tasks import AggregateUFOsByState, TopTenStates
 
 SetOption = Callable[[str, str, str], None]
@@ -27,9 +29,9 @@ def test_relative_lake_becomes_absolute_and_s3_stays(
     luigi_config: SetOption, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    luigi_config("ufo", "lake", "lake/")
+    luigi_config("lake", "root", "lake/")
     assert UfoSettings.from_config().dataset("raw") == f"{tmp_path}/lake/ufo/raw"
-    luigi_config("ufo", "lake", "s3://bucket/prefix/")
+    luigi_config("lake", "root", "s3://bucket/prefix/")
     assert UfoSettings.from_config().dataset("raw") == "s3://bucket/prefix/ufo/raw"
 
 
@@ -50,7 +52,7 @@ def test_max_rejected_fraction_is_a_fraction(luigi_config: SetOption, value: str
 
 
 def test_task_arguments_come_from_ufo_section(luigi_config: SetOption, tmp_path: Path) -> None:
-    luigi_config("ufo", "lake", str(tmp_path))
+    luigi_config("lake", "root", str(tmp_path))
     luigi_config("ufo", "encoding", "cp1252")
     luigi_config("ufo", "delimiter", "tab")
     luigi_config("ufo", "top", "5")
@@ -62,6 +64,7 @@ def test_task_arguments_come_from_ufo_section(luigi_config: SetOption, tmp_path:
         *("--input", f"{tmp_path}/ufo/raw/2024-01-15/"),
         *("--output", f"{tmp_path}/ufo/by_state/2024-01-15/"),
         *("--rejected-output", f"{tmp_path}/ufo/rejected/2024-01-15/"),
+        *("--samples-output", f"{tmp_path}/ufo/rejected_samples/2024-01-15/"),
     ]
     assert args[args.index("--encoding") :] == [
         *("--encoding", "cp1252"),
@@ -75,16 +78,16 @@ def test_task_arguments_come_from_ufo_section(luigi_config: SetOption, tmp_path:
 
 
 def test_configured_services_replace_embedded_ones(luigi_config: SetOption) -> None:
-    assert embedded.use_local_scheduler()
+    assert use_local_scheduler()
     luigi_config("core", "default_scheduler_url", "http://scheduler:8082")
-    assert not embedded.use_local_scheduler()
-    assert not embedded.configured("postgres_topn", embedded.POSTGRES_KEYS)
+    assert not use_local_scheduler()
+    assert not postgres_configured()
     luigi_config("postgres_topn", "host", "db.example")
-    assert embedded.configured("postgres_topn", embedded.POSTGRES_KEYS)
+    assert postgres_configured()
 
 
 def test_config_overrides_are_undone() -> None:
     with config_overrides() as set_option:
         set_option("ufo_test_section", "key", "value")
-        assert embedded.configured("ufo_test_section", ("key",))
-    assert not embedded.configured("ufo_test_section", ("key",))
+        assert configured("ufo_test_section", ("key",))
+    assert not configured("ufo_test_section", ("key",))

@@ -21,7 +21,7 @@ DATE = datetime.date(2024, 1, 15)
 def test_import_copies_bytes_and_completes_read_ufos(
     luigi_config: Callable[[str, str, str], None], tmp_path: Path, compress: bool, name: str
 ) -> None:
-    luigi_config("ufo", "lake", str(tmp_path / "lake"))
+    luigi_config("lake", "root", str(tmp_path / "lake"))
     data = b"Date / Time,City,State,Shape,Duration,Summary,Posted\n"
     source = tmp_path / "in.bin"
     source.write_bytes(gzip.compress(data) if compress else data)
@@ -45,7 +45,7 @@ def test_import_copies_bytes_and_completes_read_ufos(
 def test_import_of_a_missing_file_names_it(
     luigi_config: Callable[[str, str, str], None], tmp_path: Path
 ) -> None:
-    luigi_config("ufo", "lake", str(tmp_path / "lake"))
+    luigi_config("lake", "root", str(tmp_path / "lake"))
     task = ImportUFOExport(date=DATE, source=str(tmp_path / "nope.csv"))  # type: ignore[no-untyped-call]
     with pytest.raises(InputFormatError, match=r"nope\.csv"):
         task.run()

@@ -3,7 +3,7 @@
 Like a script's local fast path, the driver itself replaces ``--output``: it deletes the old
 part files, runs a Spark job that returns ids ``0..--rows-1``, then writes them to
 ``part-<pid>.csv`` and creates ``_SUCCESS``. Between the job and the write it passes the pause
-point ``driver-before-write`` (``luigi_ufo._pause``), where a test can hold it and kill the
+point ``driver-before-write`` (``luigi_ufo.pause_points``), where a test can hold it and kill the
 supervisor, the JVM or the driver: a driver that outlived its JVM would still write its rows
 and the flag there.
 """
@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Any
 
-from luigi_ufo._pause import pause_point
+from luigi_ufo.pause_points import pause_point
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -95,6 +95,13 @@ class ConnectProbe(Probe):
     script = "connect_probe.py"
 
 
+class HelperProbe(Probe):
+    """Run uses_helper.py, whose UDF calls a module it imports (``script_files``)."""
+
+    script = "uses_helper.py"
+    script_files = ("shout.py",)
+
+
 class DatedConnectProbe(DatedTaskMixin, ExternalSparkScriptTask):
     """connect_probe.py for one date under ``root``, labelling its rows with the date."""
 

@@ -2,8 +2,8 @@
 
 The short stage (2 quick tasks) ends within Spark's 500 ms before it draws a bar; the longer
 one (6 tasks of 0.5 s on local[2]) is drawn. Then the driver passes the pause point
-``after-stages`` (``luigi_ufo._pause``), where a test can look at the progress reported so far,
-and writes ``--output`` (one CSV part and ``_SUCCESS``) with the DataFrame writer.
+``after-stages`` (``luigi_ufo.pause_points``), where a test can look at the progress reported so
+far, and writes ``--output`` (one CSV part and ``_SUCCESS``) with the DataFrame writer.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from luigi_ufo._pause import pause_point
+from luigi_ufo.pause_points import pause_point
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
