@@ -223,6 +223,7 @@ def run_pipeline(
         java = find_java()
     read_as = layout.describe()
     say(f"{source}: {read_as}, {settings.encoding}; lake {settings.lake}; java {java}")
+    report.warm_up()  # the input is good: the report will be drawn after the Spark jobs
     with contextlib.ExitStack() as stack:
         if start_postgres:
             with _step(sink, "PostgreSQL start"):

@@ -47,6 +47,13 @@ def add_parser(sub: argparse._SubParsersAction[Any], date: Callable[[str], Any])
     add_options(report)
 
 
+def warm_up() -> None:
+    """Start importing the drawing library while the pipeline runs (see ``render.warm_up``)."""
+    from luigi_ufo.pictures.render import warm_up as import_in_background
+
+    import_in_background()
+
+
 def after_run(
     args: argparse.Namespace,
     source: str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
@@ -55,6 +56,25 @@ def require_matplotlib() -> None:
         raise ConfigError(
             f"the HTML pictures need matplotlib, which is not installed; {INSTALL_HINT}"
         ) from exc
+
+
+def warm_up() -> threading.Thread:
+    """Import matplotlib's figure and SVG canvas in a daemon thread and return it.
+
+    A caller that will draw later (``luigi-ufo run`` draws its report after the pipeline) starts
+    this first, so the import, two thirds of a report's cost, overlaps the Spark jobs instead of
+    adding to the run. Without matplotlib the thread ends quietly: the caller's own
+    :func:`require_matplotlib` says what to install.
+    """
+
+    def _import() -> None:
+        with contextlib.suppress(ImportError):
+            import matplotlib.backends.backend_svg
+            import matplotlib.figure  # noqa: F401
+
+    thread = threading.Thread(target=_import, name="luigi-ufo-matplotlib-import", daemon=True)
+    thread.start()
+    return thread
 
 
 @contextlib.contextmanager

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from luigi_ufo.pictures import Facts, Figure, Note, Section, Table, html_page, write_page
@@ -63,3 +65,15 @@ def test_write_page_makes_the_directory_and_replaces_the_file_whole(tmp_path: Pa
     assert write_page(target, page()) == target
     assert target.read_text(encoding="utf-8") == page()
     assert sorted(p.name for p in target.parent.iterdir()) == ["r.html"]  # no temporary left
+
+
+def test_warm_up_imports_the_drawing_library_in_the_background() -> None:
+    # A fresh interpreter: this one may have imported matplotlib already.
+    code = (
+        "import sys; from luigi_ufo.pictures.render import warm_up; "
+        "assert 'matplotlib.figure' not in sys.modules; t = warm_up(); "
+        "assert t.daemon; t.join(); "
+        "m = sys.modules; print('matplotlib.figure' in m, 'matplotlib.backends.backend_svg' in m)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
