@@ -5,9 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from luigi_ufo.pictures import Cut, TopNRow, find_cut, topn_chart
 from luigi_ufo.pictures.topn import format_value
+from luigi_ufo.postgres.ranking.rules import Record, top_n
+from luigi_ufo.ufo.results import tied_beyond_cut
 from tests.svg_elements import ids_and_texts, texts
 
 # The measures of docs/postgres-topn.md's tie example: CA 13, FL 6, TX 5, WA 5, NY 2 and n = 3.
@@ -94,3 +98,25 @@ def test_the_same_rows_give_the_same_bytes() -> None:
 def test_a_name_that_is_not_an_html_id_is_refused() -> None:
     with pytest.raises(ValueError, match="is not an HTML id"):
         topn_chart(rows(("CA", 1, 1)), 1, name="two words")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    counts=st.dictionaries(
+        st.sampled_from(["AK", "AZ", "CA", "FL", "IL", "NY", "OH", "OR", "PA", "TX", "VA", "WA"]),
+        st.integers(min_value=1, max_value=6),
+    ),
+    n=st.integers(min_value=1, max_value=13),
+)
+def test_the_charts_cut_agrees_with_the_runs_tied_beyond_cut(
+    counts: dict[str, int], n: int
+) -> None:
+    # The run's JSON (the ranking rule's with_ties) and the chart (any table's rows) must name the
+    # same states as tied at the cut and left out, for every table the stable rule keeps.
+    states = sorted(counts.items())
+    kept = [
+        (r.rank, r.key[0], int(r.measure))
+        for r in top_n([Record((), (s,), c) for s, c in states], n, "stable")
+    ]
+    cut = find_cut(rows(*((s, c, rank) for rank, s, c in kept)), n, states)
+    assert [(r.label, r.value) for r in cut.left_out] == tied_beyond_cut(states, kept)
