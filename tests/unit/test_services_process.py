@@ -117,6 +117,8 @@ def test_a_server_asked_its_own_way_stops_on_the_signal_it_heeds() -> None:
     # Like a postmaster: SIGINT is ignored here, SIGQUIT ends it; only the root is asked.
     code = (
         "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        # SIGQUIT's default, whatever this test inherited (a shell's `&` starts jobs ignoring it).
+        "signal.signal(signal.SIGQUIT, signal.SIG_DFL); "
         "print('ready', flush=True); time.sleep(60)"
     )
     server = subprocess.Popen(
