@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -74,6 +75,9 @@ def warm_up() -> threading.Thread:
 
     thread = threading.Thread(target=_import, name="luigi-ufo-matplotlib-import", daemon=True)
     thread.start()
+    # A fork (Connect mode's script process) while the import holds a module's lock would leave
+    # the child waiting on it forever: a fork waits for the import to end first.
+    os.register_at_fork(before=thread.join)
     return thread
 
 

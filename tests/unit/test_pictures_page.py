@@ -77,3 +77,21 @@ def test_warm_up_imports_the_drawing_library_in_the_background() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_a_fork_during_the_warm_up_waits_for_the_import_and_the_child_can_import() -> None:
+    code = (
+        "import os, sys; from luigi_ufo.pictures.render import warm_up; t = warm_up(); "
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    import matplotlib.figure; os._exit(0)\n"
+        "print(t.is_alive(), os.waitpid(pid, 0)[1])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert out.stdout.split() == ["False", "0"]
