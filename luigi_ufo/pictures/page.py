@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from luigi_ufo.files import write_text_atomically
 
 #: Forbids every fetch: only the page's own inline styles and data: images may be used.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -107,18 +108,7 @@ def html_page(title: str, sections: Sequence[Section], *, subtitle: str = "") ->
 
 def write_page(path: str | os.PathLike[str], page: str) -> Path:
     """Write ``page`` to ``path`` atomically (a reader never sees half a page); return it."""
-    target = Path(path).expanduser().absolute()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text_atomically(path, page)
 
 
 def _block(block: Block) -> str:

@@ -18,13 +18,12 @@ stop every process carrying the application's mark.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import sys
-import tempfile
 from collections.abc import Mapping
 
+from luigi_ufo.files import write_text_atomically
 from luigi_ufo.paths import runtime_dir
 from luigi_ufo.spark.submit.supervisor import SUPERVISOR_ENV
 
@@ -75,15 +74,6 @@ def driver_launcher(target: str, interpreter: str = sys.executable) -> str | Non
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     path = runtime_dir() / f"{_PREFIX}{digest}"
     if not path.exists():
-        # Written whole under a temporary name, then renamed: never seen half-written.
-        fd, tmp = tempfile.mkstemp(prefix=f".{_PREFIX}", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.chmod(tmp, 0o700)
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        write_text_atomically(path, text, mode=0o700)
     # A noexec mount (a hardened /tmp) refuses to run it: then go without.
     return str(path) if os.access(path, os.X_OK) else None
