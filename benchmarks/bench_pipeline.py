@@ -29,6 +29,7 @@ from benchmarks._ufo import (
     scripts_run_under_connect,
 )
 from benchmarks._ufo import spark_submit as submit
+from luigi_ufo.ufo.report import STEPS as STAGES  # the steps `luigi-ufo run` times
 from luigi_ufo.ufo.tasks import SMALL_JOB_CONF as PIPELINE_CONF
 from tests.real_nuforc import DATA_ENV, PRIMARY
 
@@ -36,14 +37,6 @@ NAME = "pipeline"
 TITLE = "Reference pipeline on the primary NUFORC file (local[2], cold)"
 QUICK_TITLE = "Reference pipeline on a generated 5,000-row sample, not the NUFORC file (quick)"
 
-STAGES = (
-    "check input",
-    "PostgreSQL start",
-    "ImportUFOExport",
-    "AggregateUFOsByState",
-    "TopTenStates",
-    "TopStatesToDatabase",
-)
 _TIMING = re.compile(r"([A-Za-z][A-Za-z ]*?) (\d+\.\d) s")
 
 
