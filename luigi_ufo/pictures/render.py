@@ -59,26 +59,35 @@ def require_matplotlib() -> None:
         ) from exc
 
 
+#: The thread of :func:`warm_up`, once started.
+_warm_up_thread: threading.Thread | None = None
+
+
 def warm_up() -> threading.Thread:
     """Import matplotlib's figure and SVG canvas in a daemon thread and return it.
 
     A caller that will draw later (``luigi-ufo run`` draws its report after the pipeline) starts
     this first, so the import, two thirds of a report's cost, overlaps the Spark jobs instead of
     adding to the run. Without matplotlib the thread ends quietly: the caller's own
-    :func:`require_matplotlib` says what to install.
+    :func:`require_matplotlib` says what to install. One import per process: later calls return
+    the first thread.
     """
+    global _warm_up_thread
+    if _warm_up_thread is None:
+        thread = threading.Thread(target=_import_drawing, name="luigi-ufo-matplotlib-import")
+        thread.daemon = True
+        thread.start()
+        # A fork (Connect mode's script process) while the import holds a module's lock would
+        # leave the child waiting on it forever: a fork waits for the import to end first.
+        os.register_at_fork(before=thread.join)
+        _warm_up_thread = thread
+    return _warm_up_thread
 
-    def _import() -> None:
-        with contextlib.suppress(ImportError):
-            import matplotlib.backends.backend_svg
-            import matplotlib.figure  # noqa: F401
 
-    thread = threading.Thread(target=_import, name="luigi-ufo-matplotlib-import", daemon=True)
-    thread.start()
-    # A fork (Connect mode's script process) while the import holds a module's lock would leave
-    # the child waiting on it forever: a fork waits for the import to end first.
-    os.register_at_fork(before=thread.join)
-    return thread
+def _import_drawing() -> None:
+    with contextlib.suppress(ImportError):
+        import matplotlib.backends.backend_svg
+        import matplotlib.figure  # noqa: F401
 
 
 @contextlib.contextmanager
