@@ -5,17 +5,22 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from luigi_ufo.dated import DatedTarget
+from luigi_ufo.errors import BadInputError
 from luigi_ufo.postgres import (
     ConnectionSettings,
     LoadSpec,
     PostgresMarkerTarget,
     Ranked,
+    ReadResult,
     Record,
     connect,
+    load,
+    read_records,
     top_n,
     transaction,
 )
@@ -98,3 +103,31 @@ def write_export(
         (folder / f"part-{index:05d}.csv").write_text(text.getvalue(), encoding="utf-8")
     (folder / "_SUCCESS").write_text("", encoding="utf-8")
     return DatedTarget(str(root), day)
+
+
+def load_by_python(
+    target: DatedTarget,
+    example: dict[str, Any],
+    *,
+    exclude: Sequence[str],
+    spec_for: Callable[[Any], LoadSpec],
+    settings: ConnectionSettings,
+) -> tuple[ReadResult | None, str | None]:
+    """Rank and load an ``example`` export (measure ``m``) the plain way, read_records, top_n and
+    load: the reference the SQL and columnar engines are compared with. Return the read and no
+    error, or no read and the refusal's text.
+    """
+    try:
+        read = read_records(
+            target,
+            rank_by="m",
+            key_columns=example["keys"],
+            group_by=example["groups"],
+            exclude=exclude,
+            skip_bad_rows=example["skip"],
+        )
+        records = top_n(read.records, example["n"], example["ties"])
+        load(spec_for(read.key_columns), records, settings=settings)
+    except BadInputError as exc:
+        return None, str(exc)
+    return read, None

@@ -12,21 +12,17 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from luigi_ufo.errors import BadInputError
 from luigi_ufo.postgres import (
     ConnectionSettings,
     LoadSpec,
     connect,
-    load,
-    read_records,
-    top_n,
     transaction,
 )
 from luigi_ufo.postgres import sql as q
 from luigi_ufo.postgres.ranking.arrow import rank_columnar
 from luigi_ufo.postgres.ranking.parts import Declined, csv_parts
 from luigi_ufo.postgres.ranking.reader import RecordReader
-from tests.topn_tables import sorted_rows, write_export
+from tests.topn_tables import load_by_python, sorted_rows, write_export
 
 pytestmark = pytest.mark.integration
 
@@ -118,19 +114,13 @@ def test_columnar_ranking_equals_python_ranking(
         )
 
     python_table, columnar_table = (f"c_{uuid.uuid4().hex[:12]}" for _ in range(2))
-    expected_error = None
-    try:
-        read = read_records(
-            target,
-            rank_by="m",
-            key_columns=keys,
-            group_by=groups,
-            exclude=("rank", "day", "source"),
-            skip_bad_rows=skip,
-        )
-        load(spec_for(python_table, read.key_columns), top_n(read.records, n, ties), settings=conn)
-    except BadInputError as exc:
-        expected_error = str(exc)
+    read, expected_error = load_by_python(
+        target,
+        example,
+        exclude=("rank", "day", "source"),
+        spec_for=lambda keys: spec_for(python_table, keys),
+        settings=conn,
+    )
     reader = RecordReader("m", keys, groups, ("rank", "day", "source"), skip)
     parts = csv_parts(target)
     assert parts is not None
@@ -145,13 +135,13 @@ def test_columnar_ranking_equals_python_ranking(
         )
     except Declined:
         # Declined: only bad rows, repeated keys or an error of the Python read explain it.
-        assert expected_error is not None or read.skipped or not _clean(example, read.key_columns)
+        assert read is None or read.skipped or not _clean(example, read.key_columns)
         with connect(conn) as c, transaction(c) as cur:
             cur.execute(q.TABLE_EXISTS, (q.quote_ident(columnar_table),))
             assert cur.fetchone() == (False,), "a declined input wrote something"
         event("declined")
         return
-    assert expected_error is None, "ranked input that the Python read refuses"
+    assert read is not None, f"ranked input that the Python read refuses: {expected_error}"
     event("ranked with pyarrow")
     got = sorted_rows(postgres_dsn, columnar_table)
     if example["partitioned"]:  # the same rows, without the day column

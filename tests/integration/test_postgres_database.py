@@ -14,14 +14,11 @@ from luigi_ufo.errors import BadInputError
 from luigi_ufo.postgres import (
     ConnectionSettings,
     LoadSpec,
-    load,
-    read_records,
-    top_n,
 )
 from luigi_ufo.postgres.ranking.database import rank_in_database
 from luigi_ufo.postgres.ranking.parts import Declined, csv_parts
 from luigi_ufo.postgres.ranking.reader import RecordReader
-from tests.topn_tables import sorted_rows, write_export
+from tests.topn_tables import load_by_python, sorted_rows, write_export
 
 pytestmark = pytest.mark.integration
 
@@ -111,19 +108,13 @@ def test_sql_ranking_equals_python_ranking(
         )
 
     python_table, sql_table = (f"t_{uuid.uuid4().hex[:12]}" for _ in range(2))
-    expected_error = None
-    try:
-        read = read_records(
-            target,
-            rank_by="m",
-            key_columns=keys,
-            group_by=groups,
-            exclude=("rank", "day"),
-            skip_bad_rows=skip,
-        )
-        load(spec_for(python_table, read.key_columns), top_n(read.records, n, ties), settings=conn)
-    except BadInputError as exc:
-        expected_error = str(exc)
+    read, expected_error = load_by_python(
+        target,
+        example,
+        exclude=("rank", "day"),
+        spec_for=lambda key_columns: spec_for(python_table, key_columns),
+        settings=conn,
+    )
 
     reader = RecordReader("m", keys, groups, ("rank", "day"), skip)
     parts = csv_parts(target)
@@ -150,6 +141,7 @@ def test_sql_ranking_equals_python_ranking(
         event("same error")
         return
     event("ranked in SQL")
+    assert read is not None  # no error, so the Python path read and loaded
     assert sorted_rows(postgres_dsn, sql_table) == sorted_rows(postgres_dsn, python_table)
     assert loaded.rows == len(sorted_rows(postgres_dsn, python_table))
     assert (staged.key_columns, staged.skipped, staged.examples, staged.reasons) == (
