@@ -102,7 +102,7 @@ def test_wheel_has_every_file_of_the_tree_and_nothing_else(built_wheel: Path) ->
         "luigi_ufo/testing/plugin.py",
     } <= names
     assert "luigi_ufo.testing.plugin = luigi_ufo.testing.plugin" in plugins
-    assert "luigi-ufo = luigi_ufo.cli.main:main" in plugins
+    assert "luigi-ufo = luigi_ufo.cli.main:console" in plugins
     assert [n for n in names if n.endswith(DATA)] == [], "no data files (NUFORC's licence)"
     assert [n for n in names if any(c in n for c in CACHES)] == []
     assert [n for n in names if n.startswith(("tests/", "benchmarks/"))] == []
