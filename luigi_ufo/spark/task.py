@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -118,11 +117,12 @@ class ExternalSparkScriptTask(LineageMixin, luigi.Task):
         """Map this task onto a :class:`SubmitSpec` (resolves and reads the script now)."""
         settings = settings or self.spark_settings()
         return build_spec(
-            settings=with_py_files(settings, self.script_files_of(settings)),
+            settings=settings,
             script=self._script(settings),
             name=self.app_name or self.task_id,
             app_args=self.app_options(),
             uses_s3=any_on_s3(self.input_uris() + self.output_uris()),
+            script_files=self.script_files_of(settings),
             secrets=self.secret_values(),
         )
 
@@ -187,7 +187,8 @@ def make_runner(
     """Map resolved settings and a script onto the runner of ``settings.mode``.
 
     ``uris``: the inputs and outputs the runs read and write; ``script_files``: the modules the
-    script imports (``--py-files`` in submit mode, loaded with the script in Connect mode);
+    script imports (:func:`~luigi_ufo.spark.submit.build.ship_script_files` in submit mode,
+    loaded with the script in Connect mode);
     ``leases`` and ``before_write``: see :class:`~luigi_ufo.spark.run.Runner`; ``callbacks``:
     ``on_percent``, ``on_status``, ``on_tracking_url``.
     """
@@ -209,23 +210,15 @@ def make_runner(
         )
         return ConnectRunner(spec, **options)
     submit = build_spec(
-        settings=with_py_files(settings, script_files),
+        settings=settings,
         script=script,
         name=name,
         app_args=(),
         uses_s3=any_on_s3(uris),
+        script_files=script_files,
         secrets=secrets,
     )
     return SparkSubmitRunner(submit, base_env=without_withheld(os.environ, submit.env), **options)
-
-
-def with_py_files(settings: SparkSettings, files: Sequence[Script]) -> SparkSettings:
-    """Return ``settings`` with ``files`` (a task's ``script_files``) after its ``py_files``."""
-    if not files:
-        return settings
-    return dataclasses.replace(
-        settings, py_files=(*settings.py_files, *(str(f.path) for f in files))
-    )
 
 
 def remove_flags(outputs: Any) -> None:

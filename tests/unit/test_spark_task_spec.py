@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -211,15 +212,18 @@ class JobWithModules(Job):
     script_files = ("rules.py", "io_helpers.py")
 
 
-def test_script_files_are_resolved_like_the_script_and_passed_as_py_files(
-    scripts: Path, luigi_config: SetConfig
+def test_script_files_are_resolved_like_the_script_and_passed_as_py_files_to_a_cluster(
+    scripts: Path, luigi_config: SetConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (scripts / "rules.py").write_text("R = 1\n")
     (scripts / "io_helpers.py").write_text("H = 1\n")
     luigi_config("spark_script", "py_files", "/shared/dep.zip")
+    luigi_config("spark_script", "master", "spark://spark-master:7077")
+    monkeypatch.setenv("PYTHONPATH", "/users/own")
     spec = JobWithModules().submit_spec()
     root = scripts.resolve()
     assert spec.py_files == ("/shared/dep.zip", str(root / "rules.py"), str(root / "io_helpers.py"))
+    assert "PYTHONPATH" not in spec.env
     assert Job().submit_spec().py_files == ("/shared/dep.zip",)
     luigi_config("spark_script", "mode", "connect")
     task = JobWithModules()
@@ -229,6 +233,22 @@ def test_script_files_are_resolved_like_the_script_and_passed_as_py_files(
         root / "rules.py",
         root / "io_helpers.py",
     ]
+
+
+def test_script_files_reach_a_local_master_through_pythonpath_not_py_files(
+    scripts: Path, luigi_config: SetConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (scripts / "rules.py").write_text("R = 1\n")
+    (scripts / "io_helpers.py").write_text("H = 1\n")
+    luigi_config("spark_script", "py_files", "/shared/dep.zip")
+    luigi_config("spark_script", "master", "local[2]")
+    monkeypatch.setenv("PYTHONPATH", "/users/own")
+    spec = JobWithModules().submit_spec()
+    assert spec.py_files == ("/shared/dep.zip",)
+    assert spec.env["PYTHONPATH"] == f"{scripts.resolve()}{os.pathsep}/users/own"
+    assert "PYTHONPATH" not in Job().submit_spec().env  # no script_files: the environment's
+    luigi_config("spark_script", "env", '{"PYTHONPATH": "/from/settings"}')
+    assert JobWithModules().submit_spec().env["PYTHONPATH"].endswith(f"{os.pathsep}/from/settings")
 
 
 def test_a_missing_script_file_names_the_attribute(scripts: Path) -> None:
