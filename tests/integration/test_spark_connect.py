@@ -502,7 +502,8 @@ def test_connect_gives_the_submit_answer(
 def test_script_files_reach_the_python_workers_in_both_modes(
     tmp_path: Path, luigi_config: SetConfig, either_mode: None
 ) -> None:
-    """A UDF calling a ``script_files`` module: --py-files in submit mode, by value in Connect."""
+    """A UDF calling a ``script_files`` module: on PYTHONPATH in submit mode (a local master),
+    by value in Connect."""
     source = tmp_path / "in.txt"
     source.write_text("b\na\n")
     for mode in ("connect", "submit"):
