@@ -212,15 +212,28 @@ class JobWithModules(Job):
     script_files = ("rules.py", "io_helpers.py")
 
 
-def test_script_files_are_resolved_like_the_script_and_passed_as_py_files_to_a_cluster(
+@pytest.fixture
+def with_modules(
     scripts: Path, luigi_config: SetConfig, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> Callable[[str], Any]:
+    """Give the task's two modules, a py_files entry and the user's own PYTHONPATH; return the
+    submit spec of JobWithModules on a given master."""
     (scripts / "rules.py").write_text("R = 1\n")
     (scripts / "io_helpers.py").write_text("H = 1\n")
     luigi_config("spark_script", "py_files", "/shared/dep.zip")
-    luigi_config("spark_script", "master", "spark://spark-master:7077")
     monkeypatch.setenv("PYTHONPATH", "/users/own")
-    spec = JobWithModules().submit_spec()
+
+    def spec_on(master: str) -> Any:
+        luigi_config("spark_script", "master", master)
+        return JobWithModules().submit_spec()
+
+    return spec_on
+
+
+def test_script_files_are_resolved_like_the_script_and_passed_as_py_files_to_a_cluster(
+    scripts: Path, luigi_config: SetConfig, with_modules: Callable[[str], Any]
+) -> None:
+    spec = with_modules("spark://spark-master:7077")
     root = scripts.resolve()
     assert spec.py_files == ("/shared/dep.zip", str(root / "rules.py"), str(root / "io_helpers.py"))
     assert "PYTHONPATH" not in spec.env
@@ -236,14 +249,9 @@ def test_script_files_are_resolved_like_the_script_and_passed_as_py_files_to_a_c
 
 
 def test_script_files_reach_a_local_master_through_pythonpath_not_py_files(
-    scripts: Path, luigi_config: SetConfig, monkeypatch: pytest.MonkeyPatch
+    scripts: Path, luigi_config: SetConfig, with_modules: Callable[[str], Any]
 ) -> None:
-    (scripts / "rules.py").write_text("R = 1\n")
-    (scripts / "io_helpers.py").write_text("H = 1\n")
-    luigi_config("spark_script", "py_files", "/shared/dep.zip")
-    luigi_config("spark_script", "master", "local[2]")
-    monkeypatch.setenv("PYTHONPATH", "/users/own")
-    spec = JobWithModules().submit_spec()
+    spec = with_modules("local[2]")
     assert spec.py_files == ("/shared/dep.zip",)
     assert spec.env["PYTHONPATH"] == f"{scripts.resolve()}{os.pathsep}/users/own"
     assert "PYTHONPATH" not in Job().submit_spec().env  # no script_files: the environment's
