@@ -282,3 +282,33 @@ def test_what_outlives_a_normal_end_is_stopped_after_a_moment(
     assert gone(pids["driver"])
     assert gone(pids["daemon"])
     os.close(lifeline)
+
+
+SIGHUP_FIRST = """
+import json, os, signal, sys
+from luigi_ufo.spark.submit.supervisor import Supervisor
+fake = sys.argv[1]
+read_end, write_end = os.pipe()
+kill = [fake, "--master", "spark://m:7077", "--kill", "driver-1"]
+os.write(write_end, json.dumps({"kill": kill}).encode() + b"\\n")
+os.close(write_end)  # the worker is gone, its last line unread
+supervisor = Supervisor([fake], lifeline=read_end, grace_s=1.0)
+supervisor.on_signal(signal.SIGHUP, None)  # its parent-death signal came first
+sys.exit(supervisor.run())
+"""
+
+
+def test_the_remote_kill_sent_last_is_run_when_the_parent_death_signal_comes_first(
+    tmp_path: Path,
+) -> None:
+    """The worker's last line (the kill command) is read even when SIGHUP beat the read."""
+    fake = tmp_path / "spark-submit"
+    fake.write_text(f"#!{sys.executable}\n{FAKE_CLUSTER}")
+    fake.chmod(0o755)
+    killed, pidfile = tmp_path / "killed", tmp_path / "pid"
+    env = {**os.environ, "FAKE_KILLED": str(killed), "FAKE_PIDFILE": str(pidfile)}
+    done = subprocess.run(
+        [sys.executable, "-c", SIGHUP_FIRST, str(fake)], env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0
+    assert killed.read_text() == "--master spark://m:7077 --kill driver-1"

@@ -177,6 +177,7 @@ class Supervisor:
                 break
             if self._worker_gone or self._read_lifeline():
                 self._worker_gone = True
+                self._drain_lifeline()  # the parent-death signal may come before the last line
                 self._worker_died(child)
                 return 0
         status = child.wait()
@@ -221,18 +222,27 @@ class Supervisor:
             os.read(self._wakeup_r, 4096)
         if self.lifeline not in ready:
             return False
+        return not self._take_from_lifeline()
+
+    def _drain_lifeline(self) -> None:
+        """Take whatever the worker sent that is still unread, without waiting."""
+        while select.select([self.lifeline], [], [], 0)[0] and self._take_from_lifeline():
+            pass
+
+    def _take_from_lifeline(self) -> bool:
+        """Read once from the (ready) lifeline; return False at end-of-file."""
         try:
             data = os.read(self.lifeline, 65536)
         except OSError:
-            return True
+            return False
         if not data:
-            return True
+            return False
         self._buffer += data
         *lines, self._buffer = self._buffer.split(b"\n")
         for line in lines:
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 self.remote_kill = [str(a) for a in json.loads(line)["kill"]]
-        return False
+        return True
 
     def _worker_died(self, child: subprocess.Popen[bytes]) -> None:
         # In cluster deploy mode the application runs elsewhere: kill it there first.
