@@ -137,6 +137,21 @@ open(os.environ["FAKE_PIDFILE"], "w").write(str(os.getpid()))
 time.sleep(300)
 """
 
+
+def fake_cluster(tmp_path: Path) -> tuple[Path, Path, Path, dict[str, str]]:
+    """Write the fake cluster spark-submit; return it, its kill and pid files and its env."""
+    fake = tmp_path / "spark-submit"
+    fake.write_text(f"#!{sys.executable}\n{FAKE_CLUSTER}")
+    fake.chmod(0o755)
+    killed, pidfile = tmp_path / "killed", tmp_path / "pid"
+    return (
+        fake,
+        killed,
+        pidfile,
+        {**os.environ, "FAKE_KILLED": str(killed), "FAKE_PIDFILE": str(pidfile)},
+    )
+
+
 WORKER = """
 import sys
 from pathlib import Path
@@ -151,11 +166,8 @@ SparkSubmitRunner(spec, kill_grace_s=2.0, on_status=Path(sys.argv[2]).write_text
 
 def test_worker_sigkill_runs_the_remote_kill_of_a_cluster_application(tmp_path: Path) -> None:
     """A SIGKILLed worker's cluster-mode driver is killed where it runs (spark-submit --kill)."""
-    fake = tmp_path / "spark-submit"
-    fake.write_text(f"#!{sys.executable}\n{FAKE_CLUSTER}")
-    fake.chmod(0o755)
-    killed, pidfile, status = tmp_path / "killed", tmp_path / "pid", tmp_path / "status"
-    env = {**os.environ, "FAKE_KILLED": str(killed), "FAKE_PIDFILE": str(pidfile)}
+    fake, killed, pidfile, env = fake_cluster(tmp_path)
+    status = tmp_path / "status"
     worker = subprocess.Popen([sys.executable, "-c", WORKER, str(fake), str(status)], env=env)
     try:
         assert wait_for(lambda: pidfile.exists() and pidfile.read_text() != "")
@@ -302,11 +314,7 @@ def test_the_remote_kill_sent_last_is_run_when_the_parent_death_signal_comes_fir
     tmp_path: Path,
 ) -> None:
     """The worker's last line (the kill command) is read even when SIGHUP beat the read."""
-    fake = tmp_path / "spark-submit"
-    fake.write_text(f"#!{sys.executable}\n{FAKE_CLUSTER}")
-    fake.chmod(0o755)
-    killed, pidfile = tmp_path / "killed", tmp_path / "pid"
-    env = {**os.environ, "FAKE_KILLED": str(killed), "FAKE_PIDFILE": str(pidfile)}
+    fake, killed, _, env = fake_cluster(tmp_path)
     done = subprocess.run(
         [sys.executable, "-c", SIGHUP_FIRST, str(fake)], env=env, timeout=120, check=False
     )
