@@ -29,7 +29,7 @@ import pytest
 
 from luigi_ufo.testing import missing
 from luigi_ufo.ufo.sample import SampleSummary, write_sample
-from tests.image_scan import secrets_in_image
+from tests.image_scan import secrets_in_saved_image
 from tests.integration.test_ufo_pipeline import expected_top
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.slow]
@@ -135,14 +135,8 @@ def built(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bu
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, timeout=120)
 
 
-def saved(tag: str, dest: Path) -> Path:
-    subprocess.run(["docker", "save", "-o", str(dest), tag], check=True, timeout=600)
-    return dest
-
-
-def test_built_image_holds_no_canary_and_no_key_file(built: Built, tmp_path: Path) -> None:
-    found = secrets_in_image(saved(built.tag, tmp_path / "image.tar"), built.canary.encode())
-    assert found == []
+def test_built_image_holds_no_canary_and_no_key_file(built: Built) -> None:
+    assert secrets_in_saved_image(built.tag, built.canary.encode()) == []
 
 
 def test_the_scan_finds_a_key_file_and_the_canary_when_they_are_copied_in(
@@ -163,7 +157,7 @@ def test_the_scan_finds_a_key_file_and_the_canary_when_they_are_copied_in(
         ["docker", "build", "-q", "-t", leaky, str(context)], check=True, capture_output=True
     )
     try:
-        found = secrets_in_image(saved(leaky, tmp_path / "leaky.tar"), built.canary.encode())
+        found = secrets_in_saved_image(leaky, built.canary.encode())
     finally:
         subprocess.run(["docker", "rmi", "-f", leaky], capture_output=True, timeout=120)
     assert [f for f in found if f.startswith("canary at byte")]

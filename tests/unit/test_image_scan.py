@@ -1,15 +1,13 @@
-"""tests/image_scan.py on hand-made ``docker save`` archives (the Docker leg scans real ones)."""
+"""tests/image_scan.py on hand-made ``docker save`` streams (the Docker leg scans real ones)."""
 
 from __future__ import annotations
 
 import io
 import json
 import tarfile
-from pathlib import Path
 
 import pytest
 
-from tests import image_scan
 from tests.image_scan import secrets_in_image
 
 CANARY = b"canary-0123456789abcdef"
@@ -27,31 +25,44 @@ def tar_bytes(files: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-def saved_image(path: Path, *layers: dict[str, bytes], config: bytes = b"{}") -> Path:
-    names = [f"layer{i}/layer.tar" for i in range(len(layers))]
-    manifest = [{"Config": "config.json", "Layers": names}]
-    files = {"manifest.json": json.dumps(manifest).encode(), "config.json": config}
-    files.update({name: tar_bytes(layer) for name, layer in zip(names, layers, strict=True)})
-    path.write_bytes(tar_bytes(files))
-    return path
+def saved_image(*layers: dict[str, bytes], config: bytes = b"{}", oci: bool = True) -> bytes:
+    """A ``docker save`` archive, OCI layout (Docker 25+) or legacy; the manifest comes last."""
+    names = [f"blobs/sha256/{i:064x}" if oci else f"{i:064x}/layer.tar" for i in range(len(layers))]
+    files = {name: tar_bytes(layer) for name, layer in zip(names, layers, strict=True)}
+    files["blobs/sha256/" + "c" * 64] = config
+    manifest = [{"Config": "blobs/sha256/" + "c" * 64, "Layers": names}]
+    files["manifest.json"] = json.dumps(manifest).encode()
+    return tar_bytes(files)
 
 
-def test_a_clean_image_with_a_ca_bundle_passes(tmp_path: Path) -> None:
+class Trickle(io.BytesIO):
+    """A pipe that hands out at most ``step`` bytes per read."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        super().__init__(data)
+        self.step = step
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = self.step if size is None or size < 0 else min(size, self.step)
+        return super().read(wanted)
+
+
+def test_a_clean_image_with_a_ca_bundle_passes() -> None:
     image = saved_image(
-        tmp_path / "clean.tar",
         {"etc/ssl/certs/ca.pem": CA, "opt/venv/lib/certifi/cacert.pem": CA},
         {"usr/bin/tool": b"\x7fELF"},
     )
-    assert secrets_in_image(image, CANARY) == []
+    assert secrets_in_image(io.BytesIO(image), CANARY) == []
 
 
-def test_key_files_are_found_by_name_and_private_keys_by_content(tmp_path: Path) -> None:
+@pytest.mark.parametrize("oci", [True, False], ids=["oci-layout", "legacy-layout"])
+def test_key_files_are_found_by_name_and_private_keys_by_content(oci: bool) -> None:
     image = saved_image(
-        tmp_path / "keys.tar",
         {"root/.ssh/id_rsa": b"x", "home/u/.aws/credentials": b"x", "app/.env": b"x"},
         {"etc/tls/server.pem": KEY, "home/u/.boto": b"x", "root/.ssh/.wh.id_rsa": b""},
+        oci=oci,
     )
-    assert sorted(f.split(":", 1)[1] for f in secrets_in_image(image, CANARY)) == [
+    assert sorted(f.split(":", 1)[1] for f in secrets_in_image(io.BytesIO(image), CANARY)) == [
         "app/.env",
         "etc/tls/server.pem",
         "home/u/.aws/credentials",
@@ -60,20 +71,14 @@ def test_key_files_are_found_by_name_and_private_keys_by_content(tmp_path: Path)
     ]
 
 
-def test_the_canary_is_found_in_layers_and_config_across_chunks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_canary_is_found_in_layers_and_config_across_reads() -> None:
     image = saved_image(
-        tmp_path / "canary.tar",
         {"srv/app.conf": b"token=" + CANARY},
         config=json.dumps({"Env": ["TOKEN=" + CANARY.decode()]}).encode(),
     )
-    found = secrets_in_image(image, CANARY)
-    assert len(found) == 2, found
-    data = image.read_bytes()
-    # The same offsets when the needle straddles every chunk boundary.
-    for chunk in (7, 64, 1000):
-        monkeypatch.setattr(image_scan, "CHUNK", chunk)
-        assert image_scan.archive_offsets(image, CANARY) == [
-            i for i in range(len(data)) if data.startswith(CANARY, i)
-        ]
+    expected = [i for i in range(len(image)) if image.startswith(CANARY, i)]
+    assert len(expected) == 2
+    # The same offsets however the pipe splits the stream, the needle straddling every read.
+    for step in (7, 64, 1000, len(image)):
+        found = secrets_in_image(Trickle(image, step), CANARY)
+        assert found == [f"canary at byte {at}" for at in expected], step
