@@ -273,12 +273,17 @@ def test_a_signal_while_a_spark_task_runs_exits_with_its_code_and_leaves_nothing
     )
     assert proc.stderr is not None
     seen = ""
-    while "AggregateUFOsByState(date=2024-01-15) ..." not in seen:
-        line = proc.stderr.readline()
-        assert line, f"the run ended before its Spark task: {seen}"
-        seen += line
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=300)
+    try:
+        while "AggregateUFOsByState(date=2024-01-15) ..." not in seen:
+            line = proc.stderr.readline()
+            assert line, f"the run ended before its Spark task: {seen}"
+            seen += line
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=300)
+    finally:  # a failure above leaves no running process and open pipe to a later test
+        if proc.returncode is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 128 + sig, seen + err
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == (

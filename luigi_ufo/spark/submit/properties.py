@@ -23,7 +23,7 @@ from pathlib import Path
 from luigi_ufo.errors import ConfigError
 from luigi_ufo.paths import runtime_dir
 from luigi_ufo.services.process import ProcessRef, sweep
-from luigi_ufo.spark.submit.spec import SubmitSpec, build_argv
+from luigi_ufo.spark.submit.spec import SubmitSpec
 
 #: Name prefix of the temporary properties files in the runtime directory.
 PREFIX = "spark-properties-"
@@ -104,13 +104,3 @@ def private_properties_file(spec: SubmitSpec, env: Mapping[str, str]) -> Iterato
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-
-
-@contextlib.contextmanager
-def submit_argv(spec: SubmitSpec, env: Mapping[str, str]) -> Iterator[list[str]]:
-    """Yield spark-submit's argv for ``spec`` run with ``env``, valid while the block runs.
-
-    Its private_conf is in a temporary 0600 properties file (:func:`private_properties_file`).
-    """
-    with private_properties_file(spec, env) as ready:
-        yield build_argv(ready)
