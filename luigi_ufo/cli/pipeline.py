@@ -32,6 +32,7 @@ from luigi_ufo.pause_points import pause_point
 from luigi_ufo.scripts import nuforc as rules
 from luigi_ufo.services.spark_home import find_java
 from luigi_ufo.settings.sections import check_all_sections, config_overrides, configured
+from luigi_ufo.spark.settings import SparkSettings
 from luigi_ufo.ufo.database import embedded_postgres, postgres_configured, require_per_user_server
 from luigi_ufo.ufo.inputs import check_export, refusal
 from luigi_ufo.ufo.settings import UfoSettings
@@ -223,7 +224,8 @@ def run_pipeline(
         java = find_java()
     read_as = layout.describe()
     say(f"{source}: {read_as}, {settings.encoding}; lake {settings.lake}; java {java}")
-    report.warm_up()  # the input is good: the report will be drawn after the Spark jobs
+    # The input is good: the report will be drawn after the Spark jobs.
+    report.warm_up(connect=SparkSettings.from_config().connect)
     with contextlib.ExitStack() as stack:
         if start_postgres:
             with _step(sink, "PostgreSQL start"):

@@ -47,11 +47,16 @@ def add_parser(sub: argparse._SubParsersAction[Any], date: Callable[[str], Any])
     add_options(report)
 
 
-def warm_up() -> None:
-    """Start importing the drawing library while the pipeline runs (see ``render.warm_up``)."""
-    from luigi_ufo.pictures.render import warm_up as import_in_background
+def warm_up(*, connect: bool) -> None:
+    """Start importing the drawing library while the pipeline runs (``render.warm_up``); in
+    Connect mode once its first script process has forked (``render.warm_up_after_next_fork``).
+    """
+    from luigi_ufo.pictures import render
 
-    import_in_background()
+    if connect:
+        render.warm_up_after_next_fork()
+    else:
+        render.warm_up()
 
 
 def after_run(

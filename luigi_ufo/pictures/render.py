@@ -61,6 +61,8 @@ def require_matplotlib() -> None:
 
 #: The thread of :func:`warm_up`, once started.
 _warm_up_thread: threading.Thread | None = None
+#: Whether :func:`warm_up_after_next_fork` has hooked the next fork.
+_fork_hooked = False
 
 
 def warm_up() -> threading.Thread:
@@ -82,6 +84,19 @@ def warm_up() -> threading.Thread:
         os.register_at_fork(before=thread.join)
         _warm_up_thread = thread
     return _warm_up_thread
+
+
+def warm_up_after_next_fork() -> None:
+    """Start :func:`warm_up` in this process right after its next fork, not now.
+
+    For a caller whose first Spark job forks at once (Connect mode's script process): a fork
+    waits for a running import, so warming up first would delay that job by the import. No
+    fork, no warm-up: the drawing imports when it starts.
+    """
+    global _fork_hooked
+    if not _fork_hooked and _warm_up_thread is None:
+        os.register_at_fork(after_in_parent=warm_up)
+        _fork_hooked = True
 
 
 def _import_drawing() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.abc
+import importlib.machinery
 import importlib.util
 import io
 import json
@@ -113,6 +114,13 @@ class _FromSource(importlib.abc.Loader):
 
         code = compile(self.file.read_bytes(), str(self.file), "exec")
         exec(code, module.__dict__)  # noqa: S102
+        # A module pickled by value ships its whole namespace: a spec naming this loader would
+        # make every executor import luigi_ufo (0.2 s per Python worker, or a failure where it
+        # is not installed). The import system holds its own reference to the real spec.
+        module.__spec__ = importlib.machinery.ModuleSpec(
+            module.__name__, None, origin=str(self.file)
+        )
+        module.__loader__ = None
         cloudpickle.register_pickle_by_value(module)  # type: ignore[no-untyped-call]
         self.finder.loaded.append(module)
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from luigi_ufo.dated import DatedTarget
-from luigi_ufo.ufo.settings import UfoSettings
+from luigi_ufo.ufo.settings import UfoSettings, ufo_dataset
 
 DATASET = "runs"
 PART = "run.json"
@@ -62,7 +62,7 @@ class RunRecord:
 
 def record_target(date: datetime.date) -> DatedTarget:
     """Return the partition of ``date`` in the lake's ``ufo/runs`` dataset."""
-    return DatedTarget(UfoSettings.from_config().dataset(DATASET), date)
+    return DatedTarget(ufo_dataset(DATASET), date)
 
 
 def write_record(date: datetime.date, record: RunRecord) -> None:

@@ -68,13 +68,22 @@ class UfoSettings:
 
     @classmethod
     def from_config(cls) -> UfoSettings:
-        """Read ``[ufo]`` now, and the lake: ``[lake] root``, else ``<data dir>/lake``."""
-        lake = lake_root() or absolute(str(data_dir() / "lake"))
-        return cls(**read_section(SECTION), lake=lake)
+        """Read ``[ufo]`` now, and the lake (:func:`ufo_lake`)."""
+        return cls(**read_section(SECTION), lake=ufo_lake())
 
     def dataset(self, name: str) -> str:
         """Return the root URI of dataset ``name`` (``raw``, ``by_state``, ...) in the lake."""
-        return f"{self.lake}/ufo/{name}"
+        return ufo_dataset(name, self.lake)
+
+
+def ufo_lake() -> str:
+    """Return the pipeline's lake: ``[lake] root``, else ``<data dir>/lake`` (not ``[ufo]``)."""
+    return lake_root() or absolute(str(data_dir() / "lake"))
+
+
+def ufo_dataset(name: str, lake: str = "") -> str:
+    """Return the root URI of dataset ``name`` in ``lake`` (default: :func:`ufo_lake`)."""
+    return f"{lake or ufo_lake()}/ufo/{name}"
 
 
 #: ``[ufo]``: the luigi.Config section of UfoSettings.

@@ -29,7 +29,7 @@ from luigi_ufo.postgres import ConnectionSettings, PostgresTopNTask
 from luigi_ufo.postgres.ranking.rules import Ties
 from luigi_ufo.spark import ExternalSparkScriptTask
 from luigi_ufo.ufo.database import top_n_database
-from luigi_ufo.ufo.settings import UfoSettings
+from luigi_ufo.ufo.settings import UfoSettings, ufo_dataset, ufo_lake
 
 GZIP_MAGIC = b"\x1f\x8b"
 # The pipeline's Spark jobs are tiny: no UI server to start, few shuffle partitions if any.
@@ -41,9 +41,9 @@ SMALL_JOB_CONF = {
 }
 
 
-def ufo_target(dataset: str, date: Any) -> DatedTarget:
-    """Return the dated target of ``dataset`` for ``date`` in the configured lake."""
-    return DatedTarget(UfoSettings.from_config().dataset(dataset), date)
+def ufo_target(dataset: str, date: Any, lake: str = "") -> DatedTarget:
+    """Return the dated target of ``dataset`` for ``date`` in ``lake`` (default: configured)."""
+    return DatedTarget(ufo_dataset(dataset, lake), date)
 
 
 class ReadUFOs(DatedTaskMixin, luigi.ExternalTask):
@@ -98,10 +98,11 @@ class AggregateUFOsByState(DatedTaskMixin, ExternalSparkScriptTask):
         return ReadUFOs(date=self.date)  # type: ignore[no-untyped-call]
 
     def output(self) -> dict[str, DatedTarget]:
+        lake = ufo_lake()  # read once: Luigi asks for the outputs many times per run
         return {
-            "states": ufo_target("by_state", self.date),
-            "rejected": ufo_target("rejected", self.date),
-            "samples": ufo_target("rejected_samples", self.date),
+            "states": ufo_target("by_state", self.date, lake),
+            "rejected": ufo_target("rejected", self.date, lake),
+            "samples": ufo_target("rejected_samples", self.date, lake),
         }
 
     def app_options(self) -> list[str]:

@@ -95,3 +95,26 @@ def test_a_fork_during_the_warm_up_waits_for_the_import_and_the_child_can_import
         timeout=120,
     )
     assert out.stdout.split() == ["False", "0"]
+
+
+def test_warm_up_after_next_fork_starts_in_the_parent_once_it_forked() -> None:
+    code = (
+        "import os, sys, threading; from luigi_ufo.pictures import render\n"
+        "render.warm_up_after_next_fork(); render.warm_up_after_next_fork()\n"
+        "names = lambda: [t.name for t in threading.enumerate()]\n"
+        "before = 'luigi-ufo-matplotlib-import' in names() or 'matplotlib.figure' in sys.modules\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    import matplotlib.figure; os._exit(0)\n"
+        "after = 'luigi-ufo-matplotlib-import' in names() or 'matplotlib.figure' in sys.modules\n"
+        "render.warm_up().join()\n"
+        "print(before, after, 'matplotlib.figure' in sys.modules, os.waitpid(pid, 0)[1])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert out.stdout.split() == ["False", "True", "True", "0"]
