@@ -276,10 +276,10 @@ def test_ctrl_c_on_the_foreground_dev_stops_everything_with_s3_and_connect_exit_
 
         proc.send_signal(signal.SIGINT)
         _out, rest = proc.communicate(timeout=180)
-    finally:
+    finally:  # a failure above leaves no running process and open pipe to a later test
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.communicate()
     print(f"dev --s3 --connect start + Ctrl-C: {time.monotonic() - began:.0f} s")
     assert proc.returncode == 130, err + rest
     assert "interrupted by SIGINT" in rest

@@ -67,16 +67,26 @@ def test_write_page_makes_the_directory_and_replaces_the_file_whole(tmp_path: Pa
     assert sorted(p.name for p in target.parent.iterdir()) == ["r.html"]  # no temporary left
 
 
+def _python(code: str) -> list[str]:
+    """Run ``code`` in a fresh interpreter (this one may have imported matplotlib already)."""
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return out.stdout.split()
+
+
 def test_warm_up_imports_the_drawing_library_in_the_background() -> None:
-    # A fresh interpreter: this one may have imported matplotlib already.
     code = (
         "import sys; from luigi_ufo.pictures.render import warm_up; "
         "assert 'matplotlib.figure' not in sys.modules; t = warm_up(); "
         "assert t.daemon; t.join(); "
         "m = sys.modules; print('matplotlib.figure' in m, 'matplotlib.backends.backend_svg' in m)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "True"]
+    assert _python(code) == ["True", "True"]
 
 
 def test_a_fork_during_the_warm_up_waits_for_the_import_and_the_child_can_import() -> None:
@@ -87,14 +97,7 @@ def test_a_fork_during_the_warm_up_waits_for_the_import_and_the_child_can_import
         "    import matplotlib.figure; os._exit(0)\n"
         "print(t.is_alive(), os.waitpid(pid, 0)[1])"
     )
-    out = subprocess.run(
-        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    assert out.stdout.split() == ["False", "0"]
+    assert _python(code) == ["False", "0"]
 
 
 def test_warm_up_after_next_fork_starts_in_the_parent_once_it_forked() -> None:
@@ -110,11 +113,4 @@ def test_warm_up_after_next_fork_starts_in_the_parent_once_it_forked() -> None:
         "render.warm_up().join()\n"
         "print(before, after, 'matplotlib.figure' in sys.modules, os.waitpid(pid, 0)[1])"
     )
-    out = subprocess.run(
-        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    assert out.stdout.split() == ["False", "True", "True", "0"]
+    assert _python(code) == ["False", "True", "True", "0"]
