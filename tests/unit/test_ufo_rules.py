@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from luigi_ufo.scripts import nuforc as agg
 
+from luigi_ufo.postgres.ranking.rules import Record, Ties, top_n
 from tests import ufo_exports
 from tests.reference_scripts import local_lake, top_10
 
@@ -258,6 +259,23 @@ def test_top_10_rejects_other_inputs() -> None:
         top_10.parse_counts("reason,records\nx,1\n")
     with pytest.raises(top_10.InputError, match="line 2"):
         top_10.parse_counts("state,sightings\nCA,many\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    counts=st.dictionaries(st.sampled_from(sorted(agg.US_STATES)), st.integers(0, 20), min_size=1),
+    top=st.integers(1, 12),
+    ties=st.sampled_from([("cut", "stable"), ("include", "with_ties")]),
+)
+def test_top_10s_tie_rule_ranks_as_the_plugins_top_n(
+    counts: dict[str, int], top: int, ties: tuple[str, Ties]
+) -> None:
+    # A script runs without luigi_ufo, so top_10 has its own short rule: it must be the plugin's.
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    script_ties, plugin_ties = ties
+    ranked = top_n([Record((), (state,), n) for state, n in counts.items()], top, plugin_ties)
+    expected = [(r.rank, r.key[0], r.measure) for r in ranked]
+    assert top_10.cut(ordered, top, script_ties) == expected
 
 
 def test_truncated_gzip_is_a_clear_error() -> None:
